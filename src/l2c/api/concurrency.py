@@ -1,0 +1,76 @@
+"""ETag / If-Match (optimistic concurrency) and Idempotency-Key replay for POSTs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+
+from l2c.apps.activity.models import IdempotencyRecord
+from l2c.kernel.errors import Conflict, FieldError, IdempotencyMismatch, PreconditionFailed
+
+MAX_KEY_LENGTH = 255
+
+
+def etag_for(version: int) -> str:
+    return f'"v{version}"'
+
+
+def expected_version(request: HttpRequest) -> int | None:
+    """The version named by If-Match, None when absent. A malformed or `*`-less list → 412."""
+    header = request.headers.get("If-Match")
+    if header is None or header.strip() == "*":
+        return None
+    value = header.strip()
+    if value.startswith("W/"):
+        value = value[2:]
+    value = value.strip('"')
+    if not value.startswith("v") or not value[1:].isdigit():
+        raise PreconditionFailed(f"If-Match {header!r} is not an ETag of this resource.")
+    return int(value[1:])
+
+
+def idempotent(request: HttpRequest, status: int, produce: Callable[[], dict[str, Any]]) -> tuple[int, dict[str, Any]]:
+    """Run `produce` once per (user, Idempotency-Key). A repeat with the same body replays the first
+    response; the same key with another body is rejected with 422."""
+    key = request.headers.get("Idempotency-Key")
+    if not key:
+        return status, produce()
+    if len(key) > MAX_KEY_LENGTH:
+        raise IdempotencyMismatch("Idempotency-Key too long.",
+                                  errors=[FieldError("Idempotency-Key", f"at most {MAX_KEY_LENGTH} characters")])
+    body_hash = hashlib.sha256(request.method.encode() + request.path.encode() + request.body).hexdigest()
+    user = request.user
+    existing = IdempotencyRecord.objects.filter(user_id=user.pk, key=key).first()
+    if existing is None:
+        try:
+            with transaction.atomic():
+                existing = IdempotencyRecord.objects.create(
+                    user_id=user.pk, key=key, method=request.method or "", path=request.path[:500],
+                    body_hash=body_hash,
+                )
+        except IntegrityError:
+            existing = IdempotencyRecord.objects.filter(user_id=user.pk, key=key).first()
+        else:
+            try:
+                with transaction.atomic():
+                    body = produce()
+                    IdempotencyRecord.objects.filter(pk=existing.pk).update(
+                        status_code=status, response_body=json.dumps(body, default=str).encode(),
+                        content_type="application/json",
+                    )
+            except Exception:
+                IdempotencyRecord.objects.filter(pk=existing.pk).delete()
+                raise
+            return status, body
+    assert existing is not None
+    if existing.body_hash != body_hash:
+        raise IdempotencyMismatch("This Idempotency-Key was used with a different request.",
+                                  errors=[FieldError("Idempotency-Key", "reused with a different body")])
+    if existing.status_code is None:
+        raise Conflict("A request with this Idempotency-Key is still being processed.")
+    return existing.status_code, json.loads(bytes(existing.response_body or b"{}"))

@@ -1,0 +1,72 @@
+"""The NinjaAPI root at /api/v1: routers of every app, auth, and problem+json error handlers."""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, AuthorizationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+
+from l2c import __version__
+from l2c.apps.activity.api import router as activity_router
+from l2c.apps.customers.api import contacts_router
+from l2c.apps.customers.api import router as accounts_router
+from l2c.apps.identity.api import public_router as identity_public_router
+from l2c.apps.identity.api import router as identity_router
+from l2c.kernel.errors import DomainError
+
+from .auth import API_AUTH
+from .problems import domain_error_response, simple_problem, validation_error_response
+
+api = NinjaAPI(
+    title="L2C API",
+    version="1",
+    description="Lead-to-cash sales force automation. Authenticate with a session (browser) or "
+    "`Authorization: Bearer <personal API token>` (POST /api/v1/auth/token).",
+    auth=API_AUTH,
+    urls_namespace="api-1",
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+
+api.add_router("/", identity_public_router)
+api.add_router("/", identity_router)
+api.add_router("/accounts", accounts_router)
+api.add_router("/contacts", contacts_router)
+api.add_router("/", activity_router)
+
+
+@api.exception_handler(DomainError)
+def _domain_error(request: HttpRequest, error: DomainError) -> HttpResponse:
+    return domain_error_response(request, error)
+
+
+@api.exception_handler(NinjaValidationError)
+def _validation_error(request: HttpRequest, error: NinjaValidationError) -> HttpResponse:
+    return validation_error_response(request, list(error.errors))
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthenticated(request: HttpRequest, error: AuthenticationError) -> HttpResponse:
+    return simple_problem(request, 401, "not_authenticated", "Not authenticated",
+                          "Log in or send Authorization: Bearer <token>.")
+
+
+@api.exception_handler(AuthorizationError)
+def _forbidden(request: HttpRequest, error: AuthorizationError) -> HttpResponse:
+    return simple_problem(request, 403, "permission_denied", "Permission denied", str(error) or "Forbidden.")
+
+
+@api.exception_handler(Http404)
+def _not_found(request: HttpRequest, error: Http404) -> HttpResponse:
+    return simple_problem(request, 404, "not_found", "Not found", str(error) or "Not found.")
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
+    code = {401: "not_authenticated", 403: "permission_denied", 404: "not_found", 405: "method_not_allowed",
+            429: "rate_limited"}.get(error.status_code, "error")
+    return simple_problem(request, error.status_code, code, code.replace("_", " ").capitalize(), str(error))
+
+
+__all__ = ["__version__", "api"]

@@ -1,0 +1,174 @@
+"""REST API for follow-ups, notes, to-dos, the inbox and job runs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from django.http import HttpRequest
+from ninja import Field, Router, Schema
+from ninja.responses import Status
+
+from l2c.api.problems import READ_ERRORS, WRITE_ERRORS
+from l2c.apps.identity import access
+from l2c.kernel.errors import NotFound
+
+from . import selectors, services
+
+router = Router(tags=["activity"])
+
+ObjectTypeName = Literal["account", "contact"]
+
+
+class FollowUpIn(Schema):
+    object_type: ObjectTypeName
+    object_id: int
+    kind: Literal["call", "visit", "meeting", "email", "wechat", "other"]
+    content: str = Field(..., min_length=1, max_length=5000)
+    occurred_at: dt.datetime | None = None
+    outcome: str = Field("", max_length=500)
+    next_step: str = Field("", max_length=500)
+    next_step_at: dt.datetime | None = None
+
+
+class FollowUpOut(Schema):
+    id: int
+    object_type: str
+    object_id: int
+    kind: str
+    content: str
+    occurred_at: dt.datetime
+    outcome: str
+    next_step: str
+    next_step_at: dt.datetime | None
+    owner_id: int
+
+
+class NoteIn(Schema):
+    object_type: ObjectTypeName
+    object_id: int
+    body: str = Field(..., min_length=1, max_length=10000)
+
+
+class NoteOut(Schema):
+    id: int
+    object_type: str
+    object_id: int
+    body: str
+    author_id: int
+    created_at: dt.datetime
+
+
+class TodoIn(Schema):
+    title: str = Field(..., min_length=1, max_length=200)
+    due_at: dt.datetime | None = None
+    object_type: ObjectTypeName | None = None
+    object_id: int | None = None
+
+
+class TodoOut(Schema):
+    id: int
+    title: str
+    due_at: dt.datetime | None
+    object_type: str
+    object_id: int | None
+    done_at: dt.datetime | None
+
+
+class NotificationOut(Schema):
+    id: int
+    kind: str
+    title: str
+    body: str
+    url: str
+    read_at: dt.datetime | None
+    created_at: dt.datetime
+
+
+class MarkReadIn(Schema):
+    ids: list[int] | None = None
+
+
+class MarkReadOut(Schema):
+    marked: int
+
+
+class UnreadOut(Schema):
+    unread: int
+
+
+class JobRunOut(Schema):
+    id: int
+    name: str
+    status: str
+    progress: int
+    total: int
+    log: str
+    error: str
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+
+
+@router.get("/followups", response={200: list[FollowUpOut], **READ_ERRORS}, summary="Follow-ups of a record")
+def list_followups(request: HttpRequest, object_type: ObjectTypeName, object_id: int) -> Any:
+    record = access.get_for_action(request.user, object_type, object_id, "view")
+    return selectors.followups_for(object_type=object_type, object_id=record.pk)
+
+
+@router.post("/followups", response={201: FollowUpOut, **WRITE_ERRORS}, summary="Record a follow-up")
+def create_followup(request: HttpRequest, payload: FollowUpIn) -> Any:
+    followup = services.followup_create(actor=request.user, **payload.model_dump())
+    return Status(201, followup)
+
+
+@router.post("/notes", response={201: NoteOut, **WRITE_ERRORS}, summary="Add a note to a record")
+def create_note(request: HttpRequest, payload: NoteIn) -> Any:
+    return Status(201, services.note_create(actor=request.user, **payload.model_dump()))
+
+
+@router.get("/todos", response={200: list[TodoOut], **READ_ERRORS}, summary="My open to-dos")
+def list_todos(request: HttpRequest) -> Any:
+    return selectors.my_open_todos(user=request.user)
+
+
+@router.post("/todos", response={201: TodoOut, **WRITE_ERRORS}, summary="Create a to-do for myself")
+def create_todo(request: HttpRequest, payload: TodoIn) -> Any:
+    data = payload.model_dump()
+    data["object_type"] = data["object_type"] or ""
+    return Status(201, services.todo_create(actor=request.user, **data))
+
+
+@router.post("/todos/{todo_id}/complete", response={200: TodoOut, **WRITE_ERRORS}, summary="Complete a to-do")
+def complete_todo(request: HttpRequest, todo_id: int) -> Any:
+    return services.todo_complete(actor=request.user, todo_id=todo_id)
+
+
+@router.get("/notifications", response={200: list[NotificationOut], **READ_ERRORS}, summary="My inbox")
+def list_notifications(request: HttpRequest, unread_only: bool = False) -> Any:
+    return selectors.inbox(user=request.user, unread_only=unread_only)
+
+
+@router.get("/notifications/unread-count", response={200: UnreadOut, **READ_ERRORS}, summary="Unread count")
+def unread_notifications(request: HttpRequest) -> Any:
+    return {"unread": selectors.unread_count(user=request.user)}
+
+
+@router.post("/notifications/mark-read", response={200: MarkReadOut, **WRITE_ERRORS}, summary="Mark read")
+def mark_read(request: HttpRequest, payload: MarkReadIn) -> Any:
+    return {"marked": services.notifications_mark_read(user=request.user, ids=payload.ids)}
+
+
+@router.get("/jobs", response={200: list[JobRunOut], **READ_ERRORS}, summary="Job runs I may see")
+def list_jobs(request: HttpRequest) -> Any:
+    return list(selectors.job_runs(user=request.user)[:200])
+
+
+@router.get("/jobs/{job_id}", response={200: JobRunOut, **READ_ERRORS}, summary="One job run")
+def get_job(request: HttpRequest, job_id: int) -> Any:
+    run = selectors.job_runs(user=request.user).filter(pk=job_id).first()
+    if run is None:
+        raise NotFound(f"No job run with id {job_id}.")
+    return run
+
+

@@ -1,0 +1,394 @@
+"""REST API for accounts and contacts: CRUD, transfer, tags, team, timeline, export."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any, Literal
+
+from django.http import HttpRequest, HttpResponse
+from ninja import Field, Query, Router, Schema
+from ninja.responses import Status
+
+from l2c.api.concurrency import etag_for, expected_version, idempotent
+from l2c.api.pagination import DEFAULT_PAGE_SIZE, keyset_page
+from l2c.api.problems import READ_ERRORS, WRITE_ERRORS, errors
+from l2c.apps.activity.selectors import timeline_for
+from l2c.apps.activity.services import records_transfer
+from l2c.apps.identity import access
+from l2c.apps.identity.models import User
+from l2c.kernel.errors import FieldError, ValidationFailed
+
+from . import selectors, services
+from .models import Account, Contact
+
+router = Router(tags=["accounts"])
+contacts_router = Router(tags=["contacts"])
+
+
+# --- schemas --------------------------------------------------------------------------------------
+class AccountIn(Schema):
+    name: str = Field(..., max_length=200)
+    short_name: str = ""
+    credit_code: str = ""
+    industry: str = ""
+    size: str = ""
+    province: str = ""
+    city: str = ""
+    district: str = ""
+    address: str = ""
+    phone: str = ""
+    website: str = ""
+    source: str = ""
+    level: str = ""
+    status: str = ""
+    legal_representative: str = ""
+    registered_capital: Decimal | None = None
+    founded_on: dt.date | None = None
+    business_status: str = ""
+    owner_id: int | None = None
+    tags: list[str] = []
+    custom: dict[str, Any] = {}
+
+
+class AccountPatch(Schema):
+    name: str | None = None
+    short_name: str | None = None
+    credit_code: str | None = None
+    industry: str | None = None
+    size: str | None = None
+    province: str | None = None
+    city: str | None = None
+    district: str | None = None
+    address: str | None = None
+    phone: str | None = None
+    website: str | None = None
+    source: str | None = None
+    level: str | None = None
+    status: str | None = None
+    legal_representative: str | None = None
+    registered_capital: Decimal | None = None
+    founded_on: dt.date | None = None
+    business_status: str | None = None
+    tags: list[str] | None = None
+    custom: dict[str, Any] | None = None
+
+
+class AccountOut(Schema):
+    id: int
+    name: str
+    short_name: str
+    credit_code: str
+    industry: str
+    size: str
+    province: str
+    city: str
+    district: str
+    address: str
+    phone: str
+    website: str
+    source: str
+    level: str
+    status: str
+    legal_representative: str
+    registered_capital: Decimal | None
+    founded_on: dt.date | None
+    business_status: str
+    owner_id: int | None
+    department_id: int | None
+    tags: list[str]
+    custom: dict[str, Any]
+    last_followed_up_at: dt.datetime | None
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+    @staticmethod
+    def resolve_tags(obj: Account) -> list[str]:
+        return sorted(tag.name for tag in obj.tags.all())
+
+
+class AccountPage(Schema):
+    items: list[AccountOut]
+    next_cursor: str | None
+    previous_cursor: str | None
+    count: int | None = None
+
+
+class AccountFilters(Schema):
+    q: str | None = Field(None, max_length=100)
+    owner_id: int | None = None
+    department_id: int | None = None
+    industry: str | None = None
+    province: str | None = None
+    city: str | None = None
+    status: str | None = None
+    level: str | None = None
+    size: str | None = None
+    source: str | None = None
+    tag: str | None = None
+    created_from: dt.date | None = None
+    created_to: dt.date | None = None
+    sort: Literal["-updated_at", "updated_at", "name", "-name", "-created_at", "created_at"] = "-updated_at"
+    cursor: str | None = Field(None, max_length=2048)
+    limit: int = Field(DEFAULT_PAGE_SIZE, ge=1, le=200)
+    with_count: bool = False
+
+
+class TransferIn(Schema):
+    ids: list[int] = Field(..., min_length=1, max_length=10000)
+    to_user_id: int
+    reason: str = Field("", max_length=255)
+
+
+class TransferOut(Schema):
+    transferred: int
+
+
+class TagIn(Schema):
+    ids: list[int] = Field(..., min_length=1, max_length=10000)
+    add: list[str] = []
+    remove: list[str] = []
+
+
+class TagOut(Schema):
+    updated: int
+
+
+class TeamMemberIn(Schema):
+    user_id: int
+    role: str = Field("", max_length=50)
+    access: Literal["read", "edit"] = "read"
+
+
+class TeamMemberOut(Schema):
+    user_id: int
+    role: str
+    access: str
+
+
+class TimelineEntryOut(Schema):
+    kind: str
+    at: dt.datetime
+    actor_id: int | None
+    actor_name: str
+    action: str
+    summary: str
+    changes: dict[str, Any]
+
+
+class CountOut(Schema):
+    count: int
+
+
+def _account_filters(filters: AccountFilters) -> dict[str, Any]:
+    return filters.model_dump(exclude={"sort", "cursor", "limit", "with_count"}, exclude_none=True)
+
+
+def _with_etag(response: HttpResponse, version: int) -> None:
+    response["ETag"] = etag_for(version)
+
+
+# --- accounts -------------------------------------------------------------------------------------
+@router.get("", response={200: AccountPage, **READ_ERRORS}, summary="List accounts the caller may see")
+def list_accounts(request: HttpRequest, filters: Query[AccountFilters]) -> Any:
+    queryset = selectors.account_list(user=request.user, filters=_account_filters(filters))
+    page = keyset_page(queryset.prefetch_related("tags"), sort=filters.sort, allowed_sorts=selectors.ACCOUNT_SORTS,
+                       cursor=filters.cursor, limit=filters.limit)
+    return {"items": page.items, "next_cursor": page.next_cursor, "previous_cursor": page.previous_cursor,
+            "count": queryset.count() if filters.with_count else None}
+
+
+@router.get("/count", response={200: CountOut, **READ_ERRORS}, summary="Count visible accounts matching filters")
+def count_accounts(request: HttpRequest, filters: Query[AccountFilters]) -> Any:
+    return {"count": selectors.account_list(user=request.user, filters=_account_filters(filters)).count()}
+
+
+@router.post("", response={201: AccountOut, **WRITE_ERRORS}, summary="Create an account")
+def create_account(request: HttpRequest, payload: AccountIn) -> Any:
+    def produce() -> dict[str, Any]:
+        account = services.account_create(actor=request.user, data=payload.model_dump())
+        return AccountOut.from_orm(account).model_dump(mode="json")
+
+    status, body = idempotent(request, 201, produce)
+    return Status(status, body)
+
+
+@router.get("/{account_id}", response={200: AccountOut, **READ_ERRORS}, summary="One account")
+def get_account(request: HttpRequest, response: HttpResponse, account_id: int) -> Any:
+    account = selectors.account_detail(user=request.user, account_id=account_id)
+    _with_etag(response, account.version)
+    return account
+
+
+@router.patch("/{account_id}", response={200: AccountOut, **WRITE_ERRORS},
+              summary="Update an account (send If-Match with the ETag to avoid lost updates)")
+def update_account(request: HttpRequest, response: HttpResponse, account_id: int, payload: AccountPatch) -> Any:
+    data = payload.model_dump(exclude_unset=True)
+    account = services.account_update(actor=request.user, account_id=account_id, data=data,
+                                      expected_version=expected_version(request))
+    _with_etag(response, account.version)
+    return account
+
+
+@router.delete("/{account_id}", response={204: None, **WRITE_ERRORS}, summary="Delete an account")
+def delete_account(request: HttpRequest, account_id: int) -> Any:
+    services.account_delete(actor=request.user, account_id=account_id, expected_version=expected_version(request))
+    return Status(204, None)
+
+
+@router.post("/transfer", response={200: TransferOut, **WRITE_ERRORS},
+             summary="Transfer accounts to another owner (all or nothing)")
+def transfer_accounts(request: HttpRequest, payload: TransferIn) -> Any:
+    to_user = User.objects.filter(pk=payload.to_user_id, is_active=True).first()
+    if to_user is None:
+        raise ValidationFailed("Unknown user.", errors=[FieldError("to_user_id", "no active user with this id")])
+    count = records_transfer(actor=request.user, object_type="account", object_ids=payload.ids, to_user=to_user,
+                             reason=payload.reason)
+    return {"transferred": count}
+
+
+@router.post("/tags", response={200: TagOut, **WRITE_ERRORS}, summary="Add/remove tags on many accounts")
+def tag_accounts(request: HttpRequest, payload: TagIn) -> Any:
+    return {"updated": services.accounts_tag(actor=request.user, account_ids=payload.ids, add=payload.add,
+                                             remove=payload.remove)}
+
+
+@router.get("/{account_id}/team", response={200: list[TeamMemberOut], **READ_ERRORS}, summary="Account team")
+def list_team(request: HttpRequest, account_id: int) -> Any:
+    account = selectors.account_detail(user=request.user, account_id=account_id)
+    return [{"user_id": m.user_id, "role": m.role, "access": m.access} for m in account.team.all()]
+
+
+@router.put("/{account_id}/team", response={200: TeamMemberOut, **WRITE_ERRORS}, summary="Add or change a member")
+def set_team_member(request: HttpRequest, account_id: int, payload: TeamMemberIn) -> Any:
+    member = services.account_team_set(actor=request.user, account_id=account_id, user_id=payload.user_id,
+                                       role=payload.role, access_level=payload.access)
+    return {"user_id": member.user_id, "role": member.role, "access": member.access}
+
+
+@router.delete("/{account_id}/team/{user_id}", response={204: None, **WRITE_ERRORS}, summary="Remove a member")
+def remove_team_member(request: HttpRequest, account_id: int, user_id: int) -> Any:
+    services.account_team_remove(actor=request.user, account_id=account_id, user_id=user_id)
+    return Status(204, None)
+
+
+@router.get("/{account_id}/timeline", response={200: list[TimelineEntryOut], **READ_ERRORS},
+            summary="Audit events, follow-ups and notes of an account, newest first")
+def account_timeline(request: HttpRequest, account_id: int, limit: int = Query(100, ge=1, le=500)) -> Any:
+    account = selectors.account_detail(user=request.user, account_id=account_id)
+    return timeline_for(object_type="account", object_id=account.pk, limit=limit)
+
+
+# --- contacts -------------------------------------------------------------------------------------
+class ContactIn(Schema):
+    name: str = Field(..., max_length=100)
+    account_id: int
+    title: str = ""
+    department: str = ""
+    mobile: str = ""
+    phone: str = ""
+    email: str = ""
+    wechat: str = ""
+    is_primary: bool = False
+    reports_to_id: int | None = None
+    custom: dict[str, Any] = {}
+
+
+class ContactPatch(Schema):
+    name: str | None = None
+    account_id: int | None = None
+    title: str | None = None
+    department: str | None = None
+    mobile: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    wechat: str | None = None
+    is_primary: bool | None = None
+    reports_to_id: int | None = None
+    custom: dict[str, Any] | None = None
+
+
+class ContactOut(Schema):
+    id: int
+    name: str
+    account_id: int
+    title: str
+    department: str
+    mobile: str
+    phone: str
+    email: str
+    wechat: str
+    is_primary: bool
+    reports_to_id: int | None
+    custom: dict[str, Any]
+    last_followed_up_at: dt.datetime | None
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class ContactPage(Schema):
+    items: list[ContactOut]
+    next_cursor: str | None
+    previous_cursor: str | None
+    count: int | None = None
+
+
+class ContactFilters(Schema):
+    q: str | None = Field(None, max_length=100)
+    account_id: int | None = None
+    sort: Literal["-updated_at", "name", "-name", "-created_at"] = "-updated_at"
+    cursor: str | None = Field(None, max_length=2048)
+    limit: int = Field(DEFAULT_PAGE_SIZE, ge=1, le=200)
+    with_count: bool = False
+
+
+@contacts_router.get("", response={200: ContactPage, **READ_ERRORS}, summary="List contacts the caller may see")
+def list_contacts(request: HttpRequest, filters: Query[ContactFilters]) -> Any:
+    queryset = selectors.contact_list(user=request.user, filters=filters.model_dump(include={"q", "account_id"}))
+    page = keyset_page(queryset, sort=filters.sort, allowed_sorts=selectors.CONTACT_SORTS, cursor=filters.cursor,
+                       limit=filters.limit)
+    return {"items": page.items, "next_cursor": page.next_cursor, "previous_cursor": page.previous_cursor,
+            "count": queryset.count() if filters.with_count else None}
+
+
+@contacts_router.post("", response={201: ContactOut, **WRITE_ERRORS}, summary="Create a contact")
+def create_contact(request: HttpRequest, payload: ContactIn) -> Any:
+    def produce() -> dict[str, Any]:
+        contact = services.contact_create(actor=request.user, data=payload.model_dump())
+        return ContactOut.from_orm(contact).model_dump(mode="json")
+
+    status, body = idempotent(request, 201, produce)
+    return Status(status, body)
+
+
+@contacts_router.get("/{contact_id}", response={200: ContactOut, **READ_ERRORS}, summary="One contact")
+def get_contact(request: HttpRequest, response: HttpResponse, contact_id: int) -> Any:
+    contact = selectors.contact_detail(user=request.user, contact_id=contact_id)
+    _with_etag(response, contact.version)
+    return contact
+
+
+@contacts_router.patch("/{contact_id}", response={200: ContactOut, **WRITE_ERRORS}, summary="Update a contact")
+def update_contact(request: HttpRequest, response: HttpResponse, contact_id: int, payload: ContactPatch) -> Any:
+    contact = services.contact_update(actor=request.user, contact_id=contact_id,
+                                      data=payload.model_dump(exclude_unset=True),
+                                      expected_version=expected_version(request))
+    _with_etag(response, contact.version)
+    return contact
+
+
+@contacts_router.delete("/{contact_id}", response={204: None, **WRITE_ERRORS}, summary="Delete a contact")
+def delete_contact(request: HttpRequest, contact_id: int) -> Any:
+    services.contact_delete(actor=request.user, contact_id=contact_id, expected_version=expected_version(request))
+    return Status(204, None)
+
+
+@contacts_router.get("/{contact_id}/timeline", response={200: list[TimelineEntryOut], **READ_ERRORS},
+                     summary="Audit events, follow-ups and notes of a contact")
+def contact_timeline(request: HttpRequest, contact_id: int, limit: int = Query(100, ge=1, le=500)) -> Any:
+    contact = selectors.contact_detail(user=request.user, contact_id=contact_id)
+    return timeline_for(object_type="contact", object_id=contact.pk, limit=limit)
+
+

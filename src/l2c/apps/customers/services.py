@@ -1,0 +1,310 @@
+"""Writes for accounts and contacts. Every write checks access, validates everything, writes the
+audit event in the same transaction, and bumps `version` (optimistic concurrency)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+
+from l2c.apps.activity.audit import audit_bulk, audit_record, diff, snapshot
+from l2c.apps.activity.custom_fields import clean_custom_values
+from l2c.apps.activity.models import AuditEvent
+from l2c.apps.activity.services import owner_assignable
+from l2c.apps.identity import access
+from l2c.apps.identity.models import User
+from l2c.kernel.errors import Conflict, FieldError, NotFound, PermissionDenied, PreconditionFailed, ValidationFailed
+
+from .models import Account, AccountTeamMember, Contact, Tag
+from .validation import ACCOUNT_FIELDS, CONTACT_FIELDS, clean_fields, search_text
+
+ACCOUNT_AUDITED = [*ACCOUNT_FIELDS, "owner", "department", "custom"]
+CONTACT_AUDITED = [*CONTACT_FIELDS, "account", "reports_to", "custom"]
+
+
+def _raise(errors: list[FieldError], what: str) -> None:
+    if errors:
+        raise ValidationFailed(f"The {what} is not valid.", errors=errors)
+
+
+def _resolve_owner(*, actor: User, object_type: str, owner_id: Any, errors: list[FieldError]) -> User | None:
+    """The owner named in input, if the actor may assign it; the actor when none is given."""
+    if owner_id in (None, ""):
+        return actor
+    try:
+        owner = User.objects.filter(pk=int(owner_id), is_active=True).first()
+    except (TypeError, ValueError):
+        owner = None
+    if owner is None:
+        errors.append(FieldError("owner_id", f"no active user with id {owner_id!r}", "not_found"))
+        return None
+    if not owner_assignable(actor=actor, object_type=object_type, owner=owner):
+        errors.append(FieldError("owner_id", "you may not assign records to this user", "forbidden"))
+        return None
+    return owner
+
+
+def _tags(names: Sequence[str]) -> list[Tag]:
+    clean = [name.strip()[:50] for name in names if name and name.strip()]
+    existing = {tag.name: tag for tag in Tag.objects.filter(name__in=clean)}
+    missing = [Tag(name=name) for name in dict.fromkeys(clean) if name not in existing]
+    if missing:
+        Tag.objects.bulk_create(missing, ignore_conflicts=True)
+        existing = {tag.name: tag for tag in Tag.objects.filter(name__in=clean)}
+    return [existing[name] for name in dict.fromkeys(clean)]
+
+
+def _check_version(current: int, expected: int | None, what: str) -> None:
+    if expected is not None and expected != current:
+        raise PreconditionFailed(f"The {what} was changed by somebody else (version {current}, "
+                                 f"you have {expected}); reload and try again.")
+
+
+# --- accounts -------------------------------------------------------------------------------------
+@transaction.atomic
+def account_create(*, actor: User, data: Mapping[str, Any]) -> Account:
+    """Create an account owned by the actor, or by `owner_id` when the actor may assign it."""
+    access.require(actor, "account", "create")
+    cleaned, errors = clean_fields(ACCOUNT_FIELDS, data, partial=False)
+    owner = _resolve_owner(actor=actor, object_type="account", owner_id=data.get("owner_id"), errors=errors)
+    custom: dict[str, Any] = {}
+    try:
+        custom = clean_custom_values("account", data.get("custom") or {})
+    except ValidationFailed as failure:
+        errors.extend(failure.errors)
+    _raise(errors, "account")
+    assert owner is not None
+    account = Account(**cleaned, owner=owner, department_id=owner.department_id, custom=custom, created_by=actor)
+    account.search_text = search_text(account.name, account.short_name)
+    account.save()
+    if data.get("tags"):
+        account.tags.set(_tags(list(data["tags"])))
+    audit_record(object_type="account", object_id=account.pk, action=AuditEvent.Kind.CREATE, actor_id=actor.pk,
+                 object_repr=account.name, changes=diff({}, snapshot(account, ACCOUNT_AUDITED)))
+    return account
+
+
+@transaction.atomic
+def account_update(*, actor: User, account_id: int, data: Mapping[str, Any],
+                   expected_version: int | None = None) -> Account:
+    """Partial update. `expected_version` (from If-Match or a form) must match or nothing changes."""
+    account: Account = access.get_for_action(actor, "account", account_id, "edit")
+    _check_version(account.version, expected_version, "account")
+    cleaned, errors = clean_fields(ACCOUNT_FIELDS, data, partial=True)
+    if "custom" in data:
+        try:
+            cleaned["custom"] = clean_custom_values(
+                "account", data.get("custom") or {}, existing=account.custom, partial=True
+            )
+        except ValidationFailed as failure:
+            errors.extend(failure.errors)
+    if "owner_id" in data and data["owner_id"] != account.owner_id:
+        errors.append(FieldError("owner_id", "change the owner with a transfer", "use_transfer"))
+    _raise(errors, "account")
+    before = snapshot(account, ACCOUNT_AUDITED)
+    for name, value in cleaned.items():
+        setattr(account, name, value)
+    after = snapshot(account, ACCOUNT_AUDITED)
+    changes = diff(before, after)
+    if "tags" in data and data["tags"] is not None:
+        old_tags = sorted(account.tags.values_list("name", flat=True))
+        new_tags = _tags(list(data["tags"]))
+        if sorted(tag.name for tag in new_tags) != old_tags:
+            account.tags.set(new_tags)
+            changes["tags"] = [old_tags, sorted(tag.name for tag in new_tags)]
+    if not changes:
+        return account
+    account.search_text = search_text(account.name, account.short_name)
+    fields = {name: getattr(account, name) for name in cleaned}
+    # Compare-and-set on version: a concurrent writer between our read and this update loses.
+    updated = Account.objects.filter(pk=account.pk, version=account.version).update(
+        **fields, search_text=account.search_text, version=F("version") + 1, updated_at=_now()
+    )
+    if not updated:
+        raise PreconditionFailed("The account was changed by somebody else; reload and try again.")
+    audit_record(object_type="account", object_id=account.pk, action=AuditEvent.Kind.UPDATE, actor_id=actor.pk,
+                 object_repr=account.name, changes=changes)
+    account.refresh_from_db()
+    return account
+
+
+def _now() -> Any:
+    from django.utils import timezone
+
+    return timezone.now()
+
+
+@transaction.atomic
+def account_delete(*, actor: User, account_id: int, expected_version: int | None = None) -> None:
+    account: Account = access.get_for_action(actor, "account", account_id, "delete")
+    _check_version(account.version, expected_version, "account")
+    contact_count = account.contacts.count()
+    if contact_count:
+        raise Conflict(f"Account {account.name!r} still has {contact_count} contacts; "
+                       "delete or move them first.")
+    audit_record(object_type="account", object_id=account.pk, action=AuditEvent.Kind.DELETE, actor_id=actor.pk,
+                 object_repr=account.name, changes=diff(snapshot(account, ACCOUNT_AUDITED), {}))
+    account.delete()
+
+
+@transaction.atomic
+def accounts_tag(*, actor: User, account_ids: Sequence[int], add: Sequence[str] = (),
+                 remove: Sequence[str] = ()) -> int:
+    """Add and remove tags on many accounts; all must be editable by the actor, else nothing changes."""
+    ids = sorted({int(i) for i in account_ids})
+    editable = set(access.restrict(Account.objects.filter(pk__in=ids), actor, "account", "edit")
+                   .values_list("pk", flat=True))
+    if not ids or editable != set(ids):
+        missing = sorted(set(ids) - editable)
+        raise PermissionDenied(f"You may not edit accounts {missing[:20]}; nothing was tagged.")
+    add_tags = _tags(list(add))
+    through = Account.tags.through
+    if add_tags:
+        through.objects.bulk_create(
+            [through(account_id=i, tag_id=tag.pk) for i in ids for tag in add_tags], ignore_conflicts=True
+        )
+    if remove:
+        through.objects.filter(account_id__in=ids, tag__name__in=list(remove)).delete()
+    Account.objects.filter(pk__in=ids).update(version=F("version") + 1, updated_at=_now())
+    audit_bulk(actor_id=actor.pk, events=[
+        {"object_type": "account", "object_id": i, "action": AuditEvent.Kind.UPDATE,
+         "changes": {"tags": [{"removed": list(remove)}, {"added": [tag.name for tag in add_tags]}]}}
+        for i in ids
+    ])
+    return len(ids)
+
+
+@transaction.atomic
+def account_team_set(*, actor: User, account_id: int, user_id: int, role: str = "",
+                     access_level: str = AccountTeamMember.Access.READ) -> AccountTeamMember:
+    account = access.get_for_action(actor, "account", account_id, "edit")
+    if access_level not in AccountTeamMember.Access.values:
+        raise ValidationFailed("Unknown access.", errors=[FieldError("access", "must be read or edit")])
+    member_user = User.objects.filter(pk=user_id, is_active=True).first()
+    if member_user is None:
+        raise ValidationFailed("Unknown user.", errors=[FieldError("user_id", f"no active user with id {user_id}")])
+    member, _ = AccountTeamMember.objects.update_or_create(
+        account=account, user=member_user, defaults={"role": role[:50], "access": access_level}
+    )
+    audit_record(object_type="account", object_id=account.pk, action=AuditEvent.Kind.UPDATE, actor_id=actor.pk,
+                 object_repr=account.name,
+                 changes={"team": [None, {"user_id": user_id, "role": role, "access": access_level}]})
+    return member
+
+
+@transaction.atomic
+def account_team_remove(*, actor: User, account_id: int, user_id: int) -> None:
+    account = access.get_for_action(actor, "account", account_id, "edit")
+    deleted, _ = AccountTeamMember.objects.filter(account=account, user_id=user_id).delete()
+    if not deleted:
+        raise NotFound(f"User {user_id} is not on the team of this account.")
+    audit_record(object_type="account", object_id=account.pk, action=AuditEvent.Kind.UPDATE, actor_id=actor.pk,
+                 object_repr=account.name, changes={"team": [{"user_id": user_id}, None]})
+
+
+# --- contacts -------------------------------------------------------------------------------------
+def _contact_links(*, actor: User, data: Mapping[str, Any], errors: list[FieldError],
+                   current: Contact | None = None) -> dict[str, Any]:
+    links: dict[str, Any] = {}
+    if "account_id" in data or current is None:
+        account_id = data.get("account_id")
+        account = None
+        if account_id not in (None, ""):
+            try:
+                account = access.restrict(Account.objects.filter(pk=int(account_id)), actor, "account", "edit").first()
+            except (TypeError, ValueError):
+                account = None
+        if account is None:
+            errors.append(FieldError("account_id", "required: an account you may edit" if account_id in (None, "")
+                                     else f"no account with id {account_id!r} that you may edit", "invalid"))
+        else:
+            links["account"] = account
+    if "reports_to_id" in data:
+        reports_to_id = data.get("reports_to_id")
+        if reports_to_id in (None, ""):
+            links["reports_to"] = None
+        else:
+            account = links.get("account") or (current.account if current else None)
+            boss = Contact.objects.filter(pk=reports_to_id, account=account).first() if account else None
+            if boss is None:
+                errors.append(FieldError("reports_to_id", "must be a contact of the same account", "invalid"))
+            elif current is not None and _reports_chain_has(boss, current.pk):
+                errors.append(FieldError("reports_to_id", "would create a reporting cycle", "cycle"))
+            else:
+                links["reports_to"] = boss
+    return links
+
+
+def _reports_chain_has(start: Contact, contact_id: int) -> bool:
+    seen: set[int] = set()
+    node: Contact | None = start
+    while node is not None and node.pk not in seen:
+        if node.pk == contact_id:
+            return True
+        seen.add(node.pk)
+        node = node.reports_to
+    return False
+
+
+@transaction.atomic
+def contact_create(*, actor: User, data: Mapping[str, Any]) -> Contact:
+    access.require(actor, "contact", "create")
+    cleaned, errors = clean_fields(CONTACT_FIELDS, data, partial=False)
+    links = _contact_links(actor=actor, data=data, errors=errors)
+    custom: dict[str, Any] = {}
+    try:
+        custom = clean_custom_values("contact", data.get("custom") or {})
+    except ValidationFailed as failure:
+        errors.extend(failure.errors)
+    _raise(errors, "contact")
+    contact = Contact(**cleaned, **links, custom=custom, created_by=actor)
+    contact.search_text = search_text(contact.name, contact.mobile, contact.email)
+    contact.save()
+    audit_record(object_type="contact", object_id=contact.pk, action=AuditEvent.Kind.CREATE, actor_id=actor.pk,
+                 object_repr=contact.name, changes=diff({}, snapshot(contact, CONTACT_AUDITED)))
+    return contact
+
+
+@transaction.atomic
+def contact_update(*, actor: User, contact_id: int, data: Mapping[str, Any],
+                   expected_version: int | None = None) -> Contact:
+    contact: Contact = access.get_for_action(actor, "contact", contact_id, "edit")
+    _check_version(contact.version, expected_version, "contact")
+    cleaned, errors = clean_fields(CONTACT_FIELDS, data, partial=True)
+    links = _contact_links(actor=actor, data=data, errors=errors, current=contact)
+    if "custom" in data:
+        try:
+            cleaned["custom"] = clean_custom_values("contact", data.get("custom") or {}, existing=contact.custom,
+                                                    partial=True)
+        except ValidationFailed as failure:
+            errors.extend(failure.errors)
+    _raise(errors, "contact")
+    before = snapshot(contact, CONTACT_AUDITED)
+    for name, value in {**cleaned, **links}.items():
+        setattr(contact, name, value)
+    changes = diff(before, snapshot(contact, CONTACT_AUDITED))
+    if not changes:
+        return contact
+    contact.search_text = search_text(contact.name, contact.mobile, contact.email)
+    fields = {name: getattr(contact, name) for name in cleaned}
+    fields.update(links)
+    updated = Contact.objects.filter(pk=contact.pk, version=contact.version).update(
+        **fields, search_text=contact.search_text, version=F("version") + 1, updated_at=_now()
+    )
+    if not updated:
+        raise PreconditionFailed("The contact was changed by somebody else; reload and try again.")
+    audit_record(object_type="contact", object_id=contact.pk, action=AuditEvent.Kind.UPDATE, actor_id=actor.pk,
+                 object_repr=contact.name, changes=changes)
+    contact.refresh_from_db()
+    return contact
+
+
+@transaction.atomic
+def contact_delete(*, actor: User, contact_id: int, expected_version: int | None = None) -> None:
+    contact: Contact = access.get_for_action(actor, "contact", contact_id, "delete")
+    _check_version(contact.version, expected_version, "contact")
+    audit_record(object_type="contact", object_id=contact.pk, action=AuditEvent.Kind.DELETE, actor_id=actor.pk,
+                 object_repr=contact.name, changes=diff(snapshot(contact, CONTACT_AUDITED), {}))
+    contact.delete()

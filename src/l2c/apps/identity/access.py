@@ -1,0 +1,282 @@
+"""The one choke point for data visibility and permissions.
+
+Every list, detail, update, delete, export, search, count and job asks this module which records a
+user may reach. Business apps register their object types in `AppConfig.ready()`.
+
+Rules (per object type):
+- A user's permissions are the union over their roles; the data scope is the widest scope among
+  roles that grant `view`. Superusers and the `admin` role reach everything.
+- view: records in scope, records shared with the user or their department, and records reached
+  through the type's extra relations (e.g. account team membership).
+- edit: needs the `edit` permission, and the record in scope, or shared with edit access, or an
+  extra relation granting edit.
+- delete / transfer: need the permission and the record in scope (shares never grant them).
+- export: needs `export` and applies the view filter. create / import: permission only.
+Records whose object type delegates to a parent (contacts → account) inherit the parent's reach.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from django.db.models import Model, Q, QuerySet
+
+from l2c.kernel.errors import NotFound, PermissionDenied
+
+from .models import SCOPE_ORDER, Action, DataScope, Department, RolePermission, Share, ShareAccess
+
+if TYPE_CHECKING:
+    from .models import User
+
+ALL_ACTIONS = tuple(Action.values)
+RECORD_ACTIONS = ("view", "edit", "delete", "transfer")
+
+
+@dataclass(frozen=True)
+class ObjectType:
+    """How the choke point reaches one kind of business record."""
+
+    key: str
+    model: type[Model]
+    label: Any
+    owner_field: str | None = "owner"
+    department_field: str | None = "department"
+    # Extra visibility: (user, action) -> Q over the model, OR-ed into the scope filter.
+    extra: tuple[Callable[[User, str], Q | None], ...] = ()
+    # Delegation: the record is reached iff its parent (a field name) is reached.
+    parent_field: str | None = None
+    parent_type: str | None = None
+    # Built-in role code -> (scope, actions) created when missing after migrate; admins may edit.
+    default_grants: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+
+
+_REGISTRY: dict[str, ObjectType] = {}
+
+
+def register(object_type: ObjectType) -> None:
+    _REGISTRY[object_type.key] = object_type
+
+
+def object_type(key: str) -> ObjectType:
+    return _REGISTRY[key]
+
+
+def object_types() -> list[ObjectType]:
+    return list(_REGISTRY.values())
+
+
+@dataclass
+class Grant:
+    """A user's effective permission on one object type."""
+
+    scope: str = DataScope.NONE
+    actions: set[str] = field(default_factory=set)
+    sources: list[str] = field(default_factory=list)
+
+
+def _is_admin(user: User) -> bool:
+    return bool(user.is_superuser) or "admin" in _role_codes(user)
+
+
+def _role_codes(user: User) -> set[str]:
+    cached = getattr(user, "_l2c_role_codes", None)
+    if cached is None:
+        cached = set(user.roles.values_list("code", flat=True)) if user.pk else set()
+        user._l2c_role_codes = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def _grants(user: User) -> dict[str, Grant]:
+    cached: dict[str, Grant] | None = getattr(user, "_l2c_grants", None)
+    if cached is not None:
+        return cached
+    grants: dict[str, Grant] = {}
+    if user.pk and user.is_active:
+        rows = RolePermission.objects.filter(role__users=user).select_related("role")
+        for row in rows:
+            grant = grants.setdefault(row.object_type, Grant())
+            for action in ALL_ACTIONS:
+                if row.allows(action):
+                    grant.actions.add(action)
+            if row.can_view and SCOPE_ORDER[DataScope(row.scope)] > SCOPE_ORDER[DataScope(grant.scope)]:
+                grant.scope = row.scope
+            grant.sources.append(f"{row.role.name}: {row.get_scope_display()}")
+    user._l2c_grants = grants  # type: ignore[attr-defined]
+    return grants
+
+
+def grant_for(user: User, key: str) -> Grant:
+    if not user.is_authenticated or not user.is_active:
+        return Grant()
+    if _is_admin(user):
+        return Grant(scope=DataScope.ALL, actions=set(ALL_ACTIONS), sources=["admin"])
+    return _grants(user).get(key, Grant())
+
+
+def can(user: User, key: str, action: str) -> bool:
+    """Whether the user's roles grant `action` on object type `key` at all."""
+    return action in grant_for(user, key).actions
+
+
+def require(user: User, key: str, action: str) -> None:
+    if not can(user, key, action):
+        raise PermissionDenied(f"You may not {action} {key} records.")
+
+
+def department_subtree_ids(department_id: int | None) -> list[int]:
+    if department_id is None:
+        return []
+    path = Department.objects.filter(pk=department_id).values_list("path", flat=True).first()
+    if not path:
+        return [department_id]
+    return list(Department.objects.filter(path__startswith=path).values_list("pk", flat=True))
+
+
+def _scope_q(user: User, spec: ObjectType, scope: str) -> Q | None:
+    """Q for records inside the scope; None means "everything"; Q(pk__in=[]) means nothing."""
+    if scope == DataScope.ALL:
+        return None
+    nothing = Q(pk__in=[])
+    own = Q(**{spec.owner_field: user.pk}) if spec.owner_field else nothing
+    if scope == DataScope.OWN:
+        return own
+    if spec.department_field is None or user.department_id is None:
+        return own
+    if scope == DataScope.DEPARTMENT:
+        return own | Q(**{spec.department_field: user.department_id})
+    if scope == DataScope.SUBTREE:
+        return own | Q(**{f"{spec.department_field}__in": department_subtree_ids(user.department_id)})
+    return nothing
+
+
+def _share_q(user: User, spec: ObjectType, edit_only: bool) -> Q:
+    shares = Share.objects.filter(object_type=spec.key)
+    target = Q(user_id=user.pk)
+    if user.department_id is not None:
+        target |= Q(department_id=user.department_id)
+    shares = shares.filter(target)
+    if edit_only:
+        shares = shares.filter(access=ShareAccess.EDIT)
+    return Q(pk__in=shares.values("object_id"))
+
+
+def record_filter(user: User, key: str, action: str = "view") -> Q | None:
+    """The filter selecting records of `key` on which `user` may perform `action`.
+
+    None means unrestricted; `Q(pk__in=[])` means nothing.
+    """
+    spec = _REGISTRY[key]
+    nothing = Q(pk__in=[])
+    if not user.is_authenticated or not user.is_active:
+        return nothing
+    if spec.parent_type and spec.parent_field:
+        # The child's own permission gates the action; the parent's reach gates the records.
+        if not can(user, key, action if action != "transfer" else "edit"):
+            return nothing
+        parent_action = "view" if action == "view" else "edit"
+        parent_q = record_filter(user, spec.parent_type, parent_action)
+        if parent_q is None:
+            return None
+        parent_model = _REGISTRY[spec.parent_type].model
+        return Q(**{f"{spec.parent_field}__in": parent_model._default_manager.filter(parent_q).values("pk")})
+    grant = grant_for(user, key)
+    required = "view" if action == "export" else action
+    if action == "export" and "export" not in grant.actions:
+        return nothing
+    if required not in grant.actions:
+        return nothing
+    base = _scope_q(user, spec, grant.scope)
+    if base is None:
+        return None
+    if action in ("view", "export"):
+        base = base | _share_q(user, spec, edit_only=False)
+    elif action == "edit":
+        base = base | _share_q(user, spec, edit_only=True)
+    if action in ("view", "export", "edit"):
+        for extra in spec.extra:
+            extra_q = extra(user, action)
+            if extra_q is not None:
+                base = base | extra_q
+    return base
+
+
+def restrict(queryset: QuerySet[Any], user: User, key: str, action: str = "view") -> QuerySet[Any]:
+    """Narrow any queryset of `key` records to those `user` may `action`. Use it everywhere."""
+    condition = record_filter(user, key, action)
+    if condition is None:
+        return queryset
+    return queryset.filter(condition)
+
+
+def visible(user: User, key: str, action: str = "view") -> QuerySet[Any]:
+    return restrict(_REGISTRY[key].model._default_manager.all(), user, key, action)
+
+
+def get_for_action(user: User, key: str, pk: Any, action: str = "view",
+                   queryset: QuerySet[Any] | None = None) -> Any:
+    """Fetch one record for an action: 404 if the user may not see it, 403 if they may see it but
+    not perform `action`. Nothing is changed either way."""
+    base = queryset if queryset is not None else _REGISTRY[key].model._default_manager.all()
+    try:
+        pk_value = int(pk)
+    except (TypeError, ValueError):
+        raise NotFound(f"No {key} with id {pk!r}.") from None
+    record = restrict(base, user, key, "view").filter(pk=pk_value).first()
+    if record is None:
+        raise NotFound(f"No {key} with id {pk_value}.")
+    if action != "view" and not restrict(base, user, key, action).filter(pk=pk_value).exists():
+        raise PermissionDenied(f"You may see this {key} but not {action} it.")
+    return record
+
+
+def allowed_actions(user: User, key: str, record: Model) -> set[str]:
+    """Which record-level actions the user may take on one record (for buttons in the UI)."""
+    base = _REGISTRY[key].model._default_manager.filter(pk=record.pk)
+    return {action for action in RECORD_ACTIONS if restrict(base, user, key, action).exists()}
+
+
+@dataclass(frozen=True)
+class Explanation:
+    action: str
+    allowed: bool
+    reasons: tuple[str, ...]
+
+
+def explain(user: User, key: str, record: Model) -> list[Explanation]:
+    """Why `user` may or may not act on `record`: the admin page "why can X see Y" shows this."""
+    spec = _REGISTRY[key]
+    grant = grant_for(user, key)
+    base = spec.model._default_manager.filter(pk=record.pk)
+    results: list[Explanation] = []
+    for action in RECORD_ACTIONS:
+        reasons: list[str] = []
+        if not user.is_active:
+            reasons.append("user is inactive")
+        if _is_admin(user):
+            reasons.append("administrator: reaches every record")
+        if spec.parent_type:
+            reasons.append(f"follows the {spec.parent_type} it belongs to")
+        else:
+            reasons.append(f"roles grant: {', '.join(sorted(grant.actions)) or 'nothing'}; scope {grant.scope}")
+            if grant.sources:
+                reasons.append("from " + "; ".join(grant.sources))
+            owner_id = getattr(record, f"{spec.owner_field}_id", None) if spec.owner_field else None
+            if owner_id == user.pk:
+                reasons.append("user owns the record")
+            record_department = (
+                getattr(record, f"{spec.department_field}_id", None) if spec.department_field else None
+            )
+            if record_department is not None and record_department == user.department_id:
+                reasons.append("record is in the user's department")
+            elif record_department in department_subtree_ids(user.department_id):
+                reasons.append("record is in a department below the user's")
+            shares = Share.objects.filter(object_type=key, object_id=record.pk).filter(
+                Q(user_id=user.pk) | Q(department_id=user.department_id)
+            )
+            for share in shares:
+                reasons.append(f"shared with {'the user' if share.user_id else 'their department'} ({share.access})")
+        allowed = restrict(base, user, key, action).exists()
+        results.append(Explanation(action=action, allowed=allowed, reasons=tuple(reasons)))
+    return results

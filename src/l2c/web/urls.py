@@ -1,0 +1,15 @@
+"""Routes of the product UI; each app contributes its own namespace."""
+
+from django.urls import include, path
+
+from . import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", views.logout_view, name="logout"),
+    path("search/", views.search, name="search"),
+    path("", include(("l2c.apps.customers.urls", "customers"))),
+    path("", include(("l2c.apps.activity.urls", "activity"))),
+    path("", include(("l2c.apps.identity.urls", "identity"))),
+]
