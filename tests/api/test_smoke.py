@@ -1,0 +1,36 @@
+"""The API answers, authenticates and renders problems."""
+
+from __future__ import annotations
+
+from tests.conftest import make_account
+
+
+def test_list_accounts_requires_authentication(org):
+    from django.test import Client
+
+    response = Client().get("/api/v1/accounts")
+
+    assert response.status_code == 401
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["code"] == "not_authenticated"
+
+
+def test_rep_sees_only_own_accounts(org, api_client_for):
+    own = make_account(org["rep1"], "北京甲公司")
+    make_account(org["rep2"], "北京乙公司")
+
+    response = api_client_for("rep1").get("/api/v1/accounts")
+
+    assert response.status_code == 200
+    assert [item["id"] for item in response.json()["items"]] == [own.pk]
+
+
+def test_create_with_invalid_credit_code_names_the_field(org, api_client_for):
+    response = api_client_for("rep1").post(
+        "/api/v1/accounts", {"name": "上海丙公司", "credit_code": "91310000MA1FL0000X"}, content_type="application/json"
+    )
+
+    assert response.status_code == 422
+    body = response.json()
+    assert body["code"] == "validation_error"
+    assert [error["field"] for error in body["errors"]] == ["credit_code"]
