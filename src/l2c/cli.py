@@ -109,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         return serve(args.host, args.port, args.demo, args.workers)
     if args.command == "worker":
-        _manage(["db_worker", "--queue-name", args.queue_name, "--interval", "0.2"])
+        _manage(["db_worker", "--queue-name", args.queue_name, "--interval", "0.2", "--no-reload"])
         return 0
     if args.command == "scheduler":
         _manage(["l2c_scheduler"])
