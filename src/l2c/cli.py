@@ -31,7 +31,7 @@ def _print_banner(host: str, port: int) -> None:
     from l2c.apps.demo.services import DEMO_USERS
 
     print(f"\nL2C is running on http://{host}:{port}/", flush=True)
-    print("Demo logins (password: %s):" % settings.DEMO_PASSWORD, flush=True)
+    print(f"Demo logins (password: {settings.DEMO_PASSWORD}):", flush=True)
     for username, _name, role_label in DEMO_USERS:
         print(f"  {username:<10} {role_label}", flush=True)
     print("Stop with Ctrl+C.\n", flush=True)

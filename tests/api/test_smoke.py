@@ -34,3 +34,20 @@ def test_create_with_invalid_credit_code_names_the_field(org, api_client_for):
     body = response.json()
     assert body["code"] == "validation_error"
     assert [error["field"] for error in body["errors"]] == ["credit_code"]
+
+
+def test_filter_by_custom_field(org, api_client_for):
+    from l2c.apps.activity.models import CustomField
+
+    CustomField.objects.create(object_type="account", key="tier", label="合同等级", kind="choice",
+                               choices=["A", "B"])
+    gold = make_account(org["rep1"], "北京金牌公司", custom={"tier": "A"})
+    make_account(org["rep1"], "北京银牌公司", custom={"tier": "B"})
+    client = api_client_for("rep1")
+
+    response = client.get("/api/v1/accounts?custom=tier:A")
+    unknown = client.get("/api/v1/accounts?custom=nope:A")
+
+    assert [item["id"] for item in response.json()["items"]] == [gold.pk]
+    assert unknown.status_code == 422
+    assert unknown.json()["errors"][0]["field"] == "custom.nope"

@@ -8,7 +8,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from ninja import Schema
 
-from l2c.kernel.errors import DomainError, FieldError, PROBLEM_TYPE_BASE
+from l2c.kernel.errors import PROBLEM_TYPE_BASE, DomainError, FieldError
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
@@ -62,8 +62,10 @@ def _location(loc: Any) -> str:
 
 
 def validation_error_response(request: HttpRequest, raw_errors: list[dict[str, Any]]) -> HttpResponse:
-    errors = [FieldError(_location(error.get("loc", ())), str(error.get("msg", "invalid")), str(error.get("type", "invalid")))
-              for error in raw_errors]
+    errors = [
+        FieldError(_location(error.get("loc", ())), str(error.get("msg", "invalid")), str(error.get("type", "invalid")))
+        for error in raw_errors
+    ]
     return simple_problem(request, 422, "validation_error", "The request is not valid.",
                           "; ".join(f"{error.field}: {error.message}" for error in errors[:5]), errors)
 

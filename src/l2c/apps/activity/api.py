@@ -110,6 +110,53 @@ class JobRunOut(Schema):
     finished_at: dt.datetime | None
 
 
+class ShareIn(Schema):
+    object_type: ObjectTypeName
+    object_id: int
+    user_id: int | None = None
+    department_id: int | None = None
+    access: Literal["read", "edit"] = "read"
+
+
+class ShareOut(Schema):
+    id: int
+    object_type: str
+    object_id: int
+    user_id: int | None
+    department_id: int | None
+    access: str
+    created_at: dt.datetime
+
+
+@router.get("/shares", response={200: list[ShareOut], **READ_ERRORS}, summary="Shares of a record")
+def list_shares(request: HttpRequest, object_type: ObjectTypeName, object_id: int) -> Any:
+    from l2c.apps.identity.models import Share
+
+    record = access.get_for_action(request.user, object_type, object_id, "view")
+    return list(Share.objects.filter(object_type=object_type, object_id=record.pk).order_by("id"))
+
+
+@router.post("/shares", response={201: ShareOut, **WRITE_ERRORS},
+             summary="Share a record with a user or a department (needs edit access to the record)")
+def create_share(request: HttpRequest, payload: ShareIn) -> Any:
+    share = services.record_share(actor=request.user, object_type=payload.object_type, object_id=payload.object_id,
+                                  user_id=payload.user_id, department_id=payload.department_id,
+                                  access_level=payload.access)
+    return Status(201, share)
+
+
+@router.delete("/shares/{share_id}", response={204: None, **WRITE_ERRORS}, summary="Remove a share")
+def delete_share(request: HttpRequest, share_id: int) -> Any:
+    from l2c.apps.identity.models import Share
+
+    share = Share.objects.filter(pk=share_id).first()
+    if share is None:
+        raise NotFound(f"No share with id {share_id}.")
+    services.record_unshare(actor=request.user, object_type=share.object_type, object_id=share.object_id,
+                            share_id=share.pk)
+    return Status(204, None)
+
+
 @router.get("/followups", response={200: list[FollowUpOut], **READ_ERRORS}, summary="Follow-ups of a record")
 def list_followups(request: HttpRequest, object_type: ObjectTypeName, object_id: int) -> Any:
     record = access.get_for_action(request.user, object_type, object_id, "view")

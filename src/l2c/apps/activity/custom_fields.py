@@ -31,8 +31,8 @@ def _clean_one(field: CustomField, raw: Any) -> Any:
             raise ValueError(f"at most {limit} characters")
         return text
     if kind in (CustomField.Kind.NUMBER, CustomField.Kind.DECIMAL):
-        if isinstance(raw, bool) or isinstance(raw, float) and kind == CustomField.Kind.NUMBER and not raw.is_integer():
-            raise ValueError("must be a whole number")
+        if isinstance(raw, bool):
+            raise ValueError("must be a number")
         try:
             number = Decimal(str(raw).strip().replace(",", ""))
         except InvalidOperation:
@@ -107,9 +107,9 @@ def clean_custom_values(
         else:
             result[key] = cleaned
     for field in fields:
-        if field.is_required and result.get(field.key) in (None, "", []):
-            if not partial or field.key in (values or {}):
-                errors.append(FieldError(f"custom.{field.key}", "required", "required", row))
+        missing = result.get(field.key) in (None, "", [])
+        if field.is_required and missing and (not partial or field.key in (values or {})):
+            errors.append(FieldError(f"custom.{field.key}", "required", "required", row))
     if errors:
         raise ValidationFailed("Custom field values are not valid.", errors=errors)
     return result

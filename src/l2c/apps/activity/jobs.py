@@ -12,9 +12,8 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Value
 from django.db.models.functions import Concat
-from django.db.models import Value
 from django.utils import timezone
 
 from l2c.kernel import request_context

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
 from l2c.apps.identity import access
-from l2c.apps.identity.models import OwnershipTransfer, Share, ShareAccess
+from l2c.apps.identity.models import Department, OwnershipTransfer, Share, ShareAccess, User
 from l2c.kernel.errors import FieldError, NotFound, PermissionDenied, ValidationFailed
 
 from .audit import audit_bulk, audit_record
 from .models import AuditEvent, FollowUp, Note, Notification, Todo
-
-if TYPE_CHECKING:
-    from l2c.apps.identity.models import User
 
 
 def _touch_followed_up(*, key: str, object_id: int, at: dt.datetime) -> None:
@@ -133,11 +130,21 @@ def record_share(*, actor: User, object_type: str, object_id: int, user_id: int 
                  department_id: int | None = None, access_level: str = ShareAccess.READ) -> Share:
     """Share a record the actor may edit with one user or one department."""
     record = access.get_for_action(actor, object_type, object_id, "edit")
+    spec = access.object_type(object_type)
+    if spec.parent_type:
+        raise ValidationFailed(f"{object_type} records follow their {spec.parent_type}; share that instead.",
+                               errors=[FieldError("object_type", f"share the {spec.parent_type}")])
+    errors = []
     if (user_id is None) == (department_id is None):
-        raise ValidationFailed("Share with exactly one user or one department.",
-                               errors=[FieldError("user_id", "give user_id or department_id")])
+        errors.append(FieldError("user_id", "give user_id or department_id"))
+    elif user_id is not None and not User.objects.filter(pk=user_id, is_active=True).exists():
+        errors.append(FieldError("user_id", f"no active user with id {user_id}", "not_found"))
+    elif department_id is not None and not Department.objects.filter(pk=department_id).exists():
+        errors.append(FieldError("department_id", f"no department with id {department_id}", "not_found"))
     if access_level not in ShareAccess.values:
-        raise ValidationFailed("Unknown access.", errors=[FieldError("access", "must be read or edit")])
+        errors.append(FieldError("access", "must be read or edit"))
+    if errors:
+        raise ValidationFailed("The share is not valid.", errors=errors)
     share, _ = Share.objects.update_or_create(
         object_type=object_type, object_id=record.pk, user_id=user_id, department_id=department_id,
         defaults={"access": access_level, "created_by": actor},

@@ -12,15 +12,14 @@ from ninja.responses import Status
 
 from l2c.api.concurrency import etag_for, expected_version, idempotent
 from l2c.api.pagination import DEFAULT_PAGE_SIZE, keyset_page
-from l2c.api.problems import READ_ERRORS, WRITE_ERRORS, errors
+from l2c.api.problems import READ_ERRORS, WRITE_ERRORS
 from l2c.apps.activity.selectors import timeline_for
 from l2c.apps.activity.services import records_transfer
-from l2c.apps.identity import access
 from l2c.apps.identity.models import User
 from l2c.kernel.errors import FieldError, ValidationFailed
 
 from . import selectors, services
-from .models import Account, Contact
+from .models import Account
 
 router = Router(tags=["accounts"])
 contacts_router = Router(tags=["contacts"])
@@ -129,6 +128,7 @@ class AccountFilters(Schema):
     tag: str | None = None
     created_from: dt.date | None = None
     created_to: dt.date | None = None
+    custom: list[str] = Field([], description="custom field filters as key:value", max_length=10)
     sort: Literal["-updated_at", "updated_at", "name", "-name", "-created_at", "created_at"] = "-updated_at"
     cursor: str | None = Field(None, max_length=2048)
     limit: int = Field(DEFAULT_PAGE_SIZE, ge=1, le=200)
@@ -182,7 +182,10 @@ class CountOut(Schema):
 
 
 def _account_filters(filters: AccountFilters) -> dict[str, Any]:
-    return filters.model_dump(exclude={"sort", "cursor", "limit", "with_count"}, exclude_none=True)
+    data = filters.model_dump(exclude={"sort", "cursor", "limit", "with_count"}, exclude_none=True)
+    if not data.get("custom"):
+        data.pop("custom", None)
+    return data
 
 
 def _with_etag(response: HttpResponse, version: int) -> None:

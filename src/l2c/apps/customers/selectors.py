@@ -53,7 +53,43 @@ def account_list(*, user: User, filters: Mapping[str, Any] | None = None, action
         queryset = queryset.filter(created_at__date__gte=_as_date(filters["created_from"]))
     if filters.get("created_to"):
         queryset = queryset.filter(created_at__date__lte=_as_date(filters["created_to"]))
+    if filters.get("custom"):
+        queryset = queryset.filter(custom_field_q("account", filters["custom"]))
     return queryset
+
+
+def custom_field_q(object_type: str, conditions: Mapping[str, str] | list[str]) -> Q:
+    """Filter on custom fields: {key: value} or ["key:value", …]. Keys must be defined fields; values
+    are matched as stored (multi-choice and boolean fields are matched by containment/truth)."""
+    from l2c.apps.activity.custom_fields import definitions
+    from l2c.apps.activity.models import CustomField
+    from l2c.kernel.errors import FieldError, ValidationFailed
+
+    if isinstance(conditions, list):
+        pairs = [item.split(":", 1) for item in conditions]
+        if any(len(pair) != 2 for pair in pairs):
+            raise ValidationFailed("Bad custom filter.", errors=[FieldError("custom", "use key:value")])
+        conditions = {key: value for key, value in pairs}
+    fields = {field.key: field for field in definitions(object_type)}
+    condition = Q()
+    for key, value in conditions.items():
+        field = fields.get(key)
+        if field is None:
+            raise ValidationFailed("Unknown custom field.",
+                                   errors=[FieldError(f"custom.{key}", "no such custom field", "unknown_field")])
+        if field.kind == CustomField.Kind.BOOLEAN:
+            condition &= Q(**{f"custom__{key}": value.lower() in {"1", "true", "yes", "是"}})
+        elif field.kind == CustomField.Kind.NUMBER:
+            try:
+                condition &= Q(**{f"custom__{key}": int(value)})
+            except ValueError:
+                raise ValidationFailed("Bad custom filter.", errors=[
+                    FieldError(f"custom.{key}", "must be a whole number")]) from None
+        elif field.kind == CustomField.Kind.MULTI_CHOICE:
+            condition &= Q(**{f"custom__{key}__icontains": f'"{value}"'})
+        else:
+            condition &= Q(**{f"custom__{key}": value})
+    return condition
 
 
 def _as_date(value: Any) -> dt.date:

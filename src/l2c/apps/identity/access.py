@@ -175,11 +175,19 @@ def record_filter(user: User, key: str, action: str = "view") -> Q | None:
         # The child's own permission gates the action; the parent's reach gates the records.
         if not can(user, key, action if action != "transfer" else "edit"):
             return nothing
-        parent_action = "view" if action == "view" else "edit"
-        parent_q = record_filter(user, spec.parent_type, parent_action)
+        parent_spec = _REGISTRY[spec.parent_type]
+        if action in ("delete", "transfer"):
+            # Shares and teams never grant delete/transfer: only parents inside the user's scope count.
+            parent_grant = grant_for(user, spec.parent_type)
+            if "view" not in parent_grant.actions:
+                return nothing
+            parent_q = _scope_q(user, parent_spec, parent_grant.scope)
+        else:
+            # Export applies the view filter; edit needs the parent editable.
+            parent_q = record_filter(user, spec.parent_type, "edit" if action == "edit" else "view")
         if parent_q is None:
             return None
-        parent_model = _REGISTRY[spec.parent_type].model
+        parent_model = parent_spec.model
         return Q(**{f"{spec.parent_field}__in": parent_model._default_manager.filter(parent_q).values("pk")})
     grant = grant_for(user, key)
     required = "view" if action == "export" else action

@@ -18,7 +18,7 @@ from . import access
 from .defaults import BUILTIN_ROLES
 from .models import ApiToken, Department, LoginThrottle, Role, RolePermission, User
 
-TOKEN_PREFIX = "l2c_"
+TOKEN_PREFIX = "l2c_"  # noqa: S105 - a public marker, not a secret
 
 
 # --- departments ----------------------------------------------------------------------------------
@@ -199,7 +199,7 @@ def login_record_failure(*, username: str, ip: str | None) -> None:
     window = timedelta(seconds=settings.L2C_LOGIN_LOCKOUT_SECONDS)
     for key in _throttle_keys(username, ip):
         limit = settings.L2C_LOGIN_MAX_FAILURES * (4 if key.startswith("ip:") else 1)
-        row, created = LoginThrottle.objects.get_or_create(
+        row, _created = LoginThrottle.objects.get_or_create(
             key=key, defaults={"failures": 0, "window_started_at": now}
         )
         if row.window_started_at < now - window:
