@@ -102,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     worker_parser.add_argument("--queue-name", default="default")
     commands.add_parser("scheduler", help="enqueue periodic jobs, once per occurrence")
     demo_parser = commands.add_parser("demo", help="load the demo company into an empty database")
-    demo_parser.add_argument("--force", action="store_true", help="load even if the database has accounts")
+    demo_parser.add_argument("--force", action="store_true", help="load into a database that has other data")
     commands.add_parser("manage", help="Django's manage.py (l2c manage migrate, …)")
     args = parser.parse_args(args_list)
 
@@ -121,10 +121,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         call_command("migrate", interactive=False, verbosity=0)
         from l2c.apps.demo.services import demo_load, demo_load_if_empty
 
-        if args.force:
-            demo_load(stdout=sys.stdout)
-        else:
-            demo_load_if_empty(stdout=sys.stdout)
+        from l2c.kernel.errors import DomainError
+
+        try:
+            if args.force:
+                demo_load(stdout=sys.stdout)
+            elif not demo_load_if_empty(stdout=sys.stdout):
+                print("The database already holds the demo company; nothing loaded.")
+        except DomainError as error:
+            print(f"Demo data not loaded: {error.detail}", file=sys.stderr)
+            return 1
         return 0
     parser.print_help()
     return 2

@@ -385,3 +385,27 @@ def test_web_search_page_shows_only_visible_accounts(org, username):
     shown = {key for key in world.accounts if world.tokens[key] in response.content.decode()}
     assert response.status_code == 200
     assert shown == {key for key in world.accounts if expected(user, world, key, "view")}
+
+
+@pytest.mark.parametrize("username", USERNAMES)
+def test_account_transfers_through_the_api_match_the_reference(org, api_client_for, username):
+    from l2c.apps.customers.models import Account
+
+    world = build_world(org)
+    user = org[username]
+    client = api_client_for(username)
+    mismatches = []
+
+    for key, account in world.accounts.items():
+        rows_before, audit_before = _account_rows(), _audit_count()
+        response = client.post("/api/v1/accounts/transfer", {"ids": [account.pk], "to_user_id": user.pk},
+                               content_type="application/json")
+        if expected(user, world, key, "transfer"):
+            moved = Account.objects.values_list("owner_id", "department_id").get(pk=account.pk)
+            if response.status_code != 200 or moved != (user.pk, user.department_id):
+                mismatches.append(("transfer", key, response.status_code, moved))
+        elif (response.status_code != 403 or _account_rows() != rows_before
+              or _audit_count() != audit_before):
+            mismatches.append(("transfer-denied", key, response.status_code))
+
+    assert mismatches == []

@@ -20,7 +20,7 @@ def _login(page, live_server, username: str, password: str, language: str) -> No
     page.goto(f"{live_server.url}/login/")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
-    page.locator("form button[type=submit]").first.click()
+    page.locator("main form button[type=submit]").first.click()
     page.wait_for_url(re.compile(r".*/$"))
 
 

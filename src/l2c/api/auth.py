@@ -24,6 +24,13 @@ class BearerTokenAuth(HttpBearer):
 class ActiveSessionAuth(SessionAuth):
     """Session auth (CSRF-checked on unsafe methods) for logged-in, active users."""
 
+    def __call__(self, request: HttpRequest) -> Any:
+        # Without a logged-in session there is nothing to forge: answer 401, not a CSRF 403.
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return None
+        return super().__call__(request)
+
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
         user = super().authenticate(request, key)
         if user is not None and getattr(user, "is_active", False):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +15,7 @@ from l2c.apps.activity.models import IdempotencyRecord
 from l2c.kernel.errors import Conflict, FieldError, IdempotencyMismatch, PreconditionFailed
 
 MAX_KEY_LENGTH = 255
+_ETAG_RE = re.compile(r'(?:W/)?"v([0-9]{1,18})"')
 
 
 def etag_for(version: int) -> str:
@@ -25,13 +27,11 @@ def expected_version(request: HttpRequest) -> int | None:
     header = request.headers.get("If-Match")
     if header is None or header.strip() == "*":
         return None
-    value = header.strip()
-    if value.startswith("W/"):
-        value = value[2:]
-    value = value.strip('"')
-    if not value.startswith("v") or not value[1:].isdigit():
-        raise PreconditionFailed(f"If-Match {header!r} is not an ETag of this resource.")
-    return int(value[1:])
+    # An entity-tag is quoted (RFC 9110); ASCII digits only ("v²" passes str.isdigit but not int()).
+    match = _ETAG_RE.fullmatch(header.strip())
+    if match is None:
+        raise PreconditionFailed(f"If-Match {header[:100]!r} is not an ETag of this resource.")
+    return int(match.group(1))
 
 
 def idempotent(request: HttpRequest, status: int, produce: Callable[[], dict[str, Any]]) -> tuple[int, dict[str, Any]]:

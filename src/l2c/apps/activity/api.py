@@ -10,6 +10,7 @@ from ninja import Field, Router, Schema
 from ninja.responses import Status
 
 from l2c.api.problems import READ_ERRORS, WRITE_ERRORS
+from l2c.api.types import RecordId
 from l2c.apps.identity import access
 from l2c.kernel.errors import NotFound
 
@@ -86,7 +87,7 @@ class NotificationOut(Schema):
 
 
 class MarkReadIn(Schema):
-    ids: list[int] | None = None
+    ids: list[RecordId] | None = None
 
 
 class MarkReadOut(Schema):

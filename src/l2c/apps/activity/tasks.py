@@ -50,3 +50,12 @@ def housekeeping(job_run_id: int) -> None:
         job_log(run.pk, f"removed {idempotency} idempotency records, {throttles} throttles, {runs} job runs")
 
     run_job(job_run_id, work)
+
+
+@task()
+def import_commit(job_run_id: int) -> None:
+    """Commit the valid rows of the ImportJob named in the run's arguments (`import_job_id`), in
+    chunks; idempotent and resumable (see activity.imports)."""
+    from .imports import import_execute
+
+    run_job(job_run_id, lambda run: import_execute(run=run))

@@ -13,6 +13,7 @@ from ninja.responses import Status
 from l2c.api.concurrency import etag_for, expected_version, idempotent
 from l2c.api.pagination import DEFAULT_PAGE_SIZE, keyset_page
 from l2c.api.problems import READ_ERRORS, WRITE_ERRORS
+from l2c.api.types import RecordId
 from l2c.apps.activity.selectors import timeline_for
 from l2c.apps.activity.services import records_transfer
 from l2c.apps.identity.models import User
@@ -103,7 +104,9 @@ class AccountOut(Schema):
     updated_at: dt.datetime
 
     @staticmethod
-    def resolve_tags(obj: Account) -> list[str]:
+    def resolve_tags(obj: Account | dict[str, Any]) -> list[str]:
+        if isinstance(obj, dict):  # an already serialised body (create, idempotent replay)
+            return sorted(obj.get("tags") or [])
         return sorted(tag.name for tag in obj.tags.all())
 
 
@@ -136,7 +139,7 @@ class AccountFilters(Schema):
 
 
 class TransferIn(Schema):
-    ids: list[int] = Field(..., min_length=1, max_length=10000)
+    ids: list[RecordId] = Field(..., min_length=1, max_length=10000)
     to_user_id: int
     reason: str = Field("", max_length=255)
 
@@ -146,7 +149,7 @@ class TransferOut(Schema):
 
 
 class TagIn(Schema):
-    ids: list[int] = Field(..., min_length=1, max_length=10000)
+    ids: list[RecordId] = Field(..., min_length=1, max_length=10000)
     add: list[str] = []
     remove: list[str] = []
 
@@ -217,6 +220,24 @@ def create_account(request: HttpRequest, payload: AccountIn) -> Any:
     return Status(status, body)
 
 
+# Static paths go before "/{account_id}": Django resolves the first matching route.
+@router.post("/transfer", response={200: TransferOut, **WRITE_ERRORS},
+             summary="Transfer accounts to another owner (all or nothing)")
+def transfer_accounts(request: HttpRequest, payload: TransferIn) -> Any:
+    to_user = User.objects.filter(pk=payload.to_user_id, is_active=True).first()
+    if to_user is None:
+        raise ValidationFailed("Unknown user.", errors=[FieldError("to_user_id", "no active user with this id")])
+    count = records_transfer(actor=request.user, object_type="account", object_ids=payload.ids, to_user=to_user,
+                             reason=payload.reason)
+    return {"transferred": count}
+
+
+@router.post("/tags", response={200: TagOut, **WRITE_ERRORS}, summary="Add/remove tags on many accounts")
+def tag_accounts(request: HttpRequest, payload: TagIn) -> Any:
+    return {"updated": services.accounts_tag(actor=request.user, account_ids=payload.ids, add=payload.add,
+                                             remove=payload.remove)}
+
+
 @router.get("/{account_id}", response={200: AccountOut, **READ_ERRORS}, summary="One account")
 def get_account(request: HttpRequest, response: HttpResponse, account_id: int) -> Any:
     account = selectors.account_detail(user=request.user, account_id=account_id)
@@ -238,23 +259,6 @@ def update_account(request: HttpRequest, response: HttpResponse, account_id: int
 def delete_account(request: HttpRequest, account_id: int) -> Any:
     services.account_delete(actor=request.user, account_id=account_id, expected_version=expected_version(request))
     return Status(204, None)
-
-
-@router.post("/transfer", response={200: TransferOut, **WRITE_ERRORS},
-             summary="Transfer accounts to another owner (all or nothing)")
-def transfer_accounts(request: HttpRequest, payload: TransferIn) -> Any:
-    to_user = User.objects.filter(pk=payload.to_user_id, is_active=True).first()
-    if to_user is None:
-        raise ValidationFailed("Unknown user.", errors=[FieldError("to_user_id", "no active user with this id")])
-    count = records_transfer(actor=request.user, object_type="account", object_ids=payload.ids, to_user=to_user,
-                             reason=payload.reason)
-    return {"transferred": count}
-
-
-@router.post("/tags", response={200: TagOut, **WRITE_ERRORS}, summary="Add/remove tags on many accounts")
-def tag_accounts(request: HttpRequest, payload: TagIn) -> Any:
-    return {"updated": services.accounts_tag(actor=request.user, account_ids=payload.ids, add=payload.add,
-                                             remove=payload.remove)}
 
 
 @router.get("/{account_id}/team", response={200: list[TeamMemberOut], **READ_ERRORS}, summary="Account team")

@@ -168,8 +168,8 @@ class RecordForm(forms.Form):
         url = reverse(self.validate_url_name)
         for name, field in self.fields.items():
             if name in self.spec or name.startswith("custom_"):
-                if isinstance(field.widget, forms.CheckboxSelectMultiple | forms.CheckboxInput):
-                    continue
+                if isinstance(field.widget, forms.Select | forms.CheckboxSelectMultiple | forms.CheckboxInput):
+                    continue  # nothing to check as you type: the choices are the allowed values
                 _inline(field.widget, url, name, self.auto_id % name if self.auto_id else name)
 
     @classmethod
@@ -234,9 +234,13 @@ class AccountForm(RecordForm):
         base["credit_code"].widget.attrs["maxlength"] = "30"
         base["address"].widget = forms.TextInput(attrs={"maxlength": "255"})
         base["status"].choices = list(Account._meta.get_field("status").choices or [])
+        base["status"].required = True
         self.base_fields = base  # type: ignore[misc]
         super().__init__(*args, user=user, instance=instance, **kwargs)
-        if access.can(user, "account", "transfer"):
+        may_assign = access.can(user, "account", "transfer") and (
+            instance is None or "transfer" in access.allowed_actions(user, "account", instance)
+        )
+        if may_assign:
             self.fields["owner"] = forms.ChoiceField(
                 label=Account._meta.get_field("owner").verbose_name, required=False,
                 choices=user_choices(assignable_users(user, "account")),
@@ -299,6 +303,8 @@ class ContactForm(RecordForm):
             label=Contact._meta.get_field("reports_to").verbose_name, required=False,
             choices=[BLANK, *((str(c.pk), c.name) for c in colleagues if instance is None or c.pk != instance.pk)],
         )
+        if not colleagues:
+            base["reports_to"].help_text = gettext_lazy("可选的汇报对象是所选客户的联系人；选好客户保存后再设置。")
         self.base_fields = base  # type: ignore[misc]
         super().__init__(*args, user=user, instance=instance, **kwargs)
         if instance is not None:
@@ -340,6 +346,12 @@ class NoteForm(forms.Form):
         super().__init__(*args, auto_id="note-%s", **kwargs)
 
 
+def _is_id(value: Any) -> bool:
+    """Digits that fit a 64-bit database id (anything longer cannot be a row and breaks SQLite)."""
+    text = str(value)
+    return text.isascii() and text.isdigit() and len(text) <= 18
+
+
 class BulkForm(forms.Form):
     """The bulk bar of the account list: transfer the ticked rows, or add a tag to them."""
 
@@ -355,9 +367,9 @@ class BulkForm(forms.Form):
         super().__init__(*args, **kwargs)
         # Ids are checked by the services against the choke point; here they only need to be ints.
         raw_ids = self.data.getlist("ids") if hasattr(self.data, "getlist") else []
-        self.fields["ids"].choices = [(value, value) for value in raw_ids if str(value).isdigit()]
+        self.fields["ids"].choices = [(value, value) for value in raw_ids if _is_id(value)]
         raw_user = self.data.get("to_user_id") or ""
-        self.fields["to_user_id"].choices = [(raw_user, raw_user)] if str(raw_user).isdigit() else []
+        self.fields["to_user_id"].choices = [(raw_user, raw_user)] if _is_id(raw_user) else []
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

@@ -95,9 +95,16 @@ def _error_text(error: DomainError) -> str:
     return f"{error.detail}{' — ' + details if details else ''}"
 
 
+MAX_ID = 2**63 - 1
+
+
 def _int_or_none(raw: Any) -> int | None:
+    """A database id from a query or form value; anything else (or out of range) is None."""
     text = str(raw or "").strip()
-    return int(text) if text.isdigit() else None
+    if not text.isascii() or not text.isdigit() or len(text) > 19:
+        return None
+    value = int(text)
+    return value if 0 < value <= MAX_ID else None
 
 
 def _query_string(params: Mapping[str, Any]) -> str:
@@ -200,6 +207,17 @@ def _field_label(model: type[Model], name: str) -> Any:
         return name
 
 
+def _empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
+def _custom_changes(old: Mapping[str, Any], new: Mapping[str, Any],
+                    labels: Mapping[str, str]) -> list[tuple[Any, Any, Any]]:
+    """One timeline change row per custom field whose value changed."""
+    return [(labels.get(key, key), _display(old.get(key)), _display(new.get(key)))
+            for key in dict.fromkeys([*old, *new]) if old.get(key) != new.get(key)]
+
+
 def _timeline(object_type: str, record: Model) -> list[dict[str, Any]]:
     """timeline_for entries in the shape web/components/timeline.html expects."""
     entries = activity_selectors.timeline_for(object_type=object_type, object_id=record.pk)
@@ -216,6 +234,7 @@ def _timeline(object_type: str, record: Model) -> list[dict[str, Any]]:
     users = {u.pk: str(u) for u in User.objects.filter(pk__in=user_ids)} if user_ids else {}
     departments = {d.pk: str(d) for d in Department.objects.filter(pk__in=department_ids)} if department_ids else {}
     model = type(record)
+    custom_labels = {field.key: field.label for field in definitions(object_type)}
     events = []
     for entry in entries:
         if entry["kind"] == "followup":
@@ -226,9 +245,13 @@ def _timeline(object_type: str, record: Model) -> list[dict[str, Any]]:
             label = audit_labels.get(entry["action"], entry["action"])
         changes = []
         for name, pair in (entry.get("changes") or {}).items():
-            if isinstance(pair, list | tuple) and len(pair) == 2:
-                old, new = (_change_value(model, name, v, users, departments) for v in pair)
-                changes.append((_field_label(model, name), old, new))
+            if not isinstance(pair, list | tuple) or len(pair) != 2 or (_empty(pair[0]) and _empty(pair[1])):
+                continue
+            if name == "custom" and all(isinstance(v, dict) or v is None for v in pair):
+                changes.extend(_custom_changes(pair[0] or {}, pair[1] or {}, custom_labels))
+                continue
+            old, new = (_change_value(model, name, v, users, departments) for v in pair)
+            changes.append((_field_label(model, name), old, new))
         events.append({"created_at": entry["at"], "actor_name": entry["actor_name"], "action_label": label,
                        "summary": entry["summary"], "changes": changes})
     return events

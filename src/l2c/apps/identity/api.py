@@ -7,7 +7,7 @@ from typing import Any
 
 from django.contrib.auth import authenticate
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
 
 from l2c.api.problems import READ_ERRORS, WRITE_ERRORS, errors
@@ -103,7 +103,7 @@ def me(request: HttpRequest) -> Any:
 
 
 @router.get("/users", response={200: list[UserOut], **READ_ERRORS}, summary="Active users (for owner pickers)")
-def list_users(request: HttpRequest, q: str = Field("", max_length=50)) -> Any:
+def list_users(request: HttpRequest, q: str = Query("", max_length=50)) -> Any:
     users = User.objects.filter(is_active=True).prefetch_related("roles").order_by("username")
     if q:
         users = users.filter(display_name__icontains=q) | users.filter(username__icontains=q)

@@ -179,7 +179,12 @@ def api_token_authenticate(*, secret: str) -> User | None:
 
 # --- log-in throttling ----------------------------------------------------------------------------
 def _throttle_keys(username: str, ip: str | None) -> list[str]:
-    keys = [f"user:{username.strip().lower()[:150]}"]
+    # One key per account whether it is named by username or by e-mail (the log-in accepts both),
+    # so switching between them does not earn fresh attempts.
+    name = username.strip()
+    if "@" in name and not User.objects.filter(username=name).exists():
+        name = User.objects.filter(email__iexact=name).values_list("username", flat=True).first() or name
+    keys = [f"user:{name.lower()[:150]}"]
     if ip:
         keys.append(f"ip:{ip}")
     return keys

@@ -1,0 +1,263 @@
+"""CSV import of N accounts (default 1,000,000): upload, validate (dry run), commit.
+
+A seeded CSV with the Chinese column headers of the account importer is imported through the
+public import services (create the ImportJob from bytes, validate, then commit synchronously by
+calling the commit service directly, not through the worker). The baseline, measured in the same
+run on a fresh table, is Django `bulk_create` of the same N Account rows from already-parsed dicts.
+
+Targets (QUALITY.md): ≤ 90 s on SQLite / ≤ 60 s on PostgreSQL for 1,000,000 rows (scaled
+linearly for smaller N) and import speed ≥ 3× `bulk_create`, i.e. ratio = bulk_create seconds /
+import seconds ≥ 3.
+
+    .venv/bin/python benchmarks/import_accounts.py [--n 1000000]
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import inspect
+import io
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from _common import SEED, AccountFaker, arguments, bench_database, emit, log, machine, organisation
+
+TARGET_SECONDS_PER_MILLION = {"sqlite": 90.0, "postgresql": 60.0}
+TARGET_RATIO = 3.0
+# Column header (as on the account import template) → field; choices are written as their labels.
+COLUMNS: list[tuple[str, str]] = [
+    ("客户名称", "name"), ("简称", "short_name"), ("统一社会信用代码", "credit_code"), ("行业", "industry"),
+    ("规模", "size"), ("省份", "province"), ("城市", "city"), ("区县", "district"), ("地址", "address"),
+    ("电话", "phone"), ("网站", "website"), ("来源", "source"), ("客户级别", "level"), ("客户状态", "status"),
+    ("法定代表人", "legal_representative"), ("注册资本（万元）", "registered_capital"),
+    ("成立日期", "founded_on"), ("登记状态", "business_status"),
+]
+CHOICE_FIELDS = ("industry", "size", "source", "level", "status", "business_status")
+
+
+def main() -> int:
+    parser = arguments(__doc__.splitlines()[0])
+    args = parser.parse_args()
+    n = args.n
+    result: dict[str, Any] = {"name": "import_accounts", "n": n, "unit": "s", "ok": False}
+    try:
+        # The upload cap (L2C_IMPORT_MAX_BYTES, default 200 MB) is configuration read at start-up; a
+        # 1 M-row file (~300 bytes a row) is larger, and this benchmark measures speed, not the cap.
+        if n * 400 > 150 * 1024 * 1024:
+            os.environ["L2C_IMPORT_MAX_BYTES"] = str(n * 1000)
+            result["import_max_bytes_raised"] = True
+        database = bench_database("import_accounts", keep=args.keep)
+        result["database"] = database.vendor
+        target_seconds = TARGET_SECONDS_PER_MILLION[database.vendor] * n / 1_000_000
+        result["target"] = (f"validate+commit ≤ {target_seconds:.1f} s for {n:,} rows "
+                            f"({TARGET_SECONDS_PER_MILLION[database.vendor]:.0f} s per 1 M on {database.vendor}); "
+                            f"bulk_create s / import s ≥ {TARGET_RATIO}")
+        content, parsed = make_csv(n)
+        result["csv_bytes"] = len(content)
+        service = discover()
+        if isinstance(service, str):
+            result["error"] = service
+            log(service)
+        else:
+            result.update(run(n, content, parsed, service, target_seconds))
+        result["machine"] = machine()
+    except Exception as error:  # noqa: BLE001 - the one JSON line must still be printed
+        import traceback
+
+        traceback.print_exc()
+        result.update({"ok": False, "error": f"{type(error).__name__}: {error}"})
+    emit(result)
+    return 0
+
+
+# --- data ---------------------------------------------------------------------------------------------
+def make_csv(n: int) -> tuple[bytes, list[dict[str, Any]]]:
+    """The CSV (UTF-8 with BOM, CRLF, Chinese labels for choices) and the same rows parsed."""
+    labels = _choice_labels()
+    faker = AccountFaker(SEED)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([header for header, _ in COLUMNS])
+    parsed: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    for index in range(n):
+        fake = faker.account()
+        fields = fake.fields
+        row = []
+        for _, field in COLUMNS:
+            value = fields[field]
+            if field in CHOICE_FIELDS and value:
+                value = labels[field][value]
+            row.append("" if value is None else str(value))
+        writer.writerow(row)
+        parsed.append({**{field: fields[field] for _, field in COLUMNS}, "search_text": fake.search_text})
+        if (index + 1) % 200_000 == 0:
+            log(f"  generated {index + 1:,}/{n:,} rows")
+    content = ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    log(f"CSV of {n:,} rows, {len(content) / 1e6:.1f} MB, made in {time.perf_counter() - started:.1f}s")
+    return content, parsed
+
+
+def _choice_labels() -> dict[str, dict[str, str]]:
+    """Chinese labels of the account choice fields (what a spreadsheet from a user contains)."""
+    from django.utils import translation
+
+    from l2c.apps.customers import models
+
+    choices = {"industry": models.Industry, "size": models.CompanySize, "source": models.AccountSource,
+               "level": models.AccountLevel, "status": models.AccountStatus,
+               "business_status": models.BusinessStatus}
+    with translation.override("zh-hans"):
+        return {field: {value: str(label) for value, label in kind.choices} for field, kind in choices.items()}
+
+
+# --- the import services ------------------------------------------------------------------------------
+class ImportService:
+    """The public functions of the import machinery this benchmark calls."""
+
+    def __init__(self, create: Callable[..., Any], validate: Callable[..., Any], commit: Callable[..., Any]):
+        self.create, self.validate, self.commit = create, validate, commit
+
+
+def discover() -> ImportService | str:
+    """The import services, or the reason they cannot be used (reported as "error")."""
+    try:
+        imports = importlib.import_module("l2c.apps.activity.imports")
+        importlib.import_module("l2c.apps.customers.importers")
+    except ImportError as error:
+        return f"importer not available yet: {error}"
+    names = {
+        "create": ("import_job_create", "import_create", "import_upload", "import_job_upload"),
+        "validate": ("import_job_validate", "import_validate", "import_job_dry_run", "import_dry_run"),
+        "commit": ("import_job_commit", "import_commit", "import_job_run", "import_run", "import_execute"),
+    }
+    found: dict[str, Callable[..., Any]] = {}
+    for role, candidates in names.items():
+        for candidate in candidates:
+            function = getattr(imports, candidate, None)
+            if callable(function):
+                found[role] = function
+                break
+        else:
+            public = sorted(name for name in dir(imports) if not name.startswith("_")
+                            and callable(getattr(imports, name)))
+            return (f"l2c.apps.activity.imports has no synchronous {role} function "
+                    f"(looked for {', '.join(candidates)}; it has {', '.join(public)})")
+    return ImportService(found["create"], found["validate"], found["commit"])
+
+
+def _call(function: Callable[..., Any], **available: Any) -> Any:
+    """Call a keyword-only service with the arguments it declares, from those available."""
+    parameters = inspect.signature(function).parameters
+    kwargs = {name: available[name] for name in parameters if name in available}
+    missing = [name for name, parameter in parameters.items()
+               if parameter.default is inspect.Parameter.empty and name not in kwargs
+               and parameter.kind not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)]
+    if missing:
+        raise TypeError(f"{function.__name__} needs {missing}, which this benchmark does not know how to give")
+    return function(**kwargs)
+
+
+# --- measurement --------------------------------------------------------------------------------------
+def fresh_accounts_table() -> None:
+    """Empty the account tables so the next load starts from the same state as the first."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("TRUNCATE customers_account RESTART IDENTITY CASCADE")
+            cursor.execute("VACUUM ANALYZE customers_account")
+        else:
+            cursor.execute("DELETE FROM customers_account_tags")
+            cursor.execute("DELETE FROM customers_account")
+            cursor.execute("DELETE FROM sqlite_sequence WHERE name = 'customers_account'")
+            cursor.execute("VACUUM")
+
+
+def bulk_create_baseline(parsed: list[dict[str, Any]], owner: Any) -> float:
+    """Seconds for Django bulk_create of the rows (model instances made from the parsed dicts)."""
+    from django.db import transaction
+
+    from l2c.apps.customers.models import Account
+
+    started = time.perf_counter()
+    with transaction.atomic():
+        for start in range(0, len(parsed), 10_000):
+            Account.objects.bulk_create(
+                Account(**row, owner_id=owner.pk, department_id=owner.department_id, created_by_id=owner.pk)
+                for row in parsed[start:start + 10_000]
+            )
+    return time.perf_counter() - started
+
+
+def run(n: int, content: bytes, parsed: list[dict[str, Any]], service: ImportService,
+        target_seconds: float) -> dict[str, Any]:
+    from l2c.apps.customers.models import Account
+
+    org = organisation()
+    manager = org.managers[org.team_ids[0]]
+
+    log(f"baseline: bulk_create of {n:,} parsed rows")
+    baseline = bulk_create_baseline(parsed, manager)
+    created = Account.objects.count()
+    if created != n:
+        raise RuntimeError(f"bulk_create made {created} rows, expected {n}")
+    log(f"baseline {baseline:.2f}s ({n / baseline:,.0f} rows/s)")
+    del parsed
+    fresh_accounts_table()
+
+    arguments = {"actor": manager, "user": manager, "object_type": "account", "file_name": "accounts.csv",
+                 "name": "accounts.csv", "content": content, "data": content, "raw": content}
+    started = time.perf_counter()
+    job = _call(service.create, **arguments)
+    upload = time.perf_counter() - started
+    job_id = getattr(job, "pk", job)
+    arguments.update({"job": job, "import_job": job, "job_id": job_id, "import_job_id": job_id})
+    log(f"upload {upload:.2f}s; validating")
+    started = time.perf_counter()
+    _call(service.validate, **arguments)
+    validate = time.perf_counter() - started
+    log(f"validate {validate:.2f}s; committing")
+    started = time.perf_counter()
+    _call(service.commit, **arguments)
+    commit = time.perf_counter() - started
+    log(f"commit {commit:.2f}s")
+
+    from l2c.apps.activity.models import ImportJob
+
+    job_row = ImportJob.objects.get(pk=job_id)
+    imported = Account.objects.count()
+    seconds = validate + commit
+    ratio = baseline / seconds if seconds else None
+    checks = {
+        "all_rows_imported": imported == n,
+        "no_errors": job_row.error_count == 0,
+        "time": seconds <= target_seconds,
+        "ratio": ratio is not None and ratio >= TARGET_RATIO,
+    }
+    log(f"checks: {checks}")
+    return {
+        "figure": round(seconds, 2),
+        "baseline": round(baseline, 2),
+        "ratio": round(ratio, 3) if ratio is not None else None,
+        "ok": all(checks.values()),
+        "upload_seconds": round(upload, 2),
+        "validate_seconds": round(validate, 2),
+        "commit_seconds": round(commit, 2),
+        "rows_per_second": round(n / seconds) if seconds else None,
+        "bulk_create_rows_per_second": round(n / baseline) if baseline else None,
+        "projected_1m_seconds": round(seconds * 1_000_000 / n, 1),
+        "imported_rows": imported,
+        "job_status": job_row.status,
+        "job_error_count": job_row.error_count,
+        "job_errors_sample": job_row.errors[:3],
+        "checks": checks,
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())

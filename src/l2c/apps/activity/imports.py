@@ -1,0 +1,529 @@
+"""Bulk import of business records from CSV/XLSX files: the registry of tabular object types and
+the upload → column mapping → dry run → commit services.
+
+An app makes an object type importable and exportable by registering a `TabularSpec` in its
+`AppConfig.ready()` (customers registers accounts and contacts). Active custom fields of the type
+become extra columns automatically (key ``custom.<key>``, header = the field's label).
+
+Policy
+- Upload: only ``.csv`` / ``.xlsx`` up to ``settings.L2C_IMPORT_MAX_BYTES``, content sniffed (an
+  XLSX must be a zip workbook, a CSV must decode as UTF-8 or GBK); needs the ``import`` permission
+  on the object type. A refused upload stores nothing.
+- Dry run ("validate"): every row is validated; the ImportJob keeps counts, the mapping and the
+  first 1,000 errors ``{row, column, field, message}``. Nothing is written to business tables.
+  ``row`` is the data row number: 1 is the first row below the header.
+- Commit: runs as the background job ``activity.import_commit``. It re-validates (data may have
+  changed since the dry run) and creates the valid rows in chunks of 1,000, one transaction per
+  chunk. Rows with errors are skipped and reported; the valid rows of the file are imported.
+- Idempotent: committing moves the job validated → importing with a compare-and-set; a second
+  commit of the same ImportJob is refused (409) and creates nothing. Inside the job each chunk
+  claims its position with a compare-and-set on the run's progress in the chunk's transaction, so
+  a task delivered twice cannot create a chunk twice. A failed import may be committed again: it
+  resumes after the last committed chunk.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, QuerySet
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from l2c.apps.identity import access
+from l2c.kernel.errors import Conflict, DomainError, FieldError, NotFound, PermissionDenied, ValidationFailed
+from l2c.kernel.tabular import Table, TabularError, file_format, open_table
+
+from .custom_fields import clean_custom_values, definitions
+from .jobs import job_enqueue, job_log, job_progress
+from .models import CustomField, ImportJob, JobRun
+
+if TYPE_CHECKING:
+    from l2c.apps.identity.models import User
+
+CHUNK_ROWS = 1000
+MAX_STORED_ERRORS = 1000
+SOURCE_LANGUAGE = "zh-hans"  # headers of templates and exports are the Chinese labels
+CUSTOM_PREFIX = "custom."
+
+
+class _ChunkTaken(Exception):
+    """Another delivery of the same run already committed this chunk."""
+
+
+class FileTooLarge(DomainError):
+    """The uploaded file is larger than the configured import limit."""
+
+    code = "file_too_large"
+    status = 413
+    title = "File too large"
+
+
+# --- registry -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One column of an object type's files. `label` (Chinese msgid) is the template and export
+    header; `aliases` are other headers recognised when mapping an uploaded file."""
+
+    key: str
+    label: Any
+    aliases: tuple[str, ...] = ()
+    required: bool = False
+    importable: bool = True
+    exportable: bool = True
+    example: str = ""
+
+
+@dataclass
+class ImportContext:
+    """State of one validation run: the importer, the custom field definitions, and `cache` for
+    look-ups a spec pre-loads in bulk per chunk and state it keeps across rows (duplicates)."""
+
+    actor: User
+    object_type: str
+    custom_fields: list[CustomField]
+    cache: dict[str, Any] = field(default_factory=dict)
+
+
+RowValidator = Callable[[dict[str, str], int, ImportContext], tuple[dict[str, Any] | None, list[FieldError]]]
+
+
+def _no_preload(context: ImportContext, rows: list[dict[str, str]]) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class TabularSpec:
+    """How one object type is imported and exported.
+
+    - validate_row(row, row_number, context) → (clean dict, []) or (None, errors): `row` maps
+      column keys to cell text; custom columns are validated by the machinery, not here.
+    - preload(context, rows): bulk look-ups for a chunk of rows before they are validated.
+    - commit_rows(actor, clean_rows) → number created: set-based inserts plus audit events
+      (action "import"); called inside the chunk's transaction. Each clean row carries "custom".
+    - export_queryset(user, filters) → the records the user may export, from the access choke
+      point; export_rows(queryset) → one dict per record keyed by column key (plus "custom").
+    """
+
+    object_type: str
+    label: Any
+    fields: Sequence[ColumnSpec]
+    validate_row: RowValidator
+    commit_rows: Callable[[User, list[dict[str, Any]]], int]
+    export_rows: Callable[[QuerySet[Any]], Iterator[dict[str, Any]]]
+    export_queryset: Callable[[User, Mapping[str, Any]], QuerySet[Any]]
+    preload: Callable[[ImportContext, list[dict[str, str]]], None] = _no_preload
+    export_filters: tuple[str, ...] = ()
+
+
+_REGISTRY: dict[str, TabularSpec] = {}
+
+
+def register(spec: TabularSpec) -> None:
+    _REGISTRY[spec.object_type] = spec
+
+
+def spec_for(object_type: str) -> TabularSpec:
+    spec = _REGISTRY.get(object_type)
+    if spec is None:
+        raise NotFound(_("不支持导入或导出的对象类型：%(type)s") % {"type": object_type})
+    return spec
+
+
+def specs() -> list[TabularSpec]:
+    return list(_REGISTRY.values())
+
+
+def header_label(column: ColumnSpec) -> str:
+    """The header of a column in templates and exports: its label in the source language."""
+    with translation.override(SOURCE_LANGUAGE):
+        return str(column.label)
+
+
+def columns_for(spec: TabularSpec, custom_fields: Iterable[CustomField] | None = None) -> list[ColumnSpec]:
+    """The spec's columns followed by one column per active custom field of the type."""
+    custom_fields = definitions(spec.object_type) if custom_fields is None else custom_fields
+    extra = [
+        ColumnSpec(key=CUSTOM_PREFIX + custom.key, label=custom.label, aliases=(custom.key,),
+                   required=custom.is_required)
+        for custom in custom_fields
+    ]
+    return [*spec.fields, *extra]
+
+
+def importable_columns(spec: TabularSpec, custom_fields: Iterable[CustomField] | None = None) -> list[ColumnSpec]:
+    return [column for column in columns_for(spec, custom_fields) if column.importable]
+
+
+def _normal(text: str) -> str:
+    """Header comparison form: NFKC (full-width → half-width), lower case, no spaces, underscores
+    or required markers."""
+    value = unicodedata.normalize("NFKC", str(text)).strip().lower()
+    for marker in ("(必填)", "*"):
+        value = value.replace(marker, "")
+    return "".join(char for char in value if char not in " _-\t")
+
+
+def mapping_suggest(headers: Sequence[str], columns: Sequence[ColumnSpec]) -> dict[str, str]:
+    """Map each header to the column whose key, label or alias it matches (each column once)."""
+    index: dict[str, str] = {}
+    for column in columns:
+        names = [column.key, header_label(column), str(column.label), *column.aliases]
+        for name in names:
+            index.setdefault(_normal(name), column.key)
+    mapping: dict[str, str] = {}
+    used: set[str] = set()
+    for header in headers:
+        key = index.get(_normal(header))
+        if key and key not in used:
+            mapping[header] = key
+            used.add(key)
+    return mapping
+
+
+def _clean_mapping(mapping: Mapping[str, Any], headers: Sequence[str], columns: Sequence[ColumnSpec]) -> dict[str, str]:
+    known = {column.key: column for column in columns}
+    errors: list[FieldError] = []
+    result: dict[str, str] = {}
+    for header, key in mapping.items():
+        if key in (None, ""):
+            continue
+        if header not in headers:
+            errors.append(FieldError(f"mapping.{header}", _("文件中没有这一列"), "unknown_column"))
+        elif not isinstance(key, str) or key not in known:
+            errors.append(FieldError(f"mapping.{header}", _("未知字段：%(key)s") % {"key": key}, "unknown_field"))
+        elif key in result.values():
+            errors.append(FieldError(f"mapping.{header}", _("字段“%(label)s”已对应到另一列")
+                                     % {"label": header_label(known[key])}, "duplicate"))
+        else:
+            result[header] = key
+    missing = [column for column in columns if column.required and column.key not in result.values()]
+    if missing:
+        labels = "、".join(header_label(column) for column in missing)
+        errors.append(FieldError("mapping", _("必填字段没有对应的列：%(fields)s") % {"fields": labels}, "required"))
+    if errors:
+        raise ValidationFailed(_("列的对应关系不完整，请检查后再校验。"), errors=errors)
+    return result
+
+
+# --- reading uploads ------------------------------------------------------------------------------
+TABULAR_MESSAGES = {
+    "unsupported_extension": gettext_lazy("只能导入 .csv 或 .xlsx 文件。"),
+    "unsupported_workbook": gettext_lazy("只支持 .xlsx 格式的 Excel 文件，请另存为 .xlsx 或 .csv 后再上传。"),
+    "not_xlsx": gettext_lazy("文件扩展名是 .xlsx，但内容不是有效的 Excel 工作簿。"),
+    "not_csv": gettext_lazy("文件扩展名是 .csv，但内容不是 UTF-8 或 GBK 编码的文本。"),
+    "empty": gettext_lazy("文件是空的：没有表头行。"),
+    "duplicate_header": gettext_lazy("表头有重复的列名。"),
+    "too_many_columns": gettext_lazy("文件的列数太多。"),
+    "too_large": gettext_lazy("文件解压后太大。"),
+    "bad_csv": gettext_lazy("CSV 文件格式有误，无法读取。"),
+}
+
+
+def _tabular_failure(error: TabularError) -> ValidationFailed:
+    message = str(TABULAR_MESSAGES.get(error.code) or _("无法读取文件。"))
+    if error.code in ("duplicate_header", "bad_csv"):
+        message = f"{message}（{error.message}）"
+    return ValidationFailed(message, errors=[FieldError("file", message, error.code)])
+
+
+def _max_bytes() -> int:
+    return int(getattr(settings, "L2C_IMPORT_MAX_BYTES", 200 * 1024 * 1024))
+
+
+def _too_large() -> FileTooLarge:
+    limit_mb = _max_bytes() / (1024 * 1024)
+    message = _("文件太大：最大 %(size)s MB。") % {"size": f"{limit_mb:g}"}
+    return FileTooLarge(message, errors=[FieldError("file", message, "too_large")])
+
+
+def upload_read(file: BinaryIO, size: int | None) -> bytes:
+    """The bytes of an uploaded file, refusing files above the limit before reading them."""
+    limit = _max_bytes()
+    if size is not None and size > limit:
+        raise _too_large()
+    content = file.read(limit + 1)
+    if len(content) > limit:
+        raise _too_large()
+    return content
+
+
+def _table(job: ImportJob) -> Table:
+    try:
+        return open_table(bytes(job.content), file_format(job.file_name))
+    except TabularError as error:
+        raise _tabular_failure(error) from None
+
+
+# --- selectors ------------------------------------------------------------------------------------
+def _is_admin(user: User) -> bool:
+    return bool(user.is_superuser) or user.roles.filter(code="admin").exists()
+
+
+def import_jobs(*, user: User) -> QuerySet[ImportJob]:
+    """Imports the user started (administrators: all), newest first, without the file content."""
+    rows = ImportJob.objects.defer("content").order_by("-created_at", "-id")
+    if not _is_admin(user):
+        rows = rows.filter(created_by=user)
+    return rows
+
+
+def import_job_get(*, user: User, import_id: int) -> ImportJob:
+    job = import_jobs(user=user).filter(pk=import_id).first()
+    if job is None:
+        raise NotFound(_("没有编号为 %(id)s 的导入。") % {"id": import_id})
+    return job
+
+
+def import_allowed(*, user: User, object_type: str) -> bool:
+    return object_type in _REGISTRY and access.can(user, object_type, "import")
+
+
+def _require_import(user: User, spec: TabularSpec) -> None:
+    if not access.can(user, spec.object_type, "import"):
+        raise PermissionDenied(_("你没有导入%(label)s的权限。") % {"label": spec.label})
+
+
+def import_sample_row(*, job: ImportJob) -> list[str]:
+    """The first data row of the file, for showing examples next to the mapping."""
+    try:
+        table = open_table(bytes(job.content), file_format(job.file_name))
+        return next((cells for _number, cells in table.rows()), [""] * len(job.headers))
+    except TabularError:
+        return [""] * len(job.headers)
+
+
+# --- validation -----------------------------------------------------------------------------------
+@dataclass
+class ChunkResult:
+    """One chunk of validated rows: how many data rows it held, the clean rows, the errors."""
+
+    row_count: int
+    valid: list[dict[str, Any]]
+    errors: list[FieldError]
+
+
+def _validate_chunk(spec: TabularSpec, context: ImportContext, batch: list[tuple[int, dict[str, str]]]) -> ChunkResult:
+    spec.preload(context, [row for _number, row in batch])
+    result = ChunkResult(row_count=len(batch), valid=[], errors=[])
+    for number, row in batch:
+        base = {key: value for key, value in row.items() if not key.startswith(CUSTOM_PREFIX)}
+        custom_raw = {key[len(CUSTOM_PREFIX):]: value for key, value in row.items() if key.startswith(CUSTOM_PREFIX)}
+        clean, errors = spec.validate_row(base, number, context)
+        errors = list(errors)
+        custom: dict[str, Any] = {}
+        try:
+            custom = clean_custom_values(spec.object_type, custom_raw, fields=context.custom_fields, row=number)
+        except ValidationFailed as failure:
+            errors.extend(failure.errors)
+        if errors or clean is None:
+            result.errors.extend(errors)
+        else:
+            clean["custom"] = custom
+            result.valid.append(clean)
+    return result
+
+
+def validated_chunks(*, spec: TabularSpec, job: ImportJob, actor: User,
+                     mapping: Mapping[str, str]) -> Iterator[ChunkResult]:
+    """Validate the file's rows lazily, `CHUNK_ROWS` at a time (bulk look-ups once per chunk)."""
+    table = _table(job)
+    positions = [(index, mapping[header]) for index, header in enumerate(table.headers) if header in mapping]
+    context = ImportContext(actor=actor, object_type=spec.object_type, custom_fields=definitions(spec.object_type))
+    batch: list[tuple[int, dict[str, str]]] = []
+    try:
+        for number, cells in table.rows():
+            batch.append((number, {key: cells[index] for index, key in positions}))
+            if len(batch) >= CHUNK_ROWS:
+                yield _validate_chunk(spec, context, batch)
+                batch = []
+    except TabularError as error:
+        raise _tabular_failure(error) from None
+    if batch:
+        yield _validate_chunk(spec, context, batch)
+
+
+def _error_entry(error: FieldError, columns_by_key: Mapping[str, str]) -> dict[str, Any]:
+    return {"row": error.row, "column": columns_by_key.get(error.field, ""), "field": error.field,
+            "message": error.message}
+
+
+@dataclass
+class _Tally:
+    columns_by_key: dict[str, str]
+    total: int = 0
+    valid: int = 0
+    error_count: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, chunk: ChunkResult) -> None:
+        self.total += chunk.row_count
+        self.valid += len(chunk.valid)
+        self.error_count += len(chunk.errors)
+        room = MAX_STORED_ERRORS - len(self.errors)
+        if room > 0:
+            self.errors.extend(_error_entry(error, self.columns_by_key) for error in chunk.errors[:room])
+
+
+def _columns_by_key(mapping: Mapping[str, str]) -> dict[str, str]:
+    return {key: header for header, key in mapping.items()}
+
+
+# --- services -------------------------------------------------------------------------------------
+def import_upload(*, actor: User, object_type: str, file_name: str, content: bytes) -> ImportJob:
+    """Store an uploaded file as an ImportJob (status uploaded) with its headers and a suggested
+    mapping. Refused (nothing stored) without the import permission or for unreadable files."""
+    spec = spec_for(object_type)
+    _require_import(actor, spec)
+    if len(content) > _max_bytes():
+        raise _too_large()
+    name = (file_name or "").replace("\\", "/").rsplit("/", 1)[-1].strip()[:255]
+    try:
+        table = open_table(content, file_format(name))
+    except TabularError as error:
+        raise _tabular_failure(error) from None
+    headers = list(table.headers)
+    mapping = mapping_suggest(headers, importable_columns(spec))
+    return ImportJob.objects.create(
+        object_type=object_type, file_name=name, content=content, headers=headers, mapping=mapping,
+        status=ImportJob.Status.UPLOADED, created_by=actor,
+    )
+
+
+def import_validate(*, actor: User, import_id: int, mapping: Mapping[str, Any] | None = None) -> ImportJob:
+    """Dry run: check the mapping, validate every row, store counts and the first errors.
+    Writes only the ImportJob."""
+    job = import_job_get(user=actor, import_id=import_id)
+    spec = spec_for(job.object_type)
+    _require_import(actor, spec)
+    if job.status not in (ImportJob.Status.UPLOADED, ImportJob.Status.VALIDATED):
+        raise Conflict(_("这个导入已经提交，不能再修改或重新校验（状态：%(status)s）。")
+                       % {"status": job.get_status_display()})
+    job = ImportJob.objects.get(pk=job.pk)  # with the file content
+    clean_mapping = _clean_mapping(job.mapping if mapping is None else mapping, job.headers,
+                                   importable_columns(spec))
+    tally = _Tally(columns_by_key=_columns_by_key(clean_mapping))
+    for chunk in validated_chunks(spec=spec, job=job, actor=actor, mapping=clean_mapping):
+        tally.add(chunk)
+    updated = ImportJob.objects.filter(
+        pk=job.pk, status__in=[ImportJob.Status.UPLOADED, ImportJob.Status.VALIDATED]
+    ).update(mapping=clean_mapping, status=ImportJob.Status.VALIDATED, total_rows=tally.total,
+             valid_rows=tally.valid, error_count=tally.error_count, errors=tally.errors, created_rows=0)
+    if not updated:
+        raise Conflict(_("这个导入已经提交，不能再重新校验。"))
+    return import_job_get(user=actor, import_id=job.pk)
+
+
+@transaction.atomic
+def import_commit(*, actor: User, import_id: int) -> ImportJob:
+    """Start the background import of a validated (or failed) ImportJob; exactly once."""
+    from .tasks import import_commit as import_commit_task
+
+    job = import_job_get(user=actor, import_id=import_id)
+    spec = spec_for(job.object_type)
+    _require_import(actor, spec)
+    if job.status == ImportJob.Status.UPLOADED:
+        raise Conflict(_("请先校验文件（试运行），再开始导入。"))
+    if job.status == ImportJob.Status.VALIDATED and job.valid_rows == 0:
+        raise ValidationFailed(_("没有可以导入的有效行。"),
+                               errors=[FieldError("file", _("没有可以导入的有效行。"), "nothing_valid")])
+    resume_from = 0
+    if job.status == ImportJob.Status.FAILED and job.job_run_id:
+        resume_from = JobRun.objects.filter(pk=job.job_run_id).values_list("progress", flat=True).first() or 0
+    claimed = ImportJob.objects.filter(
+        pk=job.pk, status__in=[ImportJob.Status.VALIDATED, ImportJob.Status.FAILED]
+    ).update(status=ImportJob.Status.IMPORTING)
+    if not claimed:
+        raise Conflict(_("这个导入已经提交过了（状态：%(status)s）。") % {"status": job.get_status_display()})
+    run = job_enqueue(task=import_commit_task, name="activity.import_commit",
+                      arguments={"import_job_id": job.pk}, actor=actor)
+    assert run is not None  # no unique key: always created
+    job_progress(run.pk, resume_from, total=job.total_rows)
+    ImportJob.objects.filter(pk=job.pk).update(job_run=run)
+    return import_job_get(user=actor, import_id=job.pk)
+
+
+def import_execute(*, run: JobRun) -> None:
+    """Body of the `import_commit` task: re-validate and create the valid rows chunk by chunk."""
+    import_job_id = int(run.arguments.get("import_job_id", 0))
+    job = ImportJob.objects.select_related("created_by").filter(pk=import_job_id).first()
+    if job is None or job.status != ImportJob.Status.IMPORTING or job.job_run_id != run.pk:
+        status = job.status if job else "missing"
+        job_log(run.pk, f"import #{import_job_id} is {status}, not importing with this run: nothing to do")
+        return
+    actor = job.created_by
+    spec = spec_for(job.object_type)
+    try:
+        _require_import(actor, spec)
+        start = run.progress
+        tally = _Tally(columns_by_key=_columns_by_key(job.mapping))
+        processed = 0
+        created = 0
+        for chunk in validated_chunks(spec=spec, job=job, actor=actor, mapping=job.mapping):
+            tally.add(chunk)
+            before, processed = processed, processed + chunk.row_count
+            if processed <= start:
+                continue  # committed by an earlier attempt of this import
+            with transaction.atomic():
+                # The chunk's position is claimed in its own transaction: a second delivery of this
+                # task (or a concurrent worker) finds the progress moved on and creates nothing.
+                claimed = JobRun.objects.filter(pk=run.pk, progress=before).update(progress=processed)
+                if not claimed:
+                    raise _ChunkTaken(f"rows {before + 1}-{processed}")
+                chunk_created = spec.commit_rows(actor, chunk.valid) if chunk.valid else 0
+                ImportJob.objects.filter(pk=job.pk).update(created_rows=F("created_rows") + chunk_created)
+            created += chunk_created
+            job_log(run.pk, f"rows {before + 1}-{processed}: {chunk_created} created, "
+                            f"{len(chunk.errors)} errors skipped")
+    except _ChunkTaken as taken:
+        job_log(run.pk, f"{taken} were already committed by another delivery of this run: stopping")
+        return
+    except Exception as error:
+        ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.IMPORTING).update(status=ImportJob.Status.FAILED)
+        job_log(run.pk, f"import failed: {error.__class__.__name__}: {error}")
+        raise
+    ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.IMPORTING).update(
+        status=ImportJob.Status.DONE, total_rows=tally.total, valid_rows=tally.valid,
+        error_count=tally.error_count, errors=tally.errors,
+    )
+    job_progress(run.pk, processed, total=tally.total)
+    job_log(run.pk, f"done: {created} {spec.object_type} records created, {tally.error_count} errors")
+
+
+def import_error_rows(*, user: User, import_id: int) -> tuple[ImportJob, Iterator[list[Any]]]:
+    """Rows of the downloadable error report (row, column, field, message). All errors when the
+    file is still validated (re-validated now); otherwise the stored first 1,000."""
+    job = import_job_get(user=user, import_id=import_id)
+    spec = spec_for(job.object_type)
+    _require_import(user, spec)
+
+    def stored() -> Iterator[list[Any]]:
+        for entry in job.errors:
+            yield [entry.get("row"), entry.get("column", ""), entry.get("field", ""), entry.get("message", "")]
+
+    if job.status != ImportJob.Status.VALIDATED or job.error_count <= len(job.errors):
+        return job, stored()
+    full = ImportJob.objects.get(pk=job.pk)
+    by_key = _columns_by_key(full.mapping)
+
+    def revalidated() -> Iterator[list[Any]]:
+        for chunk in validated_chunks(spec=spec, job=full, actor=user, mapping=full.mapping):
+            for error in chunk.errors:
+                entry = _error_entry(error, by_key)
+                yield [entry["row"], entry["column"], entry["field"], entry["message"]]
+
+    return job, revalidated()
+
+
+def import_template(*, user: User, object_type: str) -> tuple[list[str], list[list[str]]]:
+    """Headers (Chinese labels of the importable columns) and one example row."""
+    spec = spec_for(object_type)
+    _require_import(user, spec)
+    columns = importable_columns(spec)
+    return [header_label(column) for column in columns], [[column.example for column in columns]]
