@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q, QuerySet
 
 from l2c.kernel.cursor import Direction, decode_cursor, encode_cursor
@@ -32,6 +33,27 @@ def _parse_sort(sort: str, allowed: Mapping[str, str]) -> tuple[str, bool]:
     return field.lstrip("-"), field.startswith("-")
 
 
+def _cursor_values(queryset: QuerySet[Any], field: str, values: tuple[Any, ...]) -> tuple[Any, int]:
+    """The (sort value, id) of a decoded cursor, checked against this list's sort field.
+
+    The cursor checksum is no signature, so a client may forge a well-formed cursor; values of the
+    wrong type (or a cursor of another sort order) are a 422 on `cursor`, never a database error.
+    """
+    bad = ValidationFailed("Bad cursor.", errors=[FieldError("cursor", "not a cursor of this list", "invalid_cursor")])
+    if len(values) != 2:
+        raise bad
+    value, last_id = values
+    try:
+        converted = queryset.model._meta.get_field(field).to_python(value)
+        queryset.model._meta.pk.to_python(last_id)
+    except (DjangoValidationError, TypeError, ValueError):
+        raise bad from None
+    # A genuine cursor holds exactly the types the sort field and the primary key have.
+    if value is None or type(converted) is not type(value) or type(last_id) is not int:
+        raise bad
+    return value, last_id
+
+
 def keyset_page(queryset: QuerySet[Any], *, sort: str, allowed_sorts: Mapping[str, str], cursor: str | None,
                 limit: int) -> Page:
     """One page of `queryset` ordered by (sort field, id), continuing after/before `cursor`.
@@ -45,9 +67,7 @@ def keyset_page(queryset: QuerySet[Any], *, sort: str, allowed_sorts: Mapping[st
     if cursor:
         decoded = decode_cursor(cursor)
         direction = decoded.direction
-        if len(decoded.values) != 2:
-            raise ValidationFailed("Bad cursor.", errors=[FieldError("cursor", "not a cursor of this list")])
-        value, last_id = decoded.values
+        value, last_id = _cursor_values(queryset, field, decoded.values)
         forward = direction == Direction.NEXT
         after = forward != descending  # moving to larger values?
         op = "gt" if after else "lt"

@@ -15,12 +15,13 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from django.db import connection
 from django.db.models import Q, QuerySet, TextChoices
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from l2c.apps.activity.audit import audit_bulk, diff, snapshot
+from l2c.apps.activity.audit import audit_bulk, snapshot
 from l2c.apps.activity.imports import SOURCE_LANGUAGE, ColumnSpec, ImportContext, TabularSpec, register
 from l2c.apps.activity.models import AuditEvent
 from l2c.apps.activity.services import owner_assignable
@@ -216,6 +217,24 @@ def _account_validate(row: dict[str, str], number: int,
     return {**cleaned, "owner_id": owner.pk, "department_id": owner.department_id, "tags": tags}, []
 
 
+def _link_tags(pairs: list[tuple[int, int]]) -> None:
+    """Insert (account_id, tag_id) links with one executemany: the through model adds nothing but
+    per-row Python overhead, and duplicates are ignored (ON CONFLICT works on SQLite and PostgreSQL)."""
+    if not pairs:
+        return
+    through = Account.tags.through
+    quote = connection.ops.quote_name
+    sql = (f"INSERT INTO {quote(through._meta.db_table)} ({quote('account_id')}, {quote('tag_id')}) "  # noqa: S608
+           "VALUES (%s, %s) ON CONFLICT DO NOTHING")
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, pairs)
+
+
+def _created_changes(record: Account | Contact, fields: list[str]) -> dict[str, Any]:
+    """The audit `changes` of a created record: its non-empty field values as [None, value]."""
+    return {name: [None, value] for name, value in snapshot(record, fields).items() if value not in (None, "", {}, [])}
+
+
 def _account_commit(actor: User, rows: list[dict[str, Any]]) -> int:
     accounts = [
         Account(**{name: row[name] for name in ACCOUNT_FIELDS}, owner_id=row["owner_id"],
@@ -227,15 +246,11 @@ def _account_commit(actor: User, rows: list[dict[str, Any]]) -> int:
     tag_names = {name for row in rows for name in row["tags"]}
     if tag_names:
         tag_ids = _tag_ids(tag_names)
-        through = Account.tags.through
-        through.objects.bulk_create(
-            [through(account_id=account.pk, tag_id=tag_ids[name])
-             for account, row in zip(accounts, rows, strict=True) for name in row["tags"]],
-            batch_size=2000, ignore_conflicts=True,
-        )
+        _link_tags([(account.pk, tag_ids[name]) for account, row in zip(accounts, rows, strict=True)
+                    for name in row["tags"]])
     events = []
     for account, row in zip(accounts, rows, strict=True):
-        changes: dict[str, Any] = diff({}, snapshot(account, ACCOUNT_AUDITED))
+        changes = _created_changes(account, ACCOUNT_AUDITED)
         if row["tags"]:
             changes["tags"] = [None, row["tags"]]
         events.append({"object_type": "account", "object_id": account.pk, "action": AuditEvent.Kind.IMPORT,
@@ -321,7 +336,7 @@ def _contact_commit(actor: User, rows: list[dict[str, Any]]) -> int:
     Contact.objects.bulk_create(contacts, batch_size=BULK_BATCH)
     audit_bulk(actor_id=actor.pk, events=[
         {"object_type": "contact", "object_id": contact.pk, "action": AuditEvent.Kind.IMPORT,
-         "object_repr": contact.name, "changes": diff({}, snapshot(contact, CONTACT_AUDITED))}
+         "object_repr": contact.name, "changes": _created_changes(contact, CONTACT_AUDITED)}
         for contact in contacts
     ])
     return len(contacts)
