@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import datetime as dt
 import json
 import math
@@ -24,7 +25,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -151,12 +152,10 @@ def _postgres_database(url: str, *, keep: bool) -> BenchDatabase:
 
 
 def _close_connections() -> None:
-    try:
+    with contextlib.suppress(Exception):  # Django may not be set up yet
         from django.db import connections
 
         connections.close_all()
-    except Exception:  # noqa: BLE001 - Django may not be set up yet
-        pass
 
 
 def machine() -> dict[str, Any]:
@@ -169,6 +168,8 @@ def machine() -> dict[str, Any]:
         "database": connection.vendor,
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
+        # Other work on a shared box skews absolute times (ratios much less): record how busy it was.
+        "load_average_1m": round(os.getloadavg()[0], 2),
     }
     if connection.vendor == "sqlite":
         import sqlite3
@@ -236,7 +237,7 @@ BUSINESS_STATUSES = [("operating", 92), ("revoked", 3), ("cancelled", 3), ("susp
 USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _pinyin(part: str) -> tuple[str, str]:
     """(full pinyin, initials) of one name part, lower case — computed once per distinct part."""
     from pypinyin import Style, lazy_pinyin
@@ -367,7 +368,8 @@ def organisation() -> Organisation:
     from l2c.apps.identity import services
 
     root = services.department_create(name="销售中心")
-    regions = [services.department_create(name=name, parent_id=root.pk) for name in ("华东大区", "华北大区", "华南大区")]
+    regions = [services.department_create(name=name, parent_id=root.pk)
+               for name in ("华东大区", "华北大区", "华南大区")]
     teams = []
     for region, team_names in zip(regions, (("上海一部", "杭州二部"), ("北京一部", "天津二部"),
                                             ("深圳一部", "广州二部")), strict=True):
@@ -401,9 +403,12 @@ def account_columns() -> list[str]:
 
 
 def insert_accounts(rows: Iterable[dict[str, Any]], *, total: int, chunk: int = 50_000,
-                    drop_indexes: bool = True) -> float:
+                    drop_indexes: bool = True, analyze: bool = False) -> float:
     """Bulk-load account rows (column name → Python value) with executemany (SQLite) or COPY
-    (PostgreSQL); secondary indexes are dropped first and rebuilt at the end. Returns seconds."""
+    (PostgreSQL); secondary indexes are dropped first and rebuilt at the end. Returns seconds.
+
+    PostgreSQL tables are ANALYZEd afterwards (autovacuum would do it within a minute); SQLite gets
+    planner statistics only with `analyze=True`, since the product never runs ANALYZE itself."""
     from django.db import connection, transaction
 
     columns = account_columns()
@@ -416,8 +421,8 @@ def insert_accounts(rows: Iterable[dict[str, Any]], *, total: int, chunk: int = 
             _executemany(rows, columns, total, chunk)
     for statement in saved:
         connection.cursor().execute(statement)
-    if connection.vendor == "postgresql":
-        connection.cursor().execute("ANALYZE customers_account")
+    if connection.vendor == "postgresql" or analyze:
+        connection.cursor().execute("ANALYZE")
     log(f"loaded {total:,} accounts in {time.perf_counter() - started:.1f}s (indexes rebuilt)")
     return time.perf_counter() - started
 

@@ -261,3 +261,60 @@ def test_contact_cursor_tampering_is_422(org, api_client_for):
 
     assert response.status_code == 422
     assert [error["field"] for error in response.json()["errors"]] == ["cursor"]
+
+
+# --- NUL characters (PostgreSQL text cannot hold them) --------------------------------------------
+@pytest.mark.parametrize(("body", "field"), [
+    ({"name": "北京\x00公司"}, "name"),
+    ({"name": "北京公司", "address": "x\x00"}, "address"),
+    ({"name": "北京公司", "tags": ["ok", "a\x00"]}, "tags.1"),
+    ({"name": "北京公司", "custom": {"a\x00": "1"}}, "custom.a\\x00"),
+])
+def test_nul_characters_in_a_body_are_422_naming_the_field(org, api_client_for, body, field):
+    from l2c.apps.customers.models import Account
+
+    response = api_client_for("rep1").post("/api/v1/accounts", body, content_type="application/json")
+
+    assert response.status_code == 422
+    assert response.json()["code"] == "validation_error"
+    assert [error["field"] for error in response.json()["errors"]] == [field]
+    assert Account.objects.count() == 0
+
+
+def test_nul_characters_in_a_patch_change_nothing(org, api_client_for):
+    from l2c.apps.customers.models import Account
+
+    account = make_account(org["rep1"], "北京原名公司")
+
+    response = api_client_for("rep1").patch(f"/api/v1/accounts/{account.pk}", {"name": "新\x00名"},
+                                            content_type="application/json")
+
+    assert response.status_code == 422
+    assert Account.objects.values_list("name", "version").get(pk=account.pk) == ("北京原名公司", 1)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/accounts", "/api/v1/contacts", "/api/v1/accounts/count", "/api/v1/users"])
+def test_nul_characters_in_the_query_string_are_422(org, api_client_for, path):
+    response = api_client_for("rep1").get(path, {"q": "a\x00"})
+
+    assert response.status_code == 422
+    assert [error["field"] for error in response.json()["errors"]] == ["q"]
+
+
+def test_nul_characters_in_the_token_login_are_422(org):
+    response = Client().post("/api/v1/auth/token", {"username": "rep1\x00", "password": "pw-rep1"},
+                             content_type="application/json")
+
+    assert response.status_code == 422
+    assert [error["field"] for error in response.json()["errors"]] == ["username"]
+
+
+@pytest.mark.parametrize("path", ["/search/?q=a%00", "/accounts/?q=a%00&city=%00", "/contacts/?q=a%00"])
+def test_pages_searching_with_nul_characters_answer_normally(org, path):
+    make_account(org["rep1"], "北京搜索公司")
+    browser = Client()
+    browser.force_login(org["rep1"])
+
+    response = browser.get(path)
+
+    assert response.status_code == 200

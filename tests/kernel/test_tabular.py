@@ -88,7 +88,8 @@ def test_xlsx_keeps_credit_codes_and_phone_numbers_as_text():
 
 @pytest.mark.parametrize(("value", "expected"), [
     (None, ""), (True, "true"), (42, "42"), (13800138000.0, "13800138000"), (0.1, "0.1"), (1e-7, "0.0000001"),
-    (Decimal("1.50"), "1.50"), (dt.date(2026, 1, 31), "2026-01-31"), (dt.datetime(2026, 1, 31, 8, 30), "2026-01-31 08:30:00"),
+    (Decimal("1.50"), "1.50"), (dt.date(2026, 1, 31), "2026-01-31"),
+    (dt.datetime(2026, 1, 31, 8, 30), "2026-01-31 08:30:00"),
     ("'=A1", "=A1"), ("'abc", "'abc"), ("text", "text"),
 ])
 def test_cell_text(value, expected):

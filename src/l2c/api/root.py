@@ -16,6 +16,7 @@ from l2c.apps.identity.api import router as identity_router
 from l2c.kernel.errors import DomainError
 
 from .auth import API_AUTH
+from .parser import NulRejectingParser
 from .problems import domain_error_response, simple_problem, validation_error_response
 
 api = NinjaAPI(
@@ -27,6 +28,7 @@ api = NinjaAPI(
     urls_namespace="api-1",
     docs_url="/docs",
     openapi_url="/openapi.json",
+    parser=NulRejectingParser(),
 )
 
 api.add_router("/", identity_public_router)
@@ -64,6 +66,8 @@ def _not_found(request: HttpRequest, error: Http404) -> HttpResponse:
 
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
+    if isinstance(error.__cause__, DomainError):  # raised by our body parser, wrapped by ninja
+        return domain_error_response(request, error.__cause__)
     code = {401: "not_authenticated", 403: "permission_denied", 404: "not_found", 405: "method_not_allowed",
             429: "rate_limited"}.get(error.status_code, "error")
     return simple_problem(request, error.status_code, code, code.replace("_", " ").capitalize(), str(error))

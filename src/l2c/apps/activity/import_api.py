@@ -65,7 +65,7 @@ class CommitOut(Schema):
     status: str
 
 
-@router.post("/imports", response={201: ImportJobOut, **WRITE_ERRORS, **errors(413)},
+@router.post("/imports", response={201: ImportJobOut, **WRITE_ERRORS, **errors(400, 413)},
              summary="Upload a CSV or XLSX file to import (needs the import permission)")
 def upload_import(request: HttpRequest, object_type: Form[str], file: File[UploadedFile]) -> Any:
     content = imports.upload_read(file, file.size)
@@ -79,7 +79,7 @@ def get_import(request: HttpRequest, import_id: int) -> Any:
     return imports.import_job_get(user=request.user, import_id=import_id)
 
 
-@router.post("/imports/{import_id}/validate", response={200: ImportJobOut, **WRITE_ERRORS},
+@router.post("/imports/{import_id}/validate", response={200: ImportJobOut, **WRITE_ERRORS, **errors(400)},
              summary="Dry run: check the mapping and validate every row; writes no records")
 def validate_import(request: HttpRequest, import_id: int, payload: ValidateIn | None = None) -> Any:
     mapping = payload.mapping if payload is not None else None

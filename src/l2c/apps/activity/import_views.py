@@ -88,8 +88,8 @@ def import_start(request: HttpRequest, object_type: str) -> HttpResponse:
     context = {
         "spec": spec, "object_type": object_type, "error": error,
         "max_megabytes": f"{settings.L2C_IMPORT_MAX_BYTES / (1024 * 1024):g}",
-        "columns": [{"label": imports.header_label(column), "required": column.required}
-                    for column in imports.importable_columns(spec)],
+        "columns": [{"header": imports.header_label(column), "label": str(column.label), "key": column.key,
+                     "required": column.required} for column in imports.importable_columns(spec)],
     }
     return render(request, "activity/import_start.html", context, status=400 if error else 200)
 
@@ -146,7 +146,7 @@ def import_detail(request: HttpRequest, import_id: int) -> HttpResponse:
         else:
             return HttpResponseBadRequest(_("未知操作。"))
     columns = imports.importable_columns(spec)
-    labels = {column.key: imports.header_label(column) for column in columns}
+    labels = {column.key: str(column.label) for column in columns}
     context = {
         "job": job, "spec": spec, "editable": job.status in EDITABLE,
         "fields": [{"key": column.key, "label": labels[column.key], "required": column.required}
@@ -192,7 +192,7 @@ def import_errors(request: HttpRequest, import_id: int) -> StreamingHttpResponse
         _raise_http(failure)
         raise
     spec = _spec(job.object_type)
-    labels = {column.key: imports.header_label(column) for column in imports.importable_columns(spec)}
+    labels = {column.key: str(column.label) for column in imports.importable_columns(spec)}
     headers = [_("行号"), _("列"), _("字段"), _("错误信息")]
     labelled = ([row, column, labels.get(field, field), message] for row, column, field, message in rows)
     response = StreamingHttpResponse(csv_chunks(headers, labelled), content_type=exports.CONTENT_TYPES["csv"])

@@ -49,7 +49,8 @@ TAG_SEPARATORS = re.compile(r"[,;，；、]")
 BULK_BATCH = 500
 
 ACCOUNT_ALIASES: dict[str, tuple[str, ...]] = {
-    "name": ("客户", "公司", "公司名称", "企业名称", "单位名称", "名称", "account", "account name", "company", "company name"),
+    "name": ("客户", "公司", "公司名称", "企业名称", "单位名称", "名称", "account", "account name", "company",
+             "company name"),
     "short_name": ("客户简称", "short name"),
     "credit_code": ("信用代码", "社会信用代码", "统一信用代码", "uscc", "credit code", "税号", "纳税人识别号"),
     "industry": ("所属行业", "industry"),

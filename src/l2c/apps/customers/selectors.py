@@ -35,10 +35,16 @@ def _search_q(q: str) -> Q:
     return condition
 
 
+def _without_nul(filters: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Filter input minus NUL characters: PostgreSQL cannot compare text with them and no stored value has one."""
+    return {key: value.replace("\x00", "") if isinstance(value, str) else value
+            for key, value in (filters or {}).items()}
+
+
 def account_list(*, user: User, filters: Mapping[str, Any] | None = None, action: str = "view") -> QuerySet[Account]:
     """Accounts the user may `action`, narrowed by allow-listed filters."""
     queryset = access.restrict(Account.objects.all(), user, "account", action)
-    filters = filters or {}
+    filters = _without_nul(filters)
     if filters.get("q"):
         queryset = queryset.filter(_search_q(str(filters["q"])))
     for name in ("owner_id", "department_id"):
@@ -98,7 +104,7 @@ def _as_date(value: Any) -> dt.date:
 
 def contact_list(*, user: User, filters: Mapping[str, Any] | None = None, action: str = "view") -> QuerySet[Contact]:
     queryset = access.restrict(Contact.objects.all(), user, "contact", action)
-    filters = filters or {}
+    filters = _without_nul(filters)
     if filters.get("q"):
         term = str(filters["q"]).strip().lower()
         queryset = queryset.filter(Q(search_text__contains=term) | Q(mobile__contains=term))

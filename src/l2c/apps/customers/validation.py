@@ -28,6 +28,8 @@ PHONE_RE = re.compile(r"^[0-9+()\-\s#转]{5,40}$")
 def text(max_length: int, required: bool = False) -> Cleaner:
     def clean(raw: Any) -> str:
         value = "" if raw is None else str(raw).strip()
+        if "\x00" in value:
+            raise ValueError("contains a NUL character")
         if required and not value:
             raise ValueError("required")
         if len(value) > max_length:
