@@ -120,7 +120,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         call_command("migrate", interactive=False, verbosity=0)
         from l2c.apps.demo.services import demo_load, demo_load_if_empty
-
         from l2c.kernel.errors import DomainError
 
         try:
