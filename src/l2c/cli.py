@@ -49,6 +49,7 @@ def serve(host: str, port: int, demo: bool, workers: int) -> int:
         from l2c.apps.demo.services import demo_load_if_empty
 
         demo_load_if_empty(stdout=sys.stdout)
+        os.environ.setdefault("L2C_SHOW_DEMO_LOGINS", "1")
     python = sys.executable
     children = [
         subprocess.Popen([python, "-m", "l2c.cli", "worker"]),  # noqa: S603

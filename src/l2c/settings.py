@@ -191,8 +191,8 @@ EMAIL_BACKEND = os.environ.get("L2C_EMAIL_BACKEND", "django.core.mail.backends.c
 DEFAULT_FROM_EMAIL = os.environ.get("L2C_DEFAULT_FROM_EMAIL", "l2c@localhost")
 
 DEMO_PASSWORD = os.environ.get("L2C_DEMO_PASSWORD", "l2c-demo-2026")
-# The log-in page lists the demo users (and the password when it is the default) only while the
-# database holds the small demo company; set L2C_SHOW_DEMO_LOGINS=0 to hide it anyway.
+# The log-in page lists the demo users (and the password when it is the default) only when asked:
+# `l2c serve --demo` (and so `make run`) sets L2C_SHOW_DEMO_LOGINS=1; production never does.
 DEMO_PASSWORD_SHOWN = "L2C_DEMO_PASSWORD" not in os.environ
 L2C_SHOW_DEMO_LOGINS = _env_flag("L2C_SHOW_DEMO_LOGINS", default=False)
 

@@ -82,11 +82,8 @@ class LoginView(auth_views.LoginView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         from l2c.apps.demo.services import DEMO_USERS
-        from l2c.apps.identity.models import User
 
-        if settings.DEBUG or getattr(settings, "L2C_SHOW_DEMO_LOGINS", False) or (
-            User.objects.filter(username="rep1").exists() and User.objects.count() <= 20
-        ):
+        if settings.L2C_SHOW_DEMO_LOGINS:
             context["demo_logins"] = [(username, label) for username, _name, label in DEMO_USERS]
             context["demo_password"] = settings.DEMO_PASSWORD if settings.DEMO_PASSWORD_SHOWN else ""
         return context

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class AuditEvent(models.Model):
@@ -50,7 +51,7 @@ class FollowUp(models.Model):
     """A sales interaction (跟进记录) on a record: call, visit, meeting, e-mail, WeChat."""
 
     class Kind(models.TextChoices):
-        CALL = "call", _("电话")
+        CALL = "call", pgettext_lazy("follow-up kind", "电话")
         VISIT = "visit", _("拜访")
         MEETING = "meeting", _("会议")
         EMAIL = "email", _("邮件")

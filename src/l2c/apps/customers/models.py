@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Industry(models.TextChoices):
@@ -185,7 +186,7 @@ class Contact(models.Model):
     phone = models.CharField(_("电话"), max_length=40, blank=True)
     email = models.CharField(_("邮箱"), max_length=254, blank=True)
     wechat = models.CharField(_("微信"), max_length=100, blank=True)
-    account = models.ForeignKey(Account, verbose_name=_("客户"), on_delete=models.PROTECT, related_name="contacts")
+    account = models.ForeignKey(Account, verbose_name=pgettext_lazy("field", "客户"), on_delete=models.PROTECT, related_name="contacts")
     is_primary = models.BooleanField(_("主要联系人"), default=False)
     reports_to = models.ForeignKey(
         "self", verbose_name=_("汇报对象"), null=True, blank=True, on_delete=models.SET_NULL,

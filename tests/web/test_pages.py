@@ -1,0 +1,74 @@
+"""Every page of the shell renders for every role; staff-only pages stay staff-only."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from tests.conftest import make_account
+
+ROLES = ["admin", "director", "manager", "rep1", "presales", "marketing", "finance"]
+PAGES = ["/", "/accounts/", "/contacts/", "/search/?q=北京", "/inbox/", "/jobs/", "/imports/",
+         "/settings/tokens/", "/accounts/new/", "/contacts/new/"]
+
+
+@pytest.mark.parametrize("username", ROLES)
+def test_every_page_renders_for_every_role(org, username):
+    make_account(org["rep1"], "北京页面测试有限公司")
+    client = Client()
+    client.force_login(org[username])
+
+    statuses = {page: client.get(page).status_code for page in PAGES}
+
+    allowed_create = username not in ("marketing", "finance")
+    expected = {page: 200 for page in PAGES}
+    if not allowed_create:
+        expected["/accounts/new/"] = 403
+        expected["/contacts/new/"] = 403
+    assert statuses == expected
+
+
+def test_why_page_is_for_staff_only_and_explains(org):
+    account = make_account(org["rep1"], "北京权限说明有限公司")
+    staff, rep = Client(), Client()
+    staff.force_login(org["admin"])
+    rep.force_login(org["rep1"])
+
+    explained = staff.get("/admin-tools/why/", {"username": "rep2", "object_type": "account",
+                                                "object_id": account.pk})
+    denied = rep.get("/admin-tools/why/")
+
+    assert explained.status_code == 200
+    assert [(item.action, item.allowed) for item in explained.context["explanation"]] == [
+        ("view", False), ("edit", False), ("delete", False), ("transfer", False)]
+    assert denied.status_code == 302
+
+
+def test_anonymous_is_sent_to_login(db):
+    response = Client().get("/accounts/")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/")
+
+
+def test_healthz_reports_database_and_queue(db):
+    response = Client().get("/healthz")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["database"]["status"] == "ok"
+    assert body["task_queue"]["status"] == "ok"
+
+
+def test_login_page_lists_demo_logins_only_when_enabled(db, settings):
+    settings.L2C_SHOW_DEMO_LOGINS = False
+    hidden = Client().get("/login/")
+    settings.L2C_SHOW_DEMO_LOGINS = True
+    settings.DEMO_PASSWORD_SHOWN = True
+    shown = Client().get("/login/")
+
+    assert hidden.status_code == shown.status_code == 200
+    assert "demo_logins" not in hidden.context
+    assert [username for username, _label in shown.context["demo_logins"]][:3] == ["admin", "manager", "rep1"]
+    assert settings.DEMO_PASSWORD.encode() in shown.content
