@@ -24,7 +24,7 @@ def _po_entries() -> list[tuple[str, str, str]]:
                 fields[current] = match.group(2)
             elif line.startswith('"') and current:
                 fields[current] += line[1:-1]
-        if "msgid" in fields and fields["msgid"]:
+        if fields.get("msgid"):
             entries.append((fields.get("msgctxt", ""), fields["msgid"],
                             fields.get("msgstr", fields.get("msgstr[0]", ""))))
     return entries

@@ -3,22 +3,11 @@ every write goes through the services (visibility, validation, audit)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
 
+from l2c.apps.activity.admin import ReadOnlyAdmin
+
 from .models import Account, Contact, Tag
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: Any) -> bool:
-        return False
-
-    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Account)

@@ -186,7 +186,9 @@ class Contact(models.Model):
     phone = models.CharField(_("电话"), max_length=40, blank=True)
     email = models.CharField(_("邮箱"), max_length=254, blank=True)
     wechat = models.CharField(_("微信"), max_length=100, blank=True)
-    account = models.ForeignKey(Account, verbose_name=pgettext_lazy("field", "客户"), on_delete=models.PROTECT, related_name="contacts")
+    account = models.ForeignKey(
+        Account, verbose_name=pgettext_lazy("field", "客户"), on_delete=models.PROTECT, related_name="contacts"
+    )
     is_primary = models.BooleanField(_("主要联系人"), default=False)
     reports_to = models.ForeignKey(
         "self", verbose_name=_("汇报对象"), null=True, blank=True, on_delete=models.SET_NULL,

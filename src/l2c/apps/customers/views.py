@@ -7,31 +7,25 @@ version conflicts → errors on the form. A denied or invalid request changes no
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import transaction
-from django.db.models import Model, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from l2c.api.pagination import Page, keyset_page
-from l2c.apps.activity import selectors as activity_selectors
 from l2c.apps.activity import services as activity_services
 from l2c.apps.activity.custom_fields import clean_custom_values, definitions
-from l2c.apps.activity.models import AuditEvent, CustomField, FollowUp
+from l2c.apps.activity.models import CustomField
 from l2c.apps.identity import access
-from l2c.apps.identity.models import Department, Share, User
-from l2c.kernel.errors import Conflict, DomainError, NotFound, PermissionDenied, PreconditionFailed, ValidationFailed
+from l2c.apps.identity.models import Share, User
+from l2c.kernel.errors import Conflict, DomainError, PermissionDenied, PreconditionFailed, ValidationFailed
 
 from . import selectors, services
 from .forms import (
@@ -39,8 +33,6 @@ from .forms import (
     AccountForm,
     BulkForm,
     ContactForm,
-    FollowUpForm,
-    NoteForm,
     ShareForm,
     TeamMemberForm,
     active_users,
@@ -51,222 +43,26 @@ from .forms import (
 )
 from .models import Account, AccountLevel, AccountStatus, Contact, Industry
 from .validation import ACCOUNT_FIELDS, CONTACT_FIELDS
+from .view_helpers import (
+    activity_context,
+    back,
+    custom_rows,
+    display,
+    domain_errors,
+    error_text,
+    field_rows,
+    int_or_none,
+    optional_url,
+    page_urls,
+    paginate,
+    query_string,
+)
 
 PAGE_SIZE = 50
 ACCOUNT_LIST_SORTS = {"-updated_at": "-updated_at", "name": "name", "-created_at": "-created_at"}
 CONTACT_LIST_SORTS = {"-updated_at": "-updated_at", "name": "name", "-created_at": "-created_at"}
 COLUMNS_SESSION_KEY = "customers.account_columns"
 PICKER_LIMIT = 200
-
-
-def domain_errors(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """NotFound → 404 and PermissionDenied → 403 for any service or selector call in the view."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            return view(request, *args, **kwargs)
-        except NotFound as error:
-            raise Http404(error.detail) from None
-        except PermissionDenied as error:
-            raise DjangoPermissionDenied(error.detail) from None
-
-    return wrapper
-
-
-def _optional_url(name: str, *args: Any) -> str | None:
-    """A route another part of the product provides; None while it does not exist yet."""
-    try:
-        return reverse(name, args=args)
-    except NoReverseMatch:
-        return None
-
-
-def _back(request: HttpRequest, fallback: str) -> HttpResponse:
-    target = request.POST.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
-                                                  require_https=request.is_secure()):
-        return redirect(target)
-    return redirect(fallback)
-
-
-def _error_text(error: DomainError) -> str:
-    details = "; ".join(f"{e.field}: {human_message(e.message)}" for e in error.errors)
-    return f"{error.detail}{' — ' + details if details else ''}"
-
-
-MAX_ID = 2**63 - 1
-
-
-def _int_or_none(raw: Any) -> int | None:
-    """A database id from a query or form value; anything else (or out of range) is None."""
-    text = str(raw or "").strip()
-    if not text.isascii() or not text.isdigit() or len(text) > 19:
-        return None
-    value = int(text)
-    return value if 0 < value <= MAX_ID else None
-
-
-def _query_string(params: Mapping[str, Any]) -> str:
-    query = QueryDict(mutable=True)
-    for key, value in params.items():
-        if isinstance(value, list | tuple):
-            query.setlist(key, [str(v) for v in value])
-        elif value not in (None, ""):
-            query[key] = str(value)
-    return query.urlencode()
-
-
-def _page_urls(request: HttpRequest, page: Page) -> dict[str, str | None]:
-    def url(cursor: str | None) -> str | None:
-        if cursor is None:
-            return None
-        params = request.GET.copy()
-        params["cursor"] = cursor
-        return "?" + params.urlencode()
-
-    return {"previous_url": url(page.previous_cursor), "next_url": url(page.next_cursor)}
-
-
-def _paginate(request: HttpRequest, queryset: QuerySet[Any], sort: str, sorts: Mapping[str, str]) -> Page:
-    cursor = request.GET.get("cursor") or None
-    try:
-        return keyset_page(queryset, sort=sort, allowed_sorts=sorts, cursor=cursor, limit=PAGE_SIZE)
-    except ValidationFailed:
-        messages.warning(request, _("分页参数无效，已回到第一页。"))
-        return keyset_page(queryset, sort=sort, allowed_sorts=sorts, cursor=None, limit=PAGE_SIZE)
-
-
-# --- display helpers ------------------------------------------------------------------------------
-def _yes_no(value: bool) -> str:
-    return _("是") if value else _("否")
-
-
-def _display(value: Any) -> Any:
-    if isinstance(value, bool):
-        return _yes_no(value)
-    if isinstance(value, list | tuple):
-        return "、".join(str(_display(item)) for item in value)
-    if isinstance(value, dict):
-        return "; ".join(f"{key}: {_display(item)}" for key, item in value.items())
-    return value
-
-
-def _field_rows(record: Model, names: Iterable[str]) -> list[dict[str, Any]]:
-    """Label/value pairs of standard fields for dl.fields: choice labels, money and links marked."""
-    rows = []
-    for name in names:
-        model_field = record._meta.get_field(name)
-        value = getattr(record, name)
-        kind = "text"
-        link = None
-        if model_field.choices:
-            value = getattr(record, f"get_{name}_display")() if value else ""
-        elif name == "registered_capital":
-            kind = "money"
-        elif name == "website" and str(value).lower().startswith(("http://", "https://")):
-            kind, link = "url", value
-        elif name == "email" and value:
-            kind, link = "url", f"mailto:{value}"
-        elif isinstance(value, bool):
-            value = _yes_no(value)
-        rows.append({"label": model_field.verbose_name, "value": value, "kind": kind, "link": link})
-    return rows
-
-
-def _custom_rows(object_type: str, record: Any, fields: list[CustomField] | None = None) -> list[dict[str, Any]]:
-    fields = definitions(object_type) if fields is None else fields
-    values = record.custom or {}
-    return [{"label": field.label, "value": _display(values.get(field.key))} for field in fields]
-
-
-def _change_value(model: type[Model], name: str, value: Any, users: Mapping[int, str],
-                  departments: Mapping[int, str]) -> Any:
-    if value is None or value == "":
-        return value
-    if name == "owner" and isinstance(value, int):
-        return users.get(value, f"#{value}")
-    if name == "department" and isinstance(value, int):
-        return departments.get(value, f"#{value}")
-    try:
-        model_field = model._meta.get_field(name)
-    except Exception:
-        return _display(value)
-    if getattr(model_field, "choices", None):
-        return dict(model_field.choices).get(value, value)
-    return _display(value)
-
-
-def _field_label(model: type[Model], name: str) -> Any:
-    extra = {"next_step": _("下一步"), "team": _("团队成员"), "share": _("共享")}
-    if name in extra:
-        return extra[name]
-    try:
-        return model._meta.get_field(name).verbose_name
-    except Exception:
-        return name
-
-
-def _empty(value: Any) -> bool:
-    return value is None or value == "" or value == [] or value == {}
-
-
-def _custom_changes(old: Mapping[str, Any], new: Mapping[str, Any],
-                    labels: Mapping[str, str]) -> list[tuple[Any, Any, Any]]:
-    """One timeline change row per custom field whose value changed."""
-    return [(labels.get(key, key), _display(old.get(key)), _display(new.get(key)))
-            for key in dict.fromkeys([*old, *new]) if old.get(key) != new.get(key)]
-
-
-def _timeline(object_type: str, record: Model) -> list[dict[str, Any]]:
-    """timeline_for entries in the shape web/components/timeline.html expects."""
-    entries = activity_selectors.timeline_for(object_type=object_type, object_id=record.pk)
-    audit_labels = dict(AuditEvent.Kind.choices)
-    followup_labels = dict(FollowUp.Kind.choices)
-    user_ids: set[int] = set()
-    department_ids: set[int] = set()
-    for entry in entries:
-        for name, pair in (entry.get("changes") or {}).items():
-            if isinstance(pair, list | tuple):
-                target = user_ids if name == "owner" else department_ids if name == "department" else None
-                if target is not None:
-                    target.update(v for v in pair if isinstance(v, int))
-    users = {u.pk: str(u) for u in User.objects.filter(pk__in=user_ids)} if user_ids else {}
-    departments = {d.pk: str(d) for d in Department.objects.filter(pk__in=department_ids)} if department_ids else {}
-    model = type(record)
-    custom_labels = {field.key: field.label for field in definitions(object_type)}
-    events = []
-    for entry in entries:
-        if entry["kind"] == "followup":
-            label = f"{_('跟进')} · {followup_labels.get(entry['action'], entry['action'])}"
-        elif entry["kind"] == "note":
-            label = _("备注")
-        else:
-            label = audit_labels.get(entry["action"], entry["action"])
-        changes = []
-        for name, pair in (entry.get("changes") or {}).items():
-            if not isinstance(pair, list | tuple) or len(pair) != 2 or (_empty(pair[0]) and _empty(pair[1])):
-                continue
-            if name == "custom" and all(isinstance(v, dict) or v is None for v in pair):
-                changes.extend(_custom_changes(pair[0] or {}, pair[1] or {}, custom_labels))
-                continue
-            old, new = (_change_value(model, name, v, users, departments) for v in pair)
-            changes.append((_field_label(model, name), old, new))
-        events.append({"created_at": entry["at"], "actor_name": entry["actor_name"], "action_label": label,
-                       "summary": entry["summary"], "changes": changes})
-    return events
-
-
-def _activity_context(request: HttpRequest, object_type: str, record: Model) -> dict[str, Any]:
-    """Follow-ups, notes and the timeline shown on every record page."""
-    return {
-        "object_type": object_type,
-        "followups": activity_selectors.followups_for(object_type=object_type, object_id=record.pk),
-        "timeline": _timeline(object_type, record),
-        "followup_form": FollowUpForm(),
-        "note_form": NoteForm(),
-        "here": request.get_full_path(),
-    }
 
 
 # --- account list ---------------------------------------------------------------------------------
@@ -301,7 +97,7 @@ def _account_columns(custom_fields: list[CustomField]) -> list[Column]:
     ]
     for field in custom_fields:
         columns.append(Column(f"custom_{field.key}", field.label,
-                              lambda a, key=field.key: _display((a.custom or {}).get(key))))
+                              lambda a, key=field.key: display((a.custom or {}).get(key))))
     return columns
 
 
@@ -336,7 +132,7 @@ def _account_filters(params: QueryDict) -> dict[str, Any]:
         value = (params.get(name) or "").strip()[:50]
         if value:
             filters[name] = value
-    owner_id = _int_or_none(params.get("owner_id"))
+    owner_id = int_or_none(params.get("owner_id"))
     if owner_id is not None:
         filters["owner_id"] = owner_id
     return filters
@@ -351,16 +147,16 @@ def account_list(request: HttpRequest) -> HttpResponse:
     if sort not in ACCOUNT_LIST_SORTS:
         sort = "-updated_at"
     queryset = selectors.account_list(user=user, filters=filters)
-    page = _paginate(request, queryset.select_related("owner", "department").prefetch_related("tags"), sort,
+    page = paginate(request, queryset.select_related("owner", "department").prefetch_related("tags"), sort,
                      ACCOUNT_LIST_SORTS)
     listed_custom = [field for field in definitions("account") if field.show_in_list]
     columns = _account_columns(listed_custom)
     chosen = _chosen_columns(request, columns)
     shown = [column for column in columns if column.key in chosen]
     rows = [{"account": account, "cells": [column.value(account) for column in shown]} for account in page.items]
-    filter_query = _query_string(filters)
-    export_url = _optional_url("activity:export") if access.can(user, "account", "export") else None
-    import_url = _optional_url("activity:import_start", "account") if access.can(user, "account", "import") else None
+    filter_query = query_string(filters)
+    export_url = optional_url("activity:export") if access.can(user, "account", "export") else None
+    import_url = optional_url("activity:import_start", "account") if access.can(user, "account", "import") else None
     may_transfer = access.can(user, "account", "transfer")
     may_edit = access.can(user, "account", "edit")
     context = {
@@ -368,7 +164,7 @@ def account_list(request: HttpRequest) -> HttpResponse:
         "columns": columns,
         "shown_columns": shown,
         "chosen_columns": chosen,
-        "page": _page_urls(request, page),
+        "page": page_urls(request, page),
         "filters": filters,
         "sort": sort,
         "sorts": [("-updated_at", _("最近更新")), ("name", _("名称")), ("-created_at", _("最近创建"))],
@@ -382,9 +178,9 @@ def account_list(request: HttpRequest) -> HttpResponse:
         "may_transfer": may_transfer,
         "may_tag": may_edit,
         "transfer_users": assignable_users(user, "account") if may_transfer else [],
-        "export_csv_url": f"{export_url}?{_query_string({'object_type': 'account', 'format': 'csv'})}"
+        "export_csv_url": f"{export_url}?{query_string({'object_type': 'account', 'format': 'csv'})}"
                           + (f"&{filter_query}" if filter_query else "") if export_url else None,
-        "export_xlsx_url": f"{export_url}?{_query_string({'object_type': 'account', 'format': 'xlsx'})}"
+        "export_xlsx_url": f"{export_url}?{query_string({'object_type': 'account', 'format': 'xlsx'})}"
                            + (f"&{filter_query}" if filter_query else "") if export_url else None,
         "import_url": import_url,
         "here": request.get_full_path(),
@@ -400,7 +196,7 @@ def account_bulk(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         problems = "; ".join(" ".join(errors) for errors in form.errors.values())
         messages.error(request, _("批量操作未执行：%(problems)s") % {"problems": problems or _("请先勾选客户。")})
-        return _back(request, "customers:account_list")
+        return back(request, "customers:account_list")
     data = form.cleaned_data
     try:
         if data["op"] == "transfer":
@@ -415,8 +211,8 @@ def account_bulk(request: HttpRequest) -> HttpResponse:
             count = services.accounts_tag(actor=request.user, account_ids=data["ids"], add=[data["tag"].strip()])
             messages.success(request, _("已为 %(count)s 个客户添加标签。") % {"count": count})
     except DomainError as error:
-        messages.error(request, _error_text(error))
-    return _back(request, "customers:account_list")
+        messages.error(request, error_text(error))
+    return back(request, "customers:account_list")
 
 
 # --- account detail and writes --------------------------------------------------------------------
@@ -434,8 +230,8 @@ def account_detail(request: HttpRequest, account_id: int) -> HttpResponse:
         "allowed": allowed,
         "may_edit": may_edit,
         "may_create_contact": may_edit and access.can(user, "contact", "create"),
-        "fields": _field_rows(account, [name for name in ACCOUNT_FIELDS if name != "name"]),
-        "custom_rows": _custom_rows("account", account),
+        "fields": field_rows(account, [name for name in ACCOUNT_FIELDS if name != "name"]),
+        "custom_rows": custom_rows("account", account),
         "tags": [tag.name for tag in account.tags.all()],
         "contacts": contacts,
         "team": list(account.team.select_related("user").order_by("created_at")),
@@ -443,7 +239,7 @@ def account_detail(request: HttpRequest, account_id: int) -> HttpResponse:
                        .select_related("user", "department").order_by("created_at")),
         "team_form": TeamMemberForm() if may_edit else None,
         "share_form": ShareForm() if may_edit else None,
-        **_activity_context(request, "account", account),
+        **activity_context(request, "account", account),
     }
     return render(request, "customers/account_detail.html", context)
 
@@ -503,9 +299,9 @@ def account_edit(request: HttpRequest, account_id: int) -> HttpResponse:
 def account_delete(request: HttpRequest, account_id: int) -> HttpResponse:
     try:
         services.account_delete(actor=request.user, account_id=account_id,
-                                expected_version=_int_or_none(request.POST.get("version")))
+                                expected_version=int_or_none(request.POST.get("version")))
     except (Conflict, PreconditionFailed, ValidationFailed) as error:
-        messages.error(request, _error_text(error))
+        messages.error(request, error_text(error))
         return redirect("customers:account_detail", account_id=account_id)
     messages.success(request, _("客户已删除。"))
     return redirect("customers:account_list")
@@ -519,7 +315,7 @@ def account_share(request: HttpRequest, account_id: int) -> HttpResponse:
     target = reverse("customers:account_detail", args=[account_id]) + "#shares"
     try:
         if request.POST.get("op") == "remove":
-            share_id = _int_or_none(request.POST.get("share_id"))
+            share_id = int_or_none(request.POST.get("share_id"))
             if share_id is None:
                 raise ValidationFailed(_("缺少共享记录。"))
             activity_services.record_unshare(actor=request.user, object_type="account", object_id=account_id,
@@ -536,7 +332,7 @@ def account_share(request: HttpRequest, account_id: int) -> HttpResponse:
                                            access_level=form.cleaned_data["access"])
             messages.success(request, _("已共享。"))
     except ValidationFailed as error:
-        messages.error(request, _error_text(error))
+        messages.error(request, error_text(error))
     return redirect(target)
 
 
@@ -548,7 +344,7 @@ def account_team(request: HttpRequest, account_id: int) -> HttpResponse:
     target = reverse("customers:account_detail", args=[account_id]) + "#team"
     try:
         if request.POST.get("op") == "remove":
-            member_id = _int_or_none(request.POST.get("user_id"))
+            member_id = int_or_none(request.POST.get("user_id"))
             if member_id is None:
                 raise ValidationFailed(_("缺少成员。"))
             services.account_team_remove(actor=request.user, account_id=account_id, user_id=member_id)
@@ -563,7 +359,7 @@ def account_team(request: HttpRequest, account_id: int) -> HttpResponse:
                                       access_level=form.cleaned_data["access"])
             messages.success(request, _("团队成员已保存。"))
     except ValidationFailed as error:
-        messages.error(request, _error_text(error))
+        messages.error(request, error_text(error))
     return redirect(target)
 
 
@@ -610,20 +406,20 @@ def contact_list(request: HttpRequest) -> HttpResponse:
     q = (request.GET.get("q") or "").strip()[:100]
     if q:
         filters["q"] = q
-    account_id = _int_or_none(request.GET.get("account"))
+    account_id = int_or_none(request.GET.get("account"))
     if account_id is not None:
         filters["account_id"] = account_id
     sort = request.GET.get("sort") or "-updated_at"
     if sort not in CONTACT_LIST_SORTS:
         sort = "-updated_at"
     queryset = selectors.contact_list(user=user, filters=filters).select_related("account")
-    page = _paginate(request, queryset, sort, CONTACT_LIST_SORTS)
+    page = paginate(request, queryset, sort, CONTACT_LIST_SORTS)
     accounts = list(selectors.account_list(user=user).order_by("name", "id")[:PICKER_LIMIT])
     if account_id is not None and all(a.pk != account_id for a in accounts):
         accounts += list(selectors.account_list(user=user).filter(pk=account_id))
     context = {
         "contacts": page.items,
-        "page": _page_urls(request, page),
+        "page": page_urls(request, page),
         "q": q,
         "account_id": account_id,
         "accounts": accounts,
@@ -642,10 +438,10 @@ def contact_detail(request: HttpRequest, contact_id: int) -> HttpResponse:
     context = {
         "contact": contact,
         "allowed": access.allowed_actions(user, "contact", contact),
-        "fields": _field_rows(contact, [name for name in CONTACT_FIELDS if name != "name"]),
-        "custom_rows": _custom_rows("contact", contact),
+        "fields": field_rows(contact, [name for name in CONTACT_FIELDS if name != "name"]),
+        "custom_rows": custom_rows("contact", contact),
         "reports": list(contact.reports.order_by("name", "id")[:PICKER_LIMIT]),
-        **_activity_context(request, "contact", contact),
+        **activity_context(request, "contact", contact),
     }
     return render(request, "customers/contact_detail.html", context)
 
@@ -658,7 +454,7 @@ def _editable_accounts(user: User, include: Account | None) -> list[Account]:
 
 
 def _editable_account(user: User, raw_id: Any) -> Account | None:
-    account_id = _int_or_none(raw_id)
+    account_id = int_or_none(raw_id)
     if account_id is None:
         return None
     return selectors.account_list(user=user, action="edit").filter(pk=account_id).first()
@@ -724,9 +520,9 @@ def contact_delete(request: HttpRequest, contact_id: int) -> HttpResponse:
     contact = selectors.contact_detail(user=request.user, contact_id=contact_id)
     try:
         services.contact_delete(actor=request.user, contact_id=contact.pk,
-                                expected_version=_int_or_none(request.POST.get("version")))
+                                expected_version=int_or_none(request.POST.get("version")))
     except PreconditionFailed as error:
-        messages.error(request, _error_text(error))
+        messages.error(request, error_text(error))
         return redirect("customers:contact_detail", contact_id=contact.pk)
     messages.success(request, _("联系人已删除。"))
     return redirect("customers:account_detail", account_id=contact.account_id)

@@ -1,0 +1,245 @@
+"""Helpers shared by the account and contact pages: error mapping, paging, display, timeline."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db.models import Model, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect
+from django.urls import NoReverseMatch, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+
+from l2c.api.pagination import Page, keyset_page
+from l2c.apps.activity import selectors as activity_selectors
+from l2c.apps.activity.custom_fields import definitions
+from l2c.apps.activity.models import AuditEvent, CustomField, FollowUp
+from l2c.apps.identity.models import Department, User
+from l2c.kernel.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
+
+from .forms import (
+    FollowUpForm,
+    NoteForm,
+    human_message,
+)
+
+PAGE_SIZE = 50
+ACCOUNT_LIST_SORTS = {"-updated_at": "-updated_at", "name": "name", "-created_at": "-created_at"}
+CONTACT_LIST_SORTS = {"-updated_at": "-updated_at", "name": "name", "-created_at": "-created_at"}
+COLUMNS_SESSION_KEY = "customers.account_columns"
+PICKER_LIMIT = 200
+
+
+def domain_errors(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """NotFound → 404 and PermissionDenied → 403 for any service or selector call in the view."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except NotFound as error:
+            raise Http404(error.detail) from None
+        except PermissionDenied as error:
+            raise DjangoPermissionDenied(error.detail) from None
+
+    return wrapper
+
+
+def optional_url(name: str, *args: Any) -> str | None:
+    """A route another part of the product provides; None while it does not exist yet."""
+    try:
+        return reverse(name, args=args)
+    except NoReverseMatch:
+        return None
+
+
+def back(request: HttpRequest, fallback: str) -> HttpResponse:
+    target = request.POST.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                                  require_https=request.is_secure()):
+        return redirect(target)
+    return redirect(fallback)
+
+
+def error_text(error: DomainError) -> str:
+    details = "; ".join(f"{e.field}: {human_message(e.message)}" for e in error.errors)
+    return f"{error.detail}{' — ' + details if details else ''}"
+
+
+MAX_ID = 2**63 - 1
+
+
+def int_or_none(raw: Any) -> int | None:
+    """A database id from a query or form value; anything else (or out of range) is None."""
+    text = str(raw or "").strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 19:
+        return None
+    value = int(text)
+    return value if 0 < value <= MAX_ID else None
+
+
+def query_string(params: Mapping[str, Any]) -> str:
+    query = QueryDict(mutable=True)
+    for key, value in params.items():
+        if isinstance(value, list | tuple):
+            query.setlist(key, [str(v) for v in value])
+        elif value not in (None, ""):
+            query[key] = str(value)
+    return query.urlencode()
+
+
+def page_urls(request: HttpRequest, page: Page) -> dict[str, str | None]:
+    def url(cursor: str | None) -> str | None:
+        if cursor is None:
+            return None
+        params = request.GET.copy()
+        params["cursor"] = cursor
+        return "?" + params.urlencode()
+
+    return {"previous_url": url(page.previous_cursor), "next_url": url(page.next_cursor)}
+
+
+def paginate(request: HttpRequest, queryset: QuerySet[Any], sort: str, sorts: Mapping[str, str]) -> Page:
+    cursor = request.GET.get("cursor") or None
+    try:
+        return keyset_page(queryset, sort=sort, allowed_sorts=sorts, cursor=cursor, limit=PAGE_SIZE)
+    except ValidationFailed:
+        messages.warning(request, _("分页参数无效，已回到第一页。"))
+        return keyset_page(queryset, sort=sort, allowed_sorts=sorts, cursor=None, limit=PAGE_SIZE)
+
+
+# --- display helpers ------------------------------------------------------------------------------
+def yes_no(value: bool) -> str:
+    return _("是") if value else _("否")
+
+
+def display(value: Any) -> Any:
+    if isinstance(value, bool):
+        return yes_no(value)
+    if isinstance(value, list | tuple):
+        return "、".join(str(display(item)) for item in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{key}: {display(item)}" for key, item in value.items())
+    return value
+
+
+def field_rows(record: Model, names: Iterable[str]) -> list[dict[str, Any]]:
+    """Label/value pairs of standard fields for dl.fields: choice labels, money and links marked."""
+    rows = []
+    for name in names:
+        model_field = record._meta.get_field(name)
+        value = getattr(record, name)
+        kind = "text"
+        link = None
+        if model_field.choices:
+            value = getattr(record, f"get_{name}_display")() if value else ""
+        elif name == "registered_capital":
+            kind = "money"
+        elif name == "website" and str(value).lower().startswith(("http://", "https://")):
+            kind, link = "url", value
+        elif name == "email" and value:
+            kind, link = "url", f"mailto:{value}"
+        elif isinstance(value, bool):
+            value = yes_no(value)
+        rows.append({"label": model_field.verbose_name, "value": value, "kind": kind, "link": link})
+    return rows
+
+
+def custom_rows(object_type: str, record: Any, fields: list[CustomField] | None = None) -> list[dict[str, Any]]:
+    fields = definitions(object_type) if fields is None else fields
+    values = record.custom or {}
+    return [{"label": field.label, "value": display(values.get(field.key))} for field in fields]
+
+
+def change_value(model: type[Model], name: str, value: Any, users: Mapping[int, str],
+                  departments: Mapping[int, str]) -> Any:
+    if value is None or value == "":
+        return value
+    if name == "owner" and isinstance(value, int):
+        return users.get(value, f"#{value}")
+    if name == "department" and isinstance(value, int):
+        return departments.get(value, f"#{value}")
+    try:
+        model_field = model._meta.get_field(name)
+    except Exception:
+        return display(value)
+    if getattr(model_field, "choices", None):
+        return dict(model_field.choices).get(value, value)
+    return display(value)
+
+
+def field_label(model: type[Model], name: str) -> Any:
+    extra = {"next_step": _("下一步"), "team": _("团队成员"), "share": _("共享")}
+    if name in extra:
+        return extra[name]
+    try:
+        return model._meta.get_field(name).verbose_name
+    except Exception:
+        return name
+
+
+def empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
+def custom_changes(old: Mapping[str, Any], new: Mapping[str, Any],
+                    labels: Mapping[str, str]) -> list[tuple[Any, Any, Any]]:
+    """One timeline change row per custom field whose value changed."""
+    return [(labels.get(key, key), display(old.get(key)), display(new.get(key)))
+            for key in dict.fromkeys([*old, *new]) if old.get(key) != new.get(key)]
+
+
+def timeline(object_type: str, record: Model) -> list[dict[str, Any]]:
+    """timeline_for entries in the shape web/components/timeline.html expects."""
+    entries = activity_selectors.timeline_for(object_type=object_type, object_id=record.pk)
+    audit_labels = dict(AuditEvent.Kind.choices)
+    followup_labels = dict(FollowUp.Kind.choices)
+    user_ids: set[int] = set()
+    department_ids: set[int] = set()
+    for entry in entries:
+        for name, pair in (entry.get("changes") or {}).items():
+            if isinstance(pair, list | tuple):
+                target = user_ids if name == "owner" else department_ids if name == "department" else None
+                if target is not None:
+                    target.update(v for v in pair if isinstance(v, int))
+    users = {u.pk: str(u) for u in User.objects.filter(pk__in=user_ids)} if user_ids else {}
+    departments = {d.pk: str(d) for d in Department.objects.filter(pk__in=department_ids)} if department_ids else {}
+    model = type(record)
+    custom_labels = {field.key: field.label for field in definitions(object_type)}
+    events = []
+    for entry in entries:
+        if entry["kind"] == "followup":
+            label = f"{_('跟进')} · {followup_labels.get(entry['action'], entry['action'])}"
+        elif entry["kind"] == "note":
+            label = _("备注")
+        else:
+            label = audit_labels.get(entry["action"], entry["action"])
+        changes = []
+        for name, pair in (entry.get("changes") or {}).items():
+            if not isinstance(pair, list | tuple) or len(pair) != 2 or (empty(pair[0]) and empty(pair[1])):
+                continue
+            if name == "custom" and all(isinstance(v, dict) or v is None for v in pair):
+                changes.extend(custom_changes(pair[0] or {}, pair[1] or {}, custom_labels))
+                continue
+            old, new = (change_value(model, name, v, users, departments) for v in pair)
+            changes.append((field_label(model, name), old, new))
+        events.append({"created_at": entry["at"], "actor_name": entry["actor_name"], "action_label": label,
+                       "summary": entry["summary"], "changes": changes})
+    return events
+
+
+def activity_context(request: HttpRequest, object_type: str, record: Model) -> dict[str, Any]:
+    """Follow-ups, notes and the timeline shown on every record page."""
+    return {
+        "object_type": object_type,
+        "followups": activity_selectors.followups_for(object_type=object_type, object_id=record.pk),
+        "timeline": timeline(object_type, record),
+        "followup_form": FollowUpForm(),
+        "note_form": NoteForm(),
+        "here": request.get_full_path(),
+    }
