@@ -54,6 +54,13 @@ def _cursor_values(queryset: QuerySet[Any], field: str, values: tuple[Any, ...])
     return value, last_id
 
 
+def _value(row: Any, name: str) -> Any:
+    """A field of a model instance or of a `.values()` dict (which must include "id" and the sort field)."""
+    if isinstance(row, dict):
+        return row["id"] if name == "pk" else row[name]
+    return getattr(row, name)
+
+
 def keyset_page(queryset: QuerySet[Any], *, sort: str, allowed_sorts: Mapping[str, str], cursor: str | None,
                 limit: int) -> Page:
     """One page of `queryset` ordered by (sort field, id), continuing after/before `cursor`.
@@ -71,7 +78,12 @@ def keyset_page(queryset: QuerySet[Any], *, sort: str, allowed_sorts: Mapping[st
         forward = direction == Direction.NEXT
         after = forward != descending  # moving to larger values?
         op = "gt" if after else "lt"
-        queryset = queryset.filter(Q(**{f"{field}__{op}": value}) | Q(**{field: value, f"pk__{op}": last_id}))
+        # The leading inclusive bound lets the database range-scan the (field, id) index; the OR alone
+        # makes SQLite walk every row before the cursor, so deep pages would cost O(depth).
+        queryset = queryset.filter(
+            Q(**{f"{field}__{op}e": value}),
+            Q(**{f"{field}__{op}": value}) | Q(**{field: value, f"pk__{op}": last_id}),
+        )
     backwards = direction == Direction.PREVIOUS
     order_desc = descending != backwards
     prefix = "-" if order_desc else ""
@@ -84,7 +96,7 @@ def keyset_page(queryset: QuerySet[Any], *, sort: str, allowed_sorts: Mapping[st
     if rows:
         first, last = rows[0], rows[-1]
         if has_more or backwards:
-            next_cursor = encode_cursor((getattr(last, field), last.pk), Direction.NEXT)
+            next_cursor = encode_cursor((_value(last, field), _value(last, "pk")), Direction.NEXT)
         if cursor and (not backwards or has_more):
-            previous_cursor = encode_cursor((getattr(first, field), first.pk), Direction.PREVIOUS)
+            previous_cursor = encode_cursor((_value(first, field), _value(first, "pk")), Direction.PREVIOUS)
     return Page(items=rows, next_cursor=next_cursor, previous_cursor=previous_cursor)

@@ -113,6 +113,15 @@ def contact_list(*, user: User, filters: Mapping[str, Any] | None = None, action
     return queryset
 
 
+def account_tag_names(account_ids: list[int]) -> dict[int, list[str]]:
+    """Sorted tag names per account id, in one query."""
+    names: dict[int, list[str]] = {}
+    through = Account.tags.through
+    for account_id, name in through.objects.filter(account_id__in=account_ids).values_list("account_id", "tag__name"):
+        names.setdefault(account_id, []).append(name)
+    return {account_id: sorted(values) for account_id, values in names.items()}
+
+
 def account_detail(*, user: User, account_id: int) -> Account:
     return access.get_for_action(
         user, "account", account_id, "view",

@@ -21,11 +21,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Model, Q, QuerySet
+from django.db.models import Model, Q, QuerySet, Subquery
 
 from l2c.kernel.errors import NotFound, PermissionDenied
 
-from .models import SCOPE_ORDER, Action, DataScope, Department, RolePermission, Share, ShareAccess
+from .models import SCOPE_ORDER, Action, DataScope, Department, Role, Share, ShareAccess
 
 if TYPE_CHECKING:
     from .models import User
@@ -81,30 +81,39 @@ def _is_admin(user: User) -> bool:
 
 
 def _role_codes(user: User) -> set[str]:
-    cached = getattr(user, "_l2c_role_codes", None)
-    if cached is None:
-        cached = set(user.roles.values_list("code", flat=True)) if user.pk else set()
-        user._l2c_role_codes = cached  # type: ignore[attr-defined]
-    return cached
+    _load(user)
+    return user._l2c_role_codes  # type: ignore[attr-defined,no-any-return]
 
 
 def _grants(user: User) -> dict[str, Grant]:
-    cached: dict[str, Grant] | None = getattr(user, "_l2c_grants", None)
-    if cached is not None:
-        return cached
+    _load(user)
+    return user._l2c_grants  # type: ignore[attr-defined,no-any-return]
+
+
+def _load(user: User) -> None:
+    """Role codes and per-object-type grants of the user in ONE query, cached on the user object
+    for the request (a LEFT JOIN of roles to their permissions: roles without permissions count)."""
+    if getattr(user, "_l2c_grants", None) is not None:
+        return
+    codes: set[str] = set()
     grants: dict[str, Grant] = {}
     if user.pk and user.is_active:
-        rows = RolePermission.objects.filter(role__users=user).select_related("role")
-        for row in rows:
-            grant = grants.setdefault(row.object_type, Grant())
-            for action in ALL_ACTIONS:
-                if row.allows(action):
-                    grant.actions.add(action)
-            if row.can_view and SCOPE_ORDER[DataScope(row.scope)] > SCOPE_ORDER[DataScope(grant.scope)]:
-                grant.scope = row.scope
-            grant.sources.append(f"{row.role.name}: {row.get_scope_display()}")
+        flags = [f"permissions__can_{action}" for action in ALL_ACTIONS]
+        rows = Role.objects.filter(users=user).values_list(
+            "code", "name", "permissions__object_type", "permissions__scope", *flags
+        )
+        for code, role_name, object_type, scope, *allowed in rows:
+            codes.add(code)
+            if object_type is None:
+                continue
+            grant = grants.setdefault(object_type, Grant())
+            grant.actions.update(action for action, ok in zip(ALL_ACTIONS, allowed, strict=True) if ok)
+            can_view = allowed[ALL_ACTIONS.index("view")]
+            if can_view and SCOPE_ORDER[DataScope(scope)] > SCOPE_ORDER[DataScope(grant.scope)]:
+                grant.scope = scope
+            grant.sources.append(f"{role_name}: {DataScope(scope).label}")
+    user._l2c_role_codes = codes  # type: ignore[attr-defined]
     user._l2c_grants = grants  # type: ignore[attr-defined]
-    return grants
 
 
 def grant_for(user: User, key: str) -> Grant:
@@ -147,7 +156,11 @@ def _scope_q(user: User, spec: ObjectType, scope: str) -> Q | None:
     if scope == DataScope.DEPARTMENT:
         return own | Q(**{spec.department_field: user.department_id})
     if scope == DataScope.SUBTREE:
-        return own | Q(**{f"{spec.department_field}__in": department_subtree_ids(user.department_id)})
+        # A subquery, so the subtree costs no extra round trip: departments whose path starts with
+        # the user's department path.
+        user_path = Department.objects.filter(pk=user.department_id).values("path")[:1]
+        subtree = Department.objects.filter(path__startswith=Subquery(user_path)).values("pk")
+        return own | Q(**{f"{spec.department_field}__in": subtree})
     return nothing
 
 
