@@ -72,3 +72,20 @@ def test_login_page_lists_demo_logins_only_when_enabled(db, settings):
     assert "demo_logins" not in hidden.context
     assert [username for username, _label in shown.context["demo_logins"]][:3] == ["admin", "manager", "rep1"]
     assert settings.DEMO_PASSWORD.encode() in shown.content
+
+
+def test_contact_list_offers_export_of_the_filtered_rows(org):
+    account = make_account(org["rep1"], "北京导出联系人有限公司")
+    from tests.conftest import make_contact
+
+    make_contact(org["rep1"], account, "导出甲")
+    client = Client()
+    client.force_login(org["rep1"])
+
+    page = client.get("/contacts/", {"account": account.pk})
+    export = client.get(page.context["export_csv_url"])
+
+    assert export.status_code == 200
+    body = b"".join(export.streaming_content).decode("utf-8-sig")
+    assert "导出甲" in body
+    assert page.context["import_url"] is None  # reps may not import

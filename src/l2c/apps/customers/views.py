@@ -426,7 +426,15 @@ def contact_list(request: HttpRequest) -> HttpResponse:
         "sort": sort,
         "sorts": [("-updated_at", _("最近更新")), ("name", _("名称")), ("-created_at", _("最近创建"))],
         "may_create": access.can(user, "contact", "create"),
+        "import_url": optional_url("activity:import_start", "contact") if access.can(user, "contact", "import")
+        else None,
     }
+    export_url = optional_url("activity:export") if access.can(user, "contact", "export") else None
+    if export_url:
+        for file_format in ("csv", "xlsx"):
+            context[f"export_{file_format}_url"] = f"{export_url}?" + query_string(
+                {"object_type": "contact", "format": file_format, **filters}
+            )
     return render(request, "customers/contact_list.html", context)
 
 
