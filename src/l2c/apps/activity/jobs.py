@@ -58,7 +58,7 @@ def job_enqueue(*, task: Any, name: str, arguments: dict[str, Any] | None = None
 
 
 def job_log(run_id: int, line: str) -> None:
-    stamp = timezone.now().strftime("%H:%M:%S")
+    stamp = timezone.localtime().strftime("%H:%M:%S")
     JobRun.objects.filter(pk=run_id).update(log=Concat(F("log"), Value(f"{stamp} {line[:MAX_LOG_LINE]}\n")))
 
 
