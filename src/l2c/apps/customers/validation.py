@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -204,15 +205,107 @@ def _pinyin(text: str) -> tuple[str, str]:
     return "".join(full), "".join(initials)
 
 
+# --- search text ------------------------------------------------------------------------------------
+# `search_text` columns are what the full-text indexes see: SQLite FTS5 (unicode61 tokenizer) and
+# PostgreSQL to_tsvector('simple', …) (migration customers 0003). Both split on spaces and punctuation
+# but not between Chinese characters, so every Chinese character is stored as its own token: a phrase
+# query of single characters ("星 河") then matches any infix of a name.
+SEARCH_TEXT_MAX_LENGTH = 600  # fits both columns (Account 1000, Contact 600)
+INITIALS_SUFFIXES = 16  # initials plus at most 15 of their suffixes per part
+SEARCH_QUERY_MAX_GROUPS = 16
+_HAN = "\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+_HAN_RE = re.compile(f"[{_HAN}]")
+# A token: one Chinese character, or a run of other letters and digits (Unicode \w minus "_").
+_TOKEN_RE = re.compile(f"[{_HAN}]|[^\\W_{_HAN}]+")
+_PHONE_PART_RE = re.compile(r"^[0-9+()\-\s]+$")
+
+
+def _tokens(value: str) -> list[str]:
+    """Index tokens of `value`: NFKC-folded (full-width letters become ASCII), lower case."""
+    return _TOKEN_RE.findall(unicodedata.normalize("NFKC", value).lower())
+
+
+def _spelled(han: str) -> tuple[str, str]:
+    """Full pinyin and initials of a string of Chinese characters, letters a–z only."""
+    full: list[str] = []
+    initials: list[str] = []
+    for start in range(0, len(han), 2):
+        chunk_full, chunk_initials = _chunk_pinyin(han[start:start + 2])
+        full.extend(syllable for syllable in chunk_full if syllable.isascii() and syllable.isalpha())
+        initials.extend(letter for letter in chunk_initials if letter.isascii() and letter.isalpha())
+    return "".join(full).lower(), "".join(initials).lower()
+
+
 def search_text(*parts: str) -> str:
-    """Lower-case words plus full pinyin and pinyin initials, for search by name or 拼音首字母."""
+    """The indexed search text of a record's name-like parts (name, short name; a contact's name,
+    mobile and e-mail), space-separated tokens in order of importance:
+
+    1. per part: each Chinese character, each other word (lower case; a phone number as its
+       digits), then the part's full pinyin (北京星河 → beijingxinghe, found by prefix);
+    2. per part: the pinyin initials (bjxh);
+    3. per part: suffixes of the initials (jxh, xh), so initials typed from inside a name (xhzn)
+       are found by a prefix query; at most INITIALS_SUFFIXES tokens per part.
+
+    A part repeating an earlier one (a short name inside the name) adds only its pinyin. The text
+    is cut at a token boundary to SEARCH_TEXT_MAX_LENGTH, dropping the least important tokens.
+    """
     words: list[str] = []
+    spelled: list[str] = []
+    suffixes: list[str] = []
+    seen: set[str] = set()
+    folded_parts: list[str] = []
+
+    def once(target: list[str], token: str) -> None:
+        if token and token not in seen:
+            seen.add(token)
+            target.append(token)
+
     for part in parts:
-        if not part:
+        tokens = _tokens(part or "")
+        if not tokens:
             continue
-        words.append(part.lower())
-        if any("\u4e00" <= char <= "\u9fff" for char in part):
-            full, initials = _pinyin(part)
-            words.append(full.lower())
-            words.append(initials.lower())
-    return " ".join(words)[:1000]
+        if _PHONE_PART_RE.match(part) and not _HAN_RE.search(part):
+            tokens = ["".join(tokens)]
+        folded = " ".join(tokens)
+        if not any(folded in earlier for earlier in folded_parts):
+            words.extend(tokens)
+        folded_parts.append(folded)
+        han = "".join(token for token in tokens if _HAN_RE.fullmatch(token))
+        if not han:
+            continue
+        full, initials = _spelled(han)
+        once(words, full)
+        if len(initials) > 1:
+            once(spelled, initials)
+        for start in range(1, min(len(initials) - 1, INITIALS_SUFFIXES)):
+            once(suffixes, initials[start:])
+    text = " ".join(words + spelled + suffixes)
+    if len(text) > SEARCH_TEXT_MAX_LENGTH:
+        text = text[:SEARCH_TEXT_MAX_LENGTH + 1].rsplit(" ", 1)[0]
+    return text
+
+
+def search_query_groups(q: str) -> list[tuple[str, ...]]:
+    """The groups a search term asks for, each to be matched by the full-text index and all of
+    them required: a run of Chinese characters is a phrase of its characters (("星", "河") matches
+    names containing 星河), any other word a one-token group matched as a prefix (("bjxh",)).
+    Everything else — quotes, operators, punctuation — is dropped, so no input is query syntax."""
+    groups: list[tuple[str, ...]] = []
+    run: list[str] = []
+    normal = unicodedata.normalize("NFKC", q).lower()
+    for match in _TOKEN_RE.finditer(normal):
+        token = match.group()
+        if _HAN_RE.fullmatch(token):
+            if run and match.start() != previous_end:
+                groups.append(tuple(run))
+                run = []
+            run.append(token)
+        else:
+            if run:
+                groups.append(tuple(run))
+                run = []
+            groups.append((token,))
+        previous_end = match.end()
+    if run:
+        groups.append(tuple(run))
+    return groups[:SEARCH_QUERY_MAX_GROUPS]
