@@ -170,16 +170,7 @@ def owner_assignable(*, actor: User, object_type: str, owner: User) -> bool:
     anybody else only with the transfer permission and the new owner inside the actor's scope."""
     if owner.pk == actor.pk:
         return True
-    if not owner.is_active or not access.can(actor, object_type, "transfer"):
-        return False
-    grant = access.grant_for(actor, object_type)
-    if grant.scope == "all":
-        return True
-    if grant.scope == "subtree":
-        return owner.department_id in access.department_subtree_ids(actor.department_id)
-    if grant.scope == "department":
-        return owner.department_id is not None and owner.department_id == actor.department_id
-    return False
+    return access.assignable_owners(actor, object_type).filter(pk=owner.pk).exists()
 
 
 @transaction.atomic

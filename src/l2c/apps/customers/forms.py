@@ -39,18 +39,8 @@ def active_users() -> QuerySet[User]:
 
 
 def assignable_users(actor: User, object_type: str) -> list[User]:
-    """Users the actor may make owners of `object_type` records (mirrors `owner_assignable`;
-    the service checks again)."""
-    users = User.objects.filter(is_active=True).order_by("display_name", "username")
-    if not access.can(actor, object_type, "transfer"):
-        return [actor]
-    scope = access.grant_for(actor, object_type).scope
-    if scope == "subtree":
-        users = users.filter(department_id__in=access.department_subtree_ids(actor.department_id))
-    elif scope == "department":
-        users = users.filter(department_id=actor.department_id) if actor.department_id else users.none()
-    elif scope != "all":
-        return [actor]
+    """Users the actor may make owners of `object_type` records (the service checks again)."""
+    users = access.assignable_owners(actor, object_type).order_by("display_name", "username")
     result = list(users[:USER_LIMIT])
     if actor not in result:
         result.insert(0, actor)

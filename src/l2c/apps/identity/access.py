@@ -134,6 +134,25 @@ def require(user: User, key: str, action: str) -> None:
         raise PermissionDenied(f"You may not {action} {key} records.")
 
 
+def assignable_owners(user: User, key: str) -> QuerySet[Any]:
+    """Active users whom `user` may make owners of `key` records: themselves, plus (with the
+    transfer permission) everybody inside their data scope."""
+    from .models import User as UserModel
+
+    active = UserModel.objects.filter(is_active=True)
+    self_only = active.filter(pk=user.pk)
+    if not can(user, key, "transfer"):
+        return self_only
+    scope = grant_for(user, key).scope
+    if scope == DataScope.ALL:
+        return active
+    if scope == DataScope.SUBTREE and user.department_id is not None:
+        return active.filter(Q(pk=user.pk) | Q(department_id__in=department_subtree_ids(user.department_id)))
+    if scope == DataScope.DEPARTMENT and user.department_id is not None:
+        return active.filter(Q(pk=user.pk) | Q(department_id=user.department_id))
+    return self_only
+
+
 def department_subtree_ids(department_id: int | None) -> list[int]:
     if department_id is None:
         return []
