@@ -266,9 +266,8 @@ class FakeAccount:
 class AccountFaker:
     """Seeded generator of realistic Chinese company records.
 
-    `search_text` equals `customers.validation.search_text(name, short_name)` except that the pinyin
-    is computed per name part (place, trade name, business words, legal form) rather than over the
-    whole name; for these parts the result is the same apart from rare polyphone context effects.
+    `search_text` is `customers.validation.search_text(name, short_name)`, what the product stores
+    (call only after `bench_database()`: it needs Django set up).
     """
 
     def __init__(self, seed: int = SEED, *, now: dt.datetime | None = None) -> None:
@@ -289,6 +288,8 @@ class AccountFaker:
         return self.random.choices(values, cum_weights=cumulative, k=1)[0]
 
     def account(self) -> FakeAccount:
+        from l2c.apps.customers.validation import search_text
+
         rnd = self.random
         place, province, city = self._pick(self.places)
         industry = self._pick(self.industries)
@@ -299,12 +300,7 @@ class AccountFaker:
         name = "".join(name_parts)
         short_parts = (brand, trade[:2])
         short_name = "".join(short_parts)
-        pinyins = [_pinyin(part) for part in name_parts]
-        short_pinyins = [_pinyin(part) for part in short_parts]
-        search = " ".join((
-            name, "".join(p for p, _ in pinyins), "".join(i for _, i in pinyins),
-            short_name, "".join(p for p, _ in short_pinyins), "".join(i for _, i in short_pinyins),
-        ))
+        search = search_text(name, short_name)
         division = f"{rnd.randint(110000, 659000):06d}"
         body = "91" + division + "".join(rnd.choices(USCC_CHARS, k=9))
         created = self.now - dt.timedelta(seconds=rnd.randint(0, 5 * 365 * 86400), microseconds=rnd.randint(1, 999999))

@@ -153,8 +153,7 @@ def search_terms(sample: list[Any], count: int) -> list[str]:
             start = rnd.randrange(0, max(1, len(name) - length))
             terms.append(name[start:start + length])
         elif kind == 3:
-            words = fake.search_text.split(" ")
-            initials = words[2]  # initials of the whole name
+            initials = _pinyin(name)[1]  # initials of the whole name
             start = rnd.randrange(0, max(1, len(initials) - 3))
             terms.append(initials[start:start + rnd.randint(2, 4)])
         else:

@@ -126,7 +126,7 @@ def test_other_extensions_are_refused(file_name, code):
     (b"name,phone\n", "xlsx", "not_xlsx"),
     (b"PK\x03\x04garbage", "xlsx", "not_xlsx"),
     (_xlsx([["名称"]]), "csv", "not_csv"),
-])
+], ids=["empty", "png-as-csv", "pdf-as-csv", "text-as-xlsx", "broken-zip", "xlsx-as-csv"])
 def test_content_is_sniffed(content, fmt, code):
     with pytest.raises(TabularError) as error:
         open_table(content, fmt)

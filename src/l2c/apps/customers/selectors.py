@@ -6,13 +6,16 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db import connection
+from django.db.models import BooleanField, F, Func, Q, QuerySet, TextField, Value
+from django.db.models.expressions import RawSQL
 
 from l2c.apps.identity import access
 from l2c.apps.identity.models import User
 from l2c.kernel.uscc import normalize_uscc
 
 from .models import Account, Contact
+from .validation import SearchGroup, search_phone_digits, search_query_groups
 
 ACCOUNT_SORTS = {
     "-updated_at": "-updated_at", "updated_at": "updated_at", "name": "name", "-name": "-name",
@@ -23,15 +26,86 @@ ACCOUNT_FILTERS = ("q", "owner_id", "department_id", "industry", "province", "ci
                    "source", "tag", "created_from", "created_to")
 
 
+# The FTS5 tables of migration customers 0003; the MATCH expression is a parameter.
+_SQLITE_MATCH_SQL = {
+    table: f"SELECT rowid FROM {table}_fts WHERE {table}_fts MATCH %s"  # noqa: S608 (constant SQL)
+    for table in ("customers_account", "customers_contact")
+}
+
+
+def _text_q(groups: list[SearchGroup]) -> Q:
+    """The groups checked on each row's `search_text` (no index): tokens are space-separated and
+    Chinese tokens single characters, so a phrase is a substring and a prefix follows a space."""
+    condition = Q()
+    for group in groups:
+        phrase = " ".join(group.tokens)
+        condition &= Q(search_text__startswith=phrase) | Q(search_text__contains=" " + phrase)
+    return condition
+
+
+def _postgresql_match(query: str) -> Func:
+    """to_tsvector('simple', search_text) @@ to_tsquery('simple', query): the expression of the GIN
+    index of migration customers 0003, so the planner may answer it from the index."""
+    vector = Func(F("search_text"), template="to_tsvector('simple', %(expressions)s)", output_field=TextField())
+    tsquery = Func(Value(query), template="to_tsquery('simple', %(expressions)s)", output_field=TextField())
+    return Func(vector, tsquery, template="(%(expressions)s)", arg_joiner=" @@ ", output_field=BooleanField())
+
+
+def _full_text_q(table: str, groups: list[SearchGroup]) -> Q:
+    """Rows of `table` whose `search_text` holds every group, through the database's full-text
+    index (migration customers 0003). Group tokens are letters, digits and single Chinese
+    characters only (see `search_query_groups`), so no query text built here holds user syntax.
+
+    SQLite: an FTS5 query (phrases of characters, prefix words). PostgreSQL: the GIN index answers
+    "has all these tokens" (no phrase operators: a phrase needs each candidate's to_tsvector
+    computed again, 100+ ms for common characters) and the substring check of `_text_q` decides
+    order and adjacency on the candidates. Both conditions are on the row itself, so the planner
+    may instead walk the list's sort index when a term is in most names, checking the cheap
+    substring condition first."""
+    if not groups:
+        return Q(pk__in=[])
+    vendor = connection.vendor
+    if vendor == "sqlite":
+        match = " AND ".join(
+            '"' + " ".join(group.tokens) + '"' + ("*" if group.prefix else "") for group in groups)
+        return Q(pk__in=RawSQL(_SQLITE_MATCH_SQL[table], [match]))  # noqa: S611 (constant SQL)
+    if vendor == "postgresql":
+        query = " & ".join(f"'{token}'" + (":*" if group.prefix else "")
+                           for group in groups for token in group.tokens)
+        return Q(_postgresql_match(query)) & _text_q(groups)
+    return _text_q(groups)  # any other database: no index
+
+
 def _search_q(q: str) -> Q:
-    """Name, short name, pinyin or initials (contains, case-insensitive), or an exact credit code/phone."""
-    term = q.strip().lower()
-    condition = Q(search_text__contains=term)
-    code = normalize_uscc(q)
-    if len(code) == 18:
-        condition |= Q(credit_code=code)
+    """Accounts found by a search term: every Chinese infix and every word (a prefix of a word,
+    full pinyin or pinyin initials, from the start or from inside the name) of the name or short
+    name; or an exact credit code; or, for a term of digits and dashes, part of the phone number.
+
+    Every branch is indexed except the phone one, which is therefore used alone: an OR with an
+    unindexed condition would turn the whole search into a table scan."""
+    term = q.strip()
+    code = normalize_uscc(term)
+    credit_code = Q(credit_code=code) if len(code) == 18 else None
     if term.replace("-", "").isdigit() and len(term) >= 5:
-        condition |= Q(phone__contains=term)
+        condition = Q(phone__contains=term)
+    else:
+        condition = _full_text_q(Account._meta.db_table, search_query_groups(term))
+    return condition | credit_code if credit_code is not None else condition
+
+
+def _contact_search_q(q: str) -> Q:
+    """Contacts found by a search term: every Chinese infix and word prefix of the name (and its
+    pinyin); a term that looks like a phone number is a prefix of the mobile number, one with an
+    @ part of the e-mail address. All through the full-text index of `search_text`, which holds
+    the mobile number as one digit token and the e-mail address as words."""
+    term = q.strip()
+    table = Contact._meta.db_table
+    digits = search_phone_digits(term)
+    if digits:
+        return _full_text_q(table, [SearchGroup((digits,), prefix=True)])
+    condition = _full_text_q(table, search_query_groups(term))
+    if "@" in term:  # the index narrows to the rows holding these words; the column decides
+        condition &= Q(email__icontains=term)
     return condition
 
 
@@ -106,8 +180,7 @@ def contact_list(*, user: User, filters: Mapping[str, Any] | None = None, action
     queryset = access.restrict(Contact.objects.all(), user, "contact", action)
     filters = _without_nul(filters)
     if filters.get("q"):
-        term = str(filters["q"]).strip().lower()
-        queryset = queryset.filter(Q(search_text__contains=term) | Q(mobile__contains=term))
+        queryset = queryset.filter(_contact_search_q(str(filters["q"])))
     if filters.get("account_id") not in (None, ""):
         queryset = queryset.filter(account_id=int(filters["account_id"]))
     return queryset
