@@ -10,6 +10,7 @@ import datetime as dt
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
@@ -42,18 +43,24 @@ def text(max_length: int, required: bool = False) -> Cleaner:
 
 
 def choice(choices: type[TextChoices]) -> Cleaner:
-    labels = {str(label): value for value, label in choices.choices}
+    """A cleaner accepting a value of `choices` or its label (imports may carry the Chinese label).
+    The value set, label map and message are computed once here, not per cell; the cleaner's
+    `lookup` attribute maps every accepted stripped text to its value (values win over labels)."""
+    values = [str(value) for value in choices.values]
+    lookup = {str(label): str(value) for value, label in choices.choices}
+    lookup.update((value, value) for value in values)
+    message = f"must be one of {', '.join(values)}"
 
     def clean(raw: Any) -> str:
         value = "" if raw is None else str(raw).strip()
         if not value:
             return ""
-        if value in choices.values:
-            return value
-        if value in labels:  # imports may carry the Chinese label
-            return labels[value]
-        raise ValueError(f"must be one of {', '.join(choices.values)}")
+        found = lookup.get(value)
+        if found is None:
+            raise ValueError(message)
+        return found
 
+    clean.lookup = lookup  # type: ignore[attr-defined]
     return clean
 
 
@@ -193,16 +200,21 @@ def _chunk_pinyin(chunk: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 
 def _pinyin(text: str) -> tuple[str, str]:
-    """Full pinyin and initials. Converted in cached two-character chunks: company names reuse a
-    small vocabulary, so this is ~50x faster than converting whole names (bulk imports) while
-    two-character words (重庆 chongqing, 银行 yinhang) keep their phrase reading."""
+    """Full pinyin and initials of Chinese text, letters a–z only. Converted in cached two-character
+    chunks: company names reuse a small vocabulary, so this is ~50x faster than converting whole
+    names (bulk imports) while two-character words (重庆 chongqing, 银行 yinhang) keep their phrase
+    reading."""
     full: list[str] = []
     initials: list[str] = []
     for start in range(0, len(text), 2):
         chunk_full, chunk_initials = _chunk_pinyin(text[start:start + 2])
         full.extend(chunk_full)
         initials.extend(chunk_initials)
-    return "".join(full), "".join(initials)
+    # Characters pypinyin does not know come back as themselves: they are no pinyin.
+    return (
+        "".join(syllable for syllable in full if syllable.isascii() and syllable.isalpha()).lower(),
+        "".join(letter for letter in initials if letter.isascii() and letter.isalpha()).lower(),
+    )
 
 
 # --- search text ------------------------------------------------------------------------------------
@@ -225,17 +237,6 @@ def _tokens(value: str) -> list[str]:
     return _TOKEN_RE.findall(unicodedata.normalize("NFKC", value).lower())
 
 
-def _spelled(han: str) -> tuple[str, str]:
-    """Full pinyin and initials of a string of Chinese characters, letters a–z only."""
-    full: list[str] = []
-    initials: list[str] = []
-    for start in range(0, len(han), 2):
-        chunk_full, chunk_initials = _chunk_pinyin(han[start:start + 2])
-        full.extend(syllable for syllable in chunk_full if syllable.isascii() and syllable.isalpha())
-        initials.extend(letter for letter in chunk_initials if letter.isascii() and letter.isalpha())
-    return "".join(full).lower(), "".join(initials).lower()
-
-
 def search_text(*parts: str) -> str:
     """The indexed search text of a record's name-like parts (name, short name; a contact's name,
     mobile and e-mail), space-separated tokens in order of importance:
@@ -246,8 +247,8 @@ def search_text(*parts: str) -> str:
     3. per part: suffixes of the initials (jxh, xh), so initials typed from inside a name (xhzn)
        are found by a prefix query; at most INITIALS_SUFFIXES tokens per part.
 
-    A part repeating an earlier one (a short name inside the name) adds only its pinyin. The text
-    is cut at a token boundary to SEARCH_TEXT_MAX_LENGTH, dropping the least important tokens.
+    A part repeating an earlier one (a short name inside the name) adds only its pinyin. Tokens
+    that would take the text beyond SEARCH_TEXT_MAX_LENGTH are left out, whole.
     """
     words: list[str] = []
     spelled: list[str] = []
@@ -264,48 +265,67 @@ def search_text(*parts: str) -> str:
         tokens = _tokens(part or "")
         if not tokens:
             continue
-        if _PHONE_PART_RE.match(part) and not _HAN_RE.search(part):
+        if _PHONE_PART_RE.match(part):
             tokens = ["".join(tokens)]
-        folded = " ".join(tokens)
-        if not any(folded in earlier for earlier in folded_parts):
+        folded = f" {' '.join(tokens)} "
+        if not any(folded in earlier for earlier in folded_parts):  # whole tokens, in order
             words.extend(tokens)
         folded_parts.append(folded)
         han = "".join(token for token in tokens if _HAN_RE.fullmatch(token))
         if not han:
             continue
-        full, initials = _spelled(han)
+        full, initials = _pinyin(han)
         once(words, full)
         if len(initials) > 1:
             once(spelled, initials)
         for start in range(1, min(len(initials) - 1, INITIALS_SUFFIXES)):
             once(suffixes, initials[start:])
-    text = " ".join(words + spelled + suffixes)
-    if len(text) > SEARCH_TEXT_MAX_LENGTH:
-        text = text[:SEARCH_TEXT_MAX_LENGTH + 1].rsplit(" ", 1)[0]
-    return text
+    kept: list[str] = []
+    length = -1
+    for token in words + spelled + suffixes:
+        if length + 1 + len(token) <= SEARCH_TEXT_MAX_LENGTH:  # an overlong token does not hide shorter ones
+            kept.append(token)
+            length += 1 + len(token)
+    return " ".join(kept)
 
 
-def search_query_groups(q: str) -> list[tuple[str, ...]]:
-    """The groups a search term asks for, each to be matched by the full-text index and all of
-    them required: a run of Chinese characters is a phrase of its characters (("星", "河") matches
-    names containing 星河), any other word a one-token group matched as a prefix (("bjxh",)).
+@dataclass(frozen=True)
+class SearchGroup:
+    """One required part of a full-text search: `tokens` in this order (a phrase), the last one
+    matched as a prefix when `prefix` is set."""
+
+    tokens: tuple[str, ...]
+    prefix: bool
+
+
+def search_query_groups(q: str) -> list[SearchGroup]:
+    """The groups a search term asks for, all of them required: a run of Chinese characters is a
+    phrase of its characters (星河 matches names containing 星河), any other word a prefix (bjxh
+    matches the initials bjxhzn… and, through their stored suffixes, xhzn matches them too).
     Everything else — quotes, operators, punctuation — is dropped, so no input is query syntax."""
-    groups: list[tuple[str, ...]] = []
+    groups: list[SearchGroup] = []
     run: list[str] = []
+    previous_end = 0
     normal = unicodedata.normalize("NFKC", q).lower()
     for match in _TOKEN_RE.finditer(normal):
         token = match.group()
+        if run and (match.start() != previous_end or not _HAN_RE.fullmatch(token)):
+            groups.append(SearchGroup(tuple(run), prefix=False))
+            run = []
         if _HAN_RE.fullmatch(token):
-            if run and match.start() != previous_end:
-                groups.append(tuple(run))
-                run = []
             run.append(token)
         else:
-            if run:
-                groups.append(tuple(run))
-                run = []
-            groups.append((token,))
+            groups.append(SearchGroup((token,), prefix=True))
         previous_end = match.end()
     if run:
-        groups.append(tuple(run))
+        groups.append(SearchGroup(tuple(run), prefix=False))
     return groups[:SEARCH_QUERY_MAX_GROUPS]
+
+
+def search_phone_digits(q: str) -> str:
+    """The digits of a term that looks like a phone number (digits with - + ( ) and spaces, at least
+    5 digits), else "". `search_text` stores a phone-number part as this one digit token."""
+    if not _PHONE_PART_RE.match(q):
+        return ""
+    digits = "".join(char for char in q if char.isdigit())
+    return digits if len(digits) >= 5 else ""
