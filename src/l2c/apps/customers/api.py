@@ -9,6 +9,7 @@ from typing import Any, Literal
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
+from pydantic import TypeAdapter, create_model
 
 from l2c.api.concurrency import etag_for, expected_version, idempotent
 from l2c.api.pagination import DEFAULT_PAGE_SIZE, keyset_page
@@ -111,6 +112,14 @@ class AccountOut(Schema):
 
 
 ACCOUNT_OUT_FIELDS = tuple(name for name in AccountOut.model_fields if name != "tags")
+_AccountRow = create_model(
+    "AccountRow", **{name: (field.annotation, ...) for name, field in AccountOut.model_fields.items()}
+)
+_AccountPageBody = create_model(
+    "AccountPageBody", items=(list[_AccountRow], ...), next_cursor=(str | None, ...),
+    previous_cursor=(str | None, ...), count=(int | None, None),
+)
+_ACCOUNT_PAGE_JSON = TypeAdapter(_AccountPageBody)
 
 
 class AccountPage(Schema):
@@ -208,8 +217,12 @@ def list_accounts(request: HttpRequest, filters: Query[AccountFilters]) -> Any:
                        limit=filters.limit)
     tags = selectors.account_tag_names([row["id"] for row in page.items])
     items = [{**row, "tags": tags.get(row["id"], [])} for row in page.items]
-    return {"items": items, "next_cursor": page.next_cursor, "previous_cursor": page.previous_cursor,
+    body = {"items": items, "next_cursor": page.next_cursor, "previous_cursor": page.previous_cursor,
             "count": queryset.count() if filters.with_count else None}
+    # Validated and serialised by pydantic-core in one pass; ninja's per-object getter would cost
+    # more than the whole SQL of the page. The shape is exactly the declared AccountPage.
+    return HttpResponse(_ACCOUNT_PAGE_JSON.dump_json(_ACCOUNT_PAGE_JSON.validate_python(body)),
+                        content_type="application/json")
 
 
 @router.get("/count", response={200: CountOut, **READ_ERRORS}, summary="Count visible accounts matching filters")
