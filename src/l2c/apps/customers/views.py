@@ -44,6 +44,10 @@ from .forms import (
 from .models import Account, AccountLevel, AccountStatus, Contact, Industry
 from .validation import ACCOUNT_FIELDS, CONTACT_FIELDS
 from .view_helpers import (
+    ACCOUNT_LIST_SORTS,
+    COLUMNS_SESSION_KEY,
+    CONTACT_LIST_SORTS,
+    PICKER_LIMIT,
     activity_context,
     back,
     custom_rows,
@@ -57,12 +61,6 @@ from .view_helpers import (
     paginate,
     query_string,
 )
-
-PAGE_SIZE = 50
-ACCOUNT_LIST_SORTS = {"-updated_at": "-updated_at", "name": "name", "-created_at": "-created_at"}
-CONTACT_LIST_SORTS = {"-updated_at": "-updated_at", "name": "name", "-created_at": "-created_at"}
-COLUMNS_SESSION_KEY = "customers.account_columns"
-PICKER_LIMIT = 200
 
 
 # --- account list ---------------------------------------------------------------------------------
