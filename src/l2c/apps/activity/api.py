@@ -10,7 +10,7 @@ from ninja import Field, Router, Schema
 from ninja.responses import Status
 
 from l2c.api.problems import READ_ERRORS, WRITE_ERRORS
-from l2c.api.types import RecordId
+from l2c.api.types import InputDatetime, RecordId
 from l2c.apps.identity import access
 from l2c.kernel.errors import NotFound
 
@@ -26,10 +26,10 @@ class FollowUpIn(Schema):
     object_id: int
     kind: Literal["call", "visit", "meeting", "email", "wechat", "other"]
     content: str = Field(..., min_length=1, max_length=5000)
-    occurred_at: dt.datetime | None = None
+    occurred_at: InputDatetime | None = None
     outcome: str = Field("", max_length=500)
     next_step: str = Field("", max_length=500)
-    next_step_at: dt.datetime | None = None
+    next_step_at: InputDatetime | None = None
 
 
 class FollowUpOut(Schema):
@@ -62,7 +62,7 @@ class NoteOut(Schema):
 
 class TodoIn(Schema):
     title: str = Field(..., min_length=1, max_length=200)
-    due_at: dt.datetime | None = None
+    due_at: InputDatetime | None = None
     object_type: ObjectTypeName | None = None
     object_id: int | None = None
 

@@ -11,6 +11,7 @@ from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
 
 from l2c.api.problems import READ_ERRORS, WRITE_ERRORS, errors
+from l2c.api.types import InputDatetime
 from l2c.kernel.errors import DomainError, FieldError, RateLimited, ValidationFailed
 
 from . import services
@@ -36,7 +37,7 @@ class TokenRequestIn(Schema):
 
 class TokenCreateIn(Schema):
     name: str = Field(..., min_length=1, max_length=100)
-    expires_at: dt.datetime | None = None
+    expires_at: InputDatetime | None = None
 
 
 class TokenOut(Schema):
