@@ -302,14 +302,11 @@ def _table(job: ImportJob) -> Table:
 
 
 # --- selectors ------------------------------------------------------------------------------------
-def _is_admin(user: User) -> bool:
-    return bool(user.is_superuser) or user.roles.filter(code="admin").exists()
-
 
 def import_jobs(*, user: User) -> QuerySet[ImportJob]:
     """Imports the user started (administrators: all), newest first, without the file content."""
     rows = ImportJob.objects.defer("content").order_by("-created_at", "-id")
-    if not _is_admin(user):
+    if not access.is_admin(user):
         rows = rows.filter(created_by=user)
     return rows
 

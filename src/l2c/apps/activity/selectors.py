@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from l2c.apps.identity import access
+
 from .models import AuditEvent, FollowUp, JobRun, Note, Notification, Todo
 
 if TYPE_CHECKING:
@@ -77,6 +79,6 @@ def overdue_count(*, user: User) -> int:
 def job_runs(*, user: User) -> QuerySet[JobRun]:
     """Admins see every run; others the runs they started."""
     rows = JobRun.objects.all()
-    if not (user.is_superuser or user.roles.filter(code="admin").exists()):
+    if not access.is_admin(user):
         rows = rows.filter(created_by=user)
     return rows

@@ -76,7 +76,8 @@ class Grant:
     sources: list[str] = field(default_factory=list)
 
 
-def _is_admin(user: User) -> bool:
+def is_admin(user: User) -> bool:
+    """Superusers and holders of the admin role reach every record and every job run."""
     return bool(user.is_superuser) or "admin" in _role_codes(user)
 
 
@@ -119,7 +120,7 @@ def _load(user: User) -> None:
 def grant_for(user: User, key: str) -> Grant:
     if not user.is_authenticated or not user.is_active:
         return Grant()
-    if _is_admin(user):
+    if is_admin(user):
         return Grant(scope=DataScope.ALL, actions=set(ALL_ACTIONS), sources=["admin"])
     return _grants(user).get(key, Grant())
 
@@ -294,7 +295,7 @@ def explain(user: User, key: str, record: Model) -> list[Explanation]:
         reasons: list[str] = []
         if not user.is_active:
             reasons.append("user is inactive")
-        if _is_admin(user):
+        if is_admin(user):
             reasons.append("administrator: reaches every record")
         if spec.parent_type:
             reasons.append(f"follows the {spec.parent_type} it belongs to")
