@@ -51,3 +51,16 @@ def test_filter_by_custom_field(org, api_client_for):
     assert [item["id"] for item in response.json()["items"]] == [gold.pk]
     assert unknown.status_code == 422
     assert unknown.json()["errors"][0]["field"] == "custom.nope"
+
+
+def test_field_messages_follow_the_requested_language(org, api_client_for):
+    client = api_client_for("rep1")
+    payload = {"name": "上海丁公司", "credit_code": "91350100M000100Y44"}
+
+    chinese = client.post("/api/v1/accounts", payload, content_type="application/json")
+    english = client.post("/api/v1/accounts", payload, content_type="application/json", HTTP_ACCEPT_LANGUAGE="en")
+
+    assert chinese.json()["errors"][0]["message"] == "不是有效的统一社会信用代码：校验位应为“3”。"
+    assert english.json()["errors"][0]["message"] == (
+        'Not a valid unified social credit code: the check character should be "3".')
+    assert chinese.json()["errors"][0]["code"] == english.json()["errors"][0]["code"] == "invalid"

@@ -36,7 +36,7 @@ def test_manager_imports_accounts_from_a_gbk_csv(org, live_server, page, screens
     report = page.locator("main").inner_text()
     screenshot("import-report")
 
-    assert "check character should be '3'" in report  # row 2's credit code has a wrong check character
+    assert "校验位应为“3”" in report  # row 2's credit code has a wrong check character
     page.locator("form:has(input[value=commit]) button[type=submit]").click()
     page.wait_for_load_state()
     page.locator("#job-progress .badge-success").wait_for(timeout=15000)

@@ -150,10 +150,10 @@ def test_dry_run_reports_each_bad_row_field_and_message_and_writes_nothing(org):
     industries = ", ".join("ABCDEFGHIJKLMNOPQRST")
     assert job.errors == [
         {"row": 2, "column": "统一社会信用代码", "field": "credit_code",
-         "message": "not a valid unified social credit code: check character should be 'Q'"},
-        {"row": 3, "column": "行业", "field": "industry", "message": f"must be one of {industries}"},
-        {"row": 4, "column": "客户名称", "field": "name", "message": "required"},
-        {"row": 5, "column": "员工数", "field": "custom.employees", "message": "must be a number"},
+         "message": "不是有效的统一社会信用代码：校验位应为“Q”。"},
+        {"row": 3, "column": "行业", "field": "industry", "message": f"必须是以下之一：{industries}。"},
+        {"row": 4, "column": "客户名称", "field": "name", "message": "此项为必填项。"},
+        {"row": 5, "column": "员工数", "field": "custom.employees", "message": "必须是数字。"},
         {"row": 6, "column": "统一社会信用代码", "field": "credit_code", "message": "与第 1 行的统一社会信用代码重复"},
     ]
     assert Account.objects.count() == 0
@@ -312,7 +312,7 @@ def test_contacts_link_to_editable_accounts_by_name_or_credit_code(org, django_c
          "message": "没有名称或统一社会信用代码为“上海丙公司”且你可以编辑的客户"},
         {"row": 4, "column": "客户", "field": "account",
          "message": "有多个名为“北京同名公司”的客户，请改用统一社会信用代码"},
-        {"row": 5, "column": "邮箱", "field": "email", "message": "not an e-mail address"},
+        {"row": 5, "column": "邮箱", "field": "email", "message": "不是有效的邮箱地址。"},
         {"row": 5, "column": "客户", "field": "account", "message": "必填：客户名称或统一社会信用代码"},
     ]
     job = commit(manager, job, django_capture_on_commit_callbacks)
@@ -402,14 +402,14 @@ def test_ui_upload_map_dry_run_report_and_commit(org, django_capture_on_commit_c
                                                    "column_2": ""})
     assert response.status_code == 302
     page = client.get(f"/imports/{job.pk}/").content.decode()
-    assert "not a valid unified social credit code" in page
+    assert "不是有效的统一社会信用代码" in page
     assert Account.objects.count() == 0
 
     report = client.get(f"/imports/{job.pk}/errors.csv")
     assert report["Content-Type"] == "text/csv; charset=utf-8"
     assert b"".join(report.streaming_content).decode("utf-8-sig").splitlines() == [
         "行号,列,字段,错误信息",
-        "2,信用代码,统一社会信用代码,not a valid unified social credit code: check character should be 'Q'",
+        "2,信用代码,统一社会信用代码,不是有效的统一社会信用代码：校验位应为“Q”。",
     ]
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -494,9 +494,9 @@ def test_api_upload_validate_commit_and_read(org, api_client_for, django_capture
                            content_type="application/json")
     assert response.status_code == 200
     assert (response.json()["valid_rows"], response.json()["errors"]) == (1, [
-        {"row": 3, "column": "公司", "field": "name", "message": "required"},
+        {"row": 3, "column": "公司", "field": "name", "message": "此项为必填项。"},
         {"row": 3, "column": "电话", "field": "phone",
-         "message": "not a phone number (digits, spaces, + - ( ) and an extension only)"},
+         "message": "不是有效的电话号码（只能包含数字、空格、+ - ( ) 和分机号）。"},
     ])
 
     with django_capture_on_commit_callbacks(execute=True):

@@ -245,7 +245,7 @@ def test_create_with_invalid_credit_code_shows_the_field_error_and_creates_nothi
     # then
     assert response.status_code == 200
     html = response.content.decode()
-    assert re.search(r'id="id_credit_code_error">\s*<li>not a valid unified social credit code', html)
+    assert re.search(r'id="id_credit_code_error">\s*<li>不是有效的统一社会信用代码', html)
     assert Account.objects.count() == 0
 
 
@@ -282,7 +282,7 @@ def test_custom_fields_are_on_the_form_and_their_errors_map_back(org: Any) -> No
                                                               "custom_employees": "120"})
 
     # then
-    assert re.search(r'id="id_custom_employees_error">\s*<li>must be at least 1', bad.content.decode())
+    assert re.search(r'id="id_custom_employees_error">\s*<li>不能小于 1', bad.content.decode())
     assert good.status_code == 302
     assert Account.objects.get().custom == {"employees": 120}
     list_html = client.get(reverse("customers:account_list")).content.decode()
@@ -332,7 +332,7 @@ def test_inline_validation_returns_the_field_error(org: Any) -> None:
     good = client.post(url, {"credit_code": VALID_CODE})
 
     assert bad.status_code == 200
-    assert "not a valid unified social credit code" in bad.content.decode()
+    assert "不是有效的统一社会信用代码" in bad.content.decode()
     assert good.content.decode().strip() == ""
 
 

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from l2c.kernel.errors import FieldError, ValidationFailed
 
 from .models import CustomField
@@ -28,23 +30,23 @@ def _clean_one(field: CustomField, raw: Any) -> Any:
         text = str(raw).strip()
         limit = field.max_length or 1000
         if len(text) > limit:
-            raise ValueError(f"at most {limit} characters")
+            raise ValueError(_("最多 %(limit)s 个字符。") % {"limit": limit})
         return text
     if kind in (CustomField.Kind.NUMBER, CustomField.Kind.DECIMAL):
         if isinstance(raw, bool):
-            raise ValueError("must be a number")
+            raise ValueError(_("必须是数字。"))
         try:
             number = Decimal(str(raw).strip().replace(",", ""))
         except InvalidOperation:
-            raise ValueError("must be a number") from None
+            raise ValueError(_("必须是数字。")) from None
         if not number.is_finite():
-            raise ValueError("must be a number")
+            raise ValueError(_("必须是数字。"))
         if kind == CustomField.Kind.NUMBER and number != number.to_integral_value():
-            raise ValueError("must be a whole number")
+            raise ValueError(_("必须是整数。"))
         if field.min_value is not None and number < field.min_value:
-            raise ValueError(f"must be at least {field.min_value.normalize()}")
+            raise ValueError(_("不能小于 %(minimum)s。") % {"minimum": field.min_value.normalize()})
         if field.max_value is not None and number > field.max_value:
-            raise ValueError(f"must be at most {field.max_value.normalize()}")
+            raise ValueError(_("不能大于 %(maximum)s。") % {"maximum": field.max_value.normalize()})
         return int(number) if kind == CustomField.Kind.NUMBER else str(number)
     if kind == CustomField.Kind.DATE:
         if isinstance(raw, dt.datetime):
@@ -54,18 +56,19 @@ def _clean_one(field: CustomField, raw: Any) -> Any:
         try:
             return dt.date.fromisoformat(str(raw).strip().replace("/", "-")).isoformat()
         except ValueError:
-            raise ValueError("must be a date like 2026-01-31") from None
+            raise ValueError(_("必须是日期，例如 2026-01-31。")) from None
     if kind == CustomField.Kind.CHOICE:
         value = str(raw).strip()
         if value not in field.choices:
-            raise ValueError(f"must be one of {', '.join(map(str, field.choices))}")
+            raise ValueError(_("必须是以下之一：%(values)s。") % {"values": ", ".join(map(str, field.choices))})
         return value
     if kind == CustomField.Kind.MULTI_CHOICE:
         items = raw if isinstance(raw, list | tuple) else [part for part in str(raw).replace("；", ";").split(";")]
         values = [str(item).strip() for item in items if str(item).strip()]
         unknown = [value for value in values if value not in field.choices]
         if unknown:
-            raise ValueError(f"unknown choice {unknown[0]!r}; allowed: {', '.join(map(str, field.choices))}")
+            raise ValueError(_("未知选项“%(choice)s”，可选：%(values)s。") % {
+                "choice": unknown[0], "values": ", ".join(map(str, field.choices))})
         return list(dict.fromkeys(values))
     if kind == CustomField.Kind.BOOLEAN:
         if isinstance(raw, bool):
@@ -75,7 +78,7 @@ def _clean_one(field: CustomField, raw: Any) -> Any:
             return True
         if word in FALSE_WORDS:
             return False
-        raise ValueError("must be yes or no")
+        raise ValueError(_("必须是“是”或“否”。"))
     raise ValueError(f"unknown field kind {kind}")
 
 
@@ -95,7 +98,7 @@ def clean_custom_values(
     for key, raw in (values or {}).items():
         field = by_key.get(key)
         if field is None:
-            errors.append(FieldError(f"custom.{key}", "unknown custom field", "unknown_field", row))
+            errors.append(FieldError(f"custom.{key}", _("没有这个自定义字段。"), "unknown_field", row))
             continue
         try:
             cleaned = _clean_one(field, raw)
@@ -109,7 +112,7 @@ def clean_custom_values(
     for field in fields:
         missing = result.get(field.key) in (None, "", [])
         if field.is_required and missing and (not partial or field.key in (values or {})):
-            errors.append(FieldError(f"custom.{field.key}", "required", "required", row))
+            errors.append(FieldError(f"custom.{field.key}", _("此项为必填项。"), "required", row))
     if errors:
         raise ValidationFailed("Custom field values are not valid.", errors=errors)
     return result

@@ -20,7 +20,7 @@ from l2c.apps.activity.custom_fields import definitions
 from l2c.apps.activity.models import CustomField, FollowUp
 from l2c.apps.identity import access
 from l2c.apps.identity.models import Department, ShareAccess, User
-from l2c.kernel.errors import DomainError
+from l2c.kernel.errors import DomainError, FieldError
 
 from .models import Account, AccountTeamMember, Contact, Tag
 from .validation import ACCOUNT_FIELDS, CONTACT_FIELDS
@@ -74,9 +74,10 @@ def form_field_name(service_field: str) -> str:
     return SERVICE_TO_FORM.get(service_field, service_field)
 
 
-def human_message(message: str) -> str:
-    """The cleaners say "required" for a missing value; everything else is shown as written."""
-    return str(_("此项为必填项。")) if message == "required" else message
+def human_message(error: FieldError) -> str:
+    """The message to show for a field error: any "required" error reads the same everywhere (some
+    services still phrase it tersely); other messages come translated from the cleaners."""
+    return str(_("此项为必填项。")) if error.code == "required" else error.message
 
 
 def apply_errors(form: forms.Form, error: DomainError) -> None:
@@ -86,7 +87,7 @@ def apply_errors(form: forms.Form, error: DomainError) -> None:
         return
     for field_error in error.errors:
         name = form_field_name(field_error.field)
-        message = human_message(field_error.message)
+        message = human_message(field_error)
         if name in form.fields and not form.fields[name].widget.is_hidden:
             form.add_error(name, message)
         else:

@@ -253,8 +253,7 @@ class _Invalid:
 
     @classmethod
     def of(cls, error: ValueError) -> _Invalid:
-        message = str(error)
-        return cls(message, "required" if message == "required" else "invalid")
+        return cls(str(error), getattr(error, "code", "invalid"))
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """Field cleaning shared by the API, the forms and the importers of accounts and contacts.
 
 Each cleaner turns raw input (str from files and forms, JSON types from the API) into the stored
-value or raises ValueError with a human reason; `clean_fields` collects every error at once.
+value or raises CleanError with a human reason in the active language (a stable `code` stays
+machine-readable); `clean_fields` collects every error at once.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from functools import lru_cache
 from typing import Any
 
 from django.db.models import TextChoices
+from django.utils.translation import gettext as _
 from pypinyin import Style, lazy_pinyin
 
 from l2c.kernel.errors import FieldError
-from l2c.kernel.uscc import normalize_uscc, uscc_error
+from l2c.kernel.uscc import USCC_CHARSET, normalize_uscc, uscc_check_char, uscc_error
 
 from .models import AccountLevel, AccountSource, AccountStatus, BusinessStatus, CompanySize, Industry
 
@@ -28,15 +30,29 @@ EMAIL_RE = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
 PHONE_RE = re.compile(r"^[0-9+()\-\s#转]{5,40}$")
 
 
+class CleanError(ValueError):
+    """A field value that cannot be stored: a translated message and a stable code."""
+
+    def __init__(self, message: str, code: str = "invalid") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def required_error() -> CleanError:
+    return CleanError(_("此项为必填项。"), "required")
+
+
 def text(max_length: int, required: bool = False) -> Cleaner:
     def clean(raw: Any) -> str:
         value = "" if raw is None else str(raw).strip()
         if "\x00" in value:
-            raise ValueError("contains a NUL character")
+            raise CleanError(_("不能包含 NUL 字符。"))
         if required and not value:
-            raise ValueError("required")
+            raise required_error()
         if len(value) > max_length:
-            raise ValueError(f"at most {max_length} characters (got {len(value)})")
+            raise CleanError(
+                _("最多 %(limit)s 个字符（现有 %(count)s 个）。") % {"limit": max_length, "count": len(value)}
+            )
         return value
 
     return clean
@@ -49,7 +65,6 @@ def choice(choices: type[TextChoices]) -> Cleaner:
     values = [str(value) for value in choices.values]
     lookup = {str(label): str(value) for value, label in choices.choices}
     lookup.update((value, value) for value in values)
-    message = f"must be one of {', '.join(values)}"
 
     def clean(raw: Any) -> str:
         value = "" if raw is None else str(raw).strip()
@@ -57,7 +72,7 @@ def choice(choices: type[TextChoices]) -> Cleaner:
             return ""
         found = lookup.get(value)
         if found is None:
-            raise ValueError(message)
+            raise CleanError(_("必须是以下之一：%(values)s。") % {"values": ", ".join(values)})
         return found
 
     clean.lookup = lookup  # type: ignore[attr-defined]
@@ -70,21 +85,36 @@ def credit_code(raw: Any) -> str:
         return ""
     reason = uscc_error(value)
     if reason:
-        raise ValueError(f"not a valid unified social credit code: {reason}")
+        raise CleanError(_("不是有效的统一社会信用代码：%(reason)s") % {"reason": _uscc_reason(value, reason)})
     return value
+
+
+def _uscc_reason(value: str, english_reason: str) -> str:
+    """The kernel's reason in the user's language (the kernel is pure and speaks English)."""
+    if len(value) != 18:
+        return _("必须为 18 位（现有 %(count)s 位）。") % {"count": len(value)}
+    for position, char in enumerate(value, start=1):
+        if char not in USCC_CHARSET:
+            return _("第 %(position)s 位的“%(char)s”不是有效字符。") % {"position": position, "char": char}
+    if not value[2:8].isdigit():
+        return _("第 3–8 位（登记管理机关行政区划码）必须是数字。")
+    expected = uscc_check_char(value[:17])
+    if value[17] != expected:
+        return _("校验位应为“%(expected)s”。") % {"expected": expected}
+    return english_reason  # a rule the kernel added later: shown as the kernel states it
 
 
 def phone(raw: Any) -> str:
     value = "" if raw is None else str(raw).strip()
     if value and not PHONE_RE.match(value):
-        raise ValueError("not a phone number (digits, spaces, + - ( ) and an extension only)")
+        raise CleanError(_("不是有效的电话号码（只能包含数字、空格、+ - ( ) 和分机号）。"))
     return value
 
 
 def email(raw: Any) -> str:
     value = "" if raw is None else str(raw).strip()
     if value and (len(value) > 254 or not EMAIL_RE.match(value)):
-        raise ValueError("not an e-mail address")
+        raise CleanError(_("不是有效的邮箱地址。"))
     return value
 
 
@@ -93,14 +123,14 @@ def website(raw: Any) -> str:
     if not value:
         return ""
     if len(value) > 200:
-        raise ValueError("at most 200 characters")
+        raise CleanError(_("最多 %(limit)s 个字符（现有 %(count)s 个）。") % {"limit": 200, "count": len(value)})
     lowered = value.lower()
     if lowered.startswith(("javascript:", "data:", "vbscript:")) or any(c in value for c in "<>\"' "):
-        raise ValueError("not a web address")
+        raise CleanError(_("不是有效的网址。"))
     if not lowered.startswith(("http://", "https://")):
         value = "https://" + value
     if "." not in value.split("//", 1)[1]:
-        raise ValueError("not a web address")
+        raise CleanError(_("不是有效的网址。"))
     return value
 
 
@@ -112,9 +142,9 @@ def money_amount(raw: Any) -> Decimal | None:
     try:
         value = Decimal(str(raw).strip().replace(",", ""))
     except InvalidOperation:
-        raise ValueError("must be a number") from None
+        raise CleanError(_("必须是数字。")) from None
     if not value.is_finite() or value < 0 or value >= Decimal("1e14"):
-        raise ValueError("must be a non-negative amount below 10^14")
+        raise CleanError(_("必须是小于 10^14 的非负金额。"))
     return value.quantize(Decimal("0.01"))
 
 
@@ -128,7 +158,7 @@ def date(raw: Any) -> dt.date | None:
     try:
         return dt.date.fromisoformat(str(raw).strip().replace("/", "-"))
     except ValueError:
-        raise ValueError("must be a date like 2026-01-31") from None
+        raise CleanError(_("必须是日期，例如 2026-01-31。")) from None
 
 
 def boolean(raw: Any) -> bool:
@@ -139,7 +169,7 @@ def boolean(raw: Any) -> bool:
         return True
     if word in {"0", "false", "no", "n", "否", ""}:
         return False
-    raise ValueError("must be yes or no")
+    raise CleanError(_("必须是“是”或“否”。"))
 
 
 ACCOUNT_FIELDS: dict[str, Cleaner] = {
@@ -187,8 +217,7 @@ def clean_fields(
         try:
             cleaned[name] = cleaner(data.get(name))
         except ValueError as error:
-            code = "required" if str(error) == "required" else "invalid"
-            errors.append(FieldError(name, str(error), code, row))
+            errors.append(FieldError(name, str(error), getattr(error, "code", "invalid"), row))
     if "status" in cleaned and cleaned["status"] == "" and not partial:
         cleaned["status"] = AccountStatus.POTENTIAL
     return cleaned, errors

@@ -67,7 +67,7 @@ def back(request: HttpRequest, fallback: str) -> HttpResponse:
 
 
 def error_text(error: DomainError) -> str:
-    details = "; ".join(f"{e.field}: {human_message(e.message)}" for e in error.errors)
+    details = "; ".join(f"{e.field}: {human_message(e)}" for e in error.errors)
     return f"{error.detail}{' — ' + details if details else ''}"
 
 

@@ -369,7 +369,7 @@ def _inline_validation(request: HttpRequest, object_type: str, spec: Mapping[str
         try:
             spec[name](request.POST.get(name))
         except ValueError as error:
-            errors.append(human_message(str(error)))
+            errors.append(str(error))
     elif name.startswith("custom_"):
         key = name.removeprefix("custom_")
         fields = [field for field in definitions(object_type) if field.key == key]
@@ -379,7 +379,7 @@ def _inline_validation(request: HttpRequest, object_type: str, spec: Mapping[str
             try:
                 clean_custom_values(object_type, {key: raw}, partial=True, fields=fields)
             except ValidationFailed as failure:
-                errors.extend(human_message(error.message) for error in failure.errors)
+                errors.extend(human_message(error) for error in failure.errors)
     return render(request, "customers/_inline_errors.html", {"errors": errors})
 
 
