@@ -544,3 +544,16 @@ def test_out_of_range_ids_in_filters_and_bulk_are_ignored(org: Any, accounts: di
 
     assert (listed.status_code, contacts.status_code, bulk.status_code) == (200, 200, 302)
     assert account_names(listed.content.decode()) == ["北京星河科技有限公司", "天津海风贸易有限公司"]
+
+
+def test_one_submit_shows_every_field_problem(org):
+    client = Client()
+    client.force_login(org["rep1"])
+
+    response = client.post("/accounts/new/", {"name": "", "credit_code": "91350100M000100Y4I",
+                                              "phone": "abc", "website": "javascript:alert(1)", "status": "potential"})
+
+    form = response.context["form"]
+    assert sorted(form.errors) == ["credit_code", "name", "phone", "website"]
+    assert form.errors["credit_code"] == ["不是有效的统一社会信用代码：第 18 位的“I”不是有效字符。"]
+    assert Account.objects.count() == 0

@@ -172,6 +172,20 @@ class RecordForm(forms.Form):
             return forms.ChoiceField(label=label, choices=[BLANK, *model_field.choices], required=False)
         return forms.CharField(label=label, max_length=model_field.max_length, required=False)
 
+    def clean(self) -> dict[str, Any] | None:
+        """Run the services' cleaners on every standard field as well, so one submit shows every
+        problem (Django alone would stop at "required" and the service at its first pass)."""
+        cleaned = super().clean()
+        for name, cleaner in self.spec.items():
+            if name not in self.fields or name in self.errors or self.fields[name].widget.is_hidden:
+                continue
+            try:
+                cleaner(self.data.get(self.add_prefix(name)))
+            except ValueError as error:
+                if getattr(error, "code", "invalid") != "required":  # Django already said it
+                    self.add_error(name, str(error))
+        return cleaned
+
     def custom_data(self) -> dict[str, Any]:
         return {definition.key: _custom_value(definition, self.cleaned_data.get(f"custom_{definition.key}"))
                 for definition in self.custom_definitions}
