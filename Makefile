@@ -37,7 +37,7 @@ bench: $(STAMP)
 
 ## messages: refresh and compile the zh-hans/en translation catalogues
 messages: $(STAMP)
-	cd src/l2c && ../../$(BIN)/l2c manage makemessages -l en -l zh_Hans --no-obsolete --no-location
+	cd src/l2c && ../../$(BIN)/l2c manage makemessages -l en --no-obsolete --no-location
 	cd src/l2c && ../../$(BIN)/l2c manage compilemessages
 
 clean:

@@ -403,8 +403,9 @@ def insert_accounts(rows: Iterable[dict[str, Any]], *, total: int, chunk: int = 
     """Bulk-load account rows (column name → Python value) with executemany (SQLite) or COPY
     (PostgreSQL); secondary indexes are dropped first and rebuilt at the end. Returns seconds.
 
-    PostgreSQL tables are ANALYZEd afterwards (autovacuum would do it within a minute); SQLite gets
-    planner statistics only with `analyze=True`, since the product never runs ANALYZE itself."""
+    PostgreSQL tables are ANALYZEd afterwards (autovacuum would do it within a minute); SQLite's with
+    `analyze=True`, through the product's own `refresh_planner_statistics`, which it runs after each
+    import of 1,000 rows or more and daily (activity.maintenance)."""
     from django.db import connection, transaction
 
     columns = account_columns()
@@ -417,8 +418,12 @@ def insert_accounts(rows: Iterable[dict[str, Any]], *, total: int, chunk: int = 
             _executemany(rows, columns, total, chunk)
     for statement in saved:
         connection.cursor().execute(statement)
-    if connection.vendor == "postgresql" or analyze:
+    if connection.vendor == "postgresql":
         connection.cursor().execute("ANALYZE")
+    elif analyze:
+        from l2c.apps.activity.maintenance import refresh_planner_statistics
+
+        refresh_planner_statistics()
     log(f"loaded {total:,} accounts in {time.perf_counter() - started:.1f}s (indexes rebuilt)")
     return time.perf_counter() - started
 

@@ -50,6 +50,10 @@ def serve(host: str, port: int, demo: bool, workers: int) -> int:
 
         demo_load_if_empty(stdout=sys.stdout)
         os.environ.setdefault("L2C_SHOW_DEMO_LOGINS", "1")
+    from l2c.apps.activity.maintenance import planner_statistics_missing, refresh_planner_statistics
+
+    if planner_statistics_missing():
+        refresh_planner_statistics()
     python = sys.executable
     children = [
         subprocess.Popen([python, "-m", "l2c.cli", "worker"]),  # noqa: S603

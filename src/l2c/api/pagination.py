@@ -2,18 +2,35 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import connection
 from django.db.models import Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 from l2c.kernel.cursor import Direction, decode_cursor, encode_cursor
 from l2c.kernel.errors import FieldError, ValidationFailed
 
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50
+
+
+# A streamed search reads its matches in batches growing by STREAM_GROWTH from STREAM_FIRST_BATCH:
+# one batch serves a page when a tenth of the matches are visible; a user who sees few of them
+# costs a few more round trips, never one per row.
+STREAM_FIRST_BATCH = 500
+STREAM_GROWTH = 4
+STREAM_MAX_BATCH = 16_000
+
+
+class IdStream(Protocol):
+    """Ids of matching rows in id order, read in batches (e.g. from a full-text index)."""
+
+    def batch(self, *, bound: int | None, descending: bool, size: int) -> list[int]: ...
 
 
 @dataclass(frozen=True)
@@ -61,16 +78,44 @@ def _value(row: Any, name: str) -> Any:
     return getattr(row, name)
 
 
+def id_list_q(ids: list[int]) -> Q:
+    """pk IN (ids) as ONE parameter (a JSON array): binding thousands of values one by one costs
+    more Python time than the whole query, and SQLite limits a statement to 32,766 parameters."""
+    if connection.vendor == "sqlite":
+        return Q(pk__in=RawSQL("SELECT value FROM json_each(%s)", [json.dumps(ids)]))
+    if connection.vendor == "postgresql":
+        return Q(pk__in=RawSQL("SELECT unnest(%s::bigint[])", [ids]))
+    return Q(pk__in=ids)
+
+
+def _streamed_rows(queryset: QuerySet[Any], stream: IdStream, *, bound: int | None, descending: bool,
+                   wanted: int) -> list[Any]:
+    """Up to `wanted` rows of `queryset` among the stream's ids past `bound`, in id order: batch after
+    batch of the stream until enough rows are found or the stream ends."""
+    order = "-pk" if descending else "pk"
+    rows: list[Any] = []
+    size = STREAM_FIRST_BATCH
+    while True:
+        ids = stream.batch(bound=bound, descending=descending, size=size)
+        if ids:
+            rows += list(queryset.filter(id_list_q(ids)).order_by(order)[: wanted - len(rows)])
+        if len(rows) >= wanted or len(ids) < size:
+            return rows
+        bound, size = ids[-1], min(size * STREAM_GROWTH, STREAM_MAX_BATCH)
+
+
 def keyset_page(queryset: QuerySet[Any], *, sort: str, allowed_sorts: Mapping[str, str], cursor: str | None,
-                limit: int) -> Page:
+                limit: int, stream: IdStream | None = None) -> Page:
     """One page of `queryset` ordered by (sort field, id), continuing after/before `cursor`.
 
-    The sort field must be NOT NULL so that (value, id) is a total order.
+    The sort field must be NOT NULL so that (value, id) is a total order. With a `stream` (only for
+    the sort by id) the page's rows are `queryset` rows among the stream's ids, read batch by batch.
     """
     if limit < 1 or limit > MAX_PAGE_SIZE:
         raise ValidationFailed("Bad page size.", errors=[FieldError("limit", f"must be 1..{MAX_PAGE_SIZE}")])
     field, descending = _parse_sort(sort, allowed_sorts)
     direction = Direction.NEXT
+    last_id: int | None = None
     if cursor:
         decoded = decode_cursor(cursor)
         direction = decoded.direction
@@ -87,7 +132,10 @@ def keyset_page(queryset: QuerySet[Any], *, sort: str, allowed_sorts: Mapping[st
     backwards = direction == Direction.PREVIOUS
     order_desc = descending != backwards
     prefix = "-" if order_desc else ""
-    rows = list(queryset.order_by(f"{prefix}{field}", f"{prefix}pk")[: limit + 1])
+    if stream is not None and field == "id":
+        rows = _streamed_rows(queryset, stream, bound=last_id, descending=order_desc, wanted=limit + 1)
+    else:
+        rows = list(queryset.order_by(f"{prefix}{field}", f"{prefix}pk")[: limit + 1])
     has_more = len(rows) > limit
     rows = rows[:limit]
     if backwards:

@@ -19,6 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from l2c import __version__
+from l2c.api.pagination import keyset_page
 from l2c.apps.activity import selectors as activity_selectors
 from l2c.apps.customers import selectors as customer_selectors
 from l2c.apps.identity import services as identity_services
@@ -111,15 +112,30 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "web/home.html", context)
 
 
+SEARCH_LIMIT = 20
+
+
+def _newest_matches(rows: Any, stream: Any, sorts: dict[str, str]) -> tuple[list[Any], bool]:
+    """The SEARCH_LIMIT newest matches, and whether there are more. Newest first is the order of the
+    full-text index, so this costs the same for "有限公司" as for a rare name."""
+    page = keyset_page(rows, sort=customer_selectors.SEARCH_SORT, allowed_sorts=sorts, cursor=None,
+                       limit=SEARCH_LIMIT, stream=stream)
+    return page.items, page.next_cursor is not None
+
+
 @login_required
 def search(request: HttpRequest) -> HttpResponse:
     query = (request.GET.get("q") or "").strip()[:100]
     accounts: list[Any] = []
     contacts: list[Any] = []
+    more_accounts = more_contacts = False
     if query:
-        accounts = list(customer_selectors.account_list(user=request.user, filters={"q": query})
-                        .order_by("name", "id")[:20])
-        contacts = list(customer_selectors.contact_list(user=request.user, filters={"q": query})
-                        .select_related("account").order_by("name", "id")[:20])
+        sort, user, filters = customer_selectors.SEARCH_SORT, request.user, {"q": query}
+        rows, stream = customer_selectors.account_page_source(user=user, filters=filters, sort=sort)
+        accounts, more_accounts = _newest_matches(rows, stream, customer_selectors.ACCOUNT_SORTS)
+        rows, stream = customer_selectors.contact_page_source(user=user, filters=filters, sort=sort)
+        contacts, more_contacts = _newest_matches(rows.select_related("account"), stream,
+                                                  customer_selectors.CONTACT_SORTS)
     return render(request, "web/search.html",
-                  {"search_query": query, "accounts": accounts, "contacts": contacts})
+                  {"search_query": query, "accounts": accounts, "contacts": contacts,
+                   "more_accounts": more_accounts, "more_contacts": more_contacts})

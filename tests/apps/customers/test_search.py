@@ -42,13 +42,14 @@ def contact_names(client: Client, q: str) -> list[str]:
 def test_search_text_spaces_chinese_characters_and_adds_pinyin_initials_and_their_suffixes() -> None:
     assert search_text("北京星河智能科技有限公司", "星河智能") == (
         "北 京 星 河 智 能 科 技 有 限 公 司 beijingxinghezhinengkejiyouxiangongsi xinghezhineng "
+        "北京 京星 星河 河智 智能 能科 科技 技有 有限 限公 公司 "
         "bjxhznkjyxgs xhzn "
         "jxhznkjyxgs xhznkjyxgs hznkjyxgs znkjyxgs nkjyxgs kjyxgs jyxgs yxgs xgs gs hzn zn")
 
 
 def test_search_text_of_a_contact_keeps_the_mobile_as_digits_and_the_e_mail_as_words() -> None:
     assert search_text("王强", "138-0013-8000", "Wang.Qiang@Example.com") == (
-        "王 强 wangqiang 13800138000 wang qiang example com wq")
+        "王 强 wangqiang 13800138000 wang qiang example com 王强 wq")
 
 
 def test_search_text_keeps_the_words_of_a_part_that_is_only_part_of_an_earlier_word() -> None:
@@ -56,7 +57,12 @@ def test_search_text_keeps_the_words_of_a_part_that_is_only_part_of_an_earlier_w
 
 
 def test_search_text_folds_full_width_letters_and_drops_punctuation() -> None:
-    assert search_text("ＡＢＣ（北京）科技", "") == "abc 北 京 科 技 beijingkeji bjkj jkj kj"
+    assert search_text("ＡＢＣ（北京）科技", "") == "abc 北 京 科 技 beijingkeji 北京 京科 科技 bjkj jkj kj"
+
+
+def test_search_text_pairs_each_part_on_its_own() -> None:
+    assert search_text("远景公司", "星火") == (
+        "远 景 公 司 yuanjinggongsi 星 火 xinghuo 远景 景公 公司 星火 yjgs xh jgs gs")
 
 
 def test_search_text_is_cut_at_a_token_boundary_to_fit_both_columns() -> None:
@@ -70,8 +76,12 @@ def test_search_query_groups_keep_only_letters_digits_and_chinese_characters() -
     groups = search_query_groups('星河" OR bj* NEAR(长安) -x:1 &|!')
 
     assert [(group.tokens, group.prefix) for group in groups] == [
-        (("星", "河"), False), (("or",), True), (("bj",), True), (("near",), True), (("长", "安"), False),
+        (("星河",), False), (("or",), True), (("bj",), True), (("near",), True), (("长安",), False),
         (("x",), True), (("1",), True)]
+
+
+def test_a_run_of_chinese_characters_is_asked_for_as_the_phrase_of_its_pairs() -> None:
+    assert [group.tokens for group in search_query_groups("州金盛建 星")] == [("州金", "金盛", "盛建"), ("星",)]
 
 
 # --- accounts -------------------------------------------------------------------------------------
@@ -135,6 +145,7 @@ def test_a_short_name_outside_the_name_is_found_by_its_characters_and_pinyin(org
     assert account_names(client, "zsy") == ["中国石油天然气股份有限公司"]
     assert account_names(client, "zhongshiyou") == ["中国石油天然气股份有限公司"]
     assert account_names(client, VALID_CODE[:10]) == []  # part of a credit code is no credit code
+    assert account_names(client, "司中石") == []  # the name's end and the short name are not one run
 
 
 def test_account_search_applies_visibility(org, api_client_for, accounts):

@@ -57,6 +57,7 @@ from l2c.kernel.tabular import Table, TabularError, file_format, open_table
 from .audit import jsonable
 from .custom_fields import clean_custom_values, definitions
 from .jobs import job_enqueue, job_log, job_progress
+from .maintenance import IMPORT_ANALYZE_ROWS, refresh_planner_statistics
 from .models import AuditEvent, CustomField, ImportJob, JobRun
 
 if TYPE_CHECKING:
@@ -692,6 +693,9 @@ def import_execute(*, run: JobRun) -> None:
                  valid_rows=tally.valid, error_count=tally.error_count, errors=tally.errors)
     job_progress(run.pk, processed, total=tally.total)
     job_log(run.pk, f"done: {created} {spec.object_type} records created, {tally.error_count} errors")
+    if created >= IMPORT_ANALYZE_ROWS and refresh_planner_statistics(
+            access.object_type(spec.object_type).model._meta.db_table):
+        job_log(run.pk, "refreshed the query planner's statistics of the table (ANALYZE)")
 
 
 def import_error_rows(*, user: User, import_id: int) -> tuple[ImportJob, Iterator[list[Any]]]:

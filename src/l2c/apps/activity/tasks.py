@@ -11,6 +11,7 @@ from django_tasks import task
 from l2c.apps.identity.models import LoginThrottle
 
 from .jobs import job_log, run_job
+from .maintenance import refresh_planner_statistics
 from .models import IdempotencyRecord, JobRun, Todo
 from .services import notification_send
 
@@ -38,7 +39,8 @@ def todo_reminders(job_run_id: int) -> None:
 
 @task()
 def housekeeping(job_run_id: int) -> None:
-    """Drop expired idempotency records and log-in throttles, and job runs older than 90 days."""
+    """Drop expired idempotency records and log-in throttles, and job runs older than 90 days;
+    refresh SQLite's planner statistics."""
 
     def work(run: JobRun) -> None:
         now = timezone.now()
@@ -48,6 +50,8 @@ def housekeeping(job_run_id: int) -> None:
         ).delete()
         runs, _ = JobRun.objects.filter(finished_at__lt=now - timedelta(days=90)).delete()
         job_log(run.pk, f"removed {idempotency} idempotency records, {throttles} throttles, {runs} job runs")
+        if refresh_planner_statistics():
+            job_log(run.pk, "refreshed the query planner's statistics (ANALYZE)")
 
     run_job(job_run_id, work)
 

@@ -144,7 +144,8 @@ class AccountFilters(Schema):
     created_from: dt.date | None = None
     created_to: dt.date | None = None
     custom: list[str] = Field([], description="custom field filters as key:value", max_length=10)
-    sort: Literal["-updated_at", "updated_at", "name", "-name", "-created_at", "created_at"] = "-updated_at"
+    sort: Literal["-updated_at", "updated_at", "name", "-name", "-created_at", "created_at", "-id"] | None = Field(
+        None, description="default -updated_at; with q, -id (newest first)")
     cursor: str | None = Field(None, max_length=2048)
     limit: int = Field(DEFAULT_PAGE_SIZE, ge=1, le=200)
     with_count: bool = False
@@ -210,24 +211,30 @@ def _with_etag(response: HttpResponse, version: int) -> None:
 # --- accounts -------------------------------------------------------------------------------------
 @router.get("", response={200: AccountPage, **READ_ERRORS}, summary="List accounts the caller may see")
 def list_accounts(request: HttpRequest, filters: Query[AccountFilters]) -> Any:
-    queryset = selectors.account_list(user=request.user, filters=_account_filters(filters))
+    sort = filters.sort or selectors.default_sort(filters.q)
+    queryset, stream = selectors.account_page_source(user=request.user, filters=_account_filters(filters), sort=sort)
     # Rows as dicts plus one query for their tags: no model instances on the hot list path.
     rows = queryset.values(*ACCOUNT_OUT_FIELDS)
-    page = keyset_page(rows, sort=filters.sort, allowed_sorts=selectors.ACCOUNT_SORTS, cursor=filters.cursor,
-                       limit=filters.limit)
+    page = keyset_page(rows, sort=sort, allowed_sorts=selectors.ACCOUNT_SORTS, cursor=filters.cursor,
+                       limit=filters.limit, stream=stream)
     tags = selectors.account_tag_names([row["id"] for row in page.items])
     items = [{**row, "tags": tags.get(row["id"], [])} for row in page.items]
     body = {"items": items, "next_cursor": page.next_cursor, "previous_cursor": page.previous_cursor,
-            "count": queryset.count() if filters.with_count else None}
+            "count": _account_count(request, filters) if filters.with_count else None}
     # Validated and serialised by pydantic-core in one pass; ninja's per-object getter would cost
     # more than the whole SQL of the page. The shape is exactly the declared AccountPage.
     return HttpResponse(_ACCOUNT_PAGE_JSON.dump_json(_ACCOUNT_PAGE_JSON.validate_python(body)),
                         content_type="application/json")
 
 
+def _account_count(request: HttpRequest, filters: AccountFilters) -> int:
+    """Visible accounts matching every filter, the search included (a streamed page's queryset leaves it out)."""
+    return selectors.account_list(user=request.user, filters=_account_filters(filters)).count()
+
+
 @router.get("/count", response={200: CountOut, **READ_ERRORS}, summary="Count visible accounts matching filters")
 def count_accounts(request: HttpRequest, filters: Query[AccountFilters]) -> Any:
-    return {"count": selectors.account_list(user=request.user, filters=_account_filters(filters)).count()}
+    return {"count": _account_count(request, filters)}
 
 
 @router.post("", response={201: AccountOut, **WRITE_ERRORS}, summary="Create an account")
@@ -365,7 +372,8 @@ class ContactPage(Schema):
 class ContactFilters(Schema):
     q: str | None = Field(None, max_length=100)
     account_id: int | None = None
-    sort: Literal["-updated_at", "name", "-name", "-created_at"] = "-updated_at"
+    sort: Literal["-updated_at", "name", "-name", "-created_at", "-id"] | None = Field(
+        None, description="default -updated_at; with q, -id (newest first)")
     cursor: str | None = Field(None, max_length=2048)
     limit: int = Field(DEFAULT_PAGE_SIZE, ge=1, le=200)
     with_count: bool = False
@@ -373,11 +381,15 @@ class ContactFilters(Schema):
 
 @contacts_router.get("", response={200: ContactPage, **READ_ERRORS}, summary="List contacts the caller may see")
 def list_contacts(request: HttpRequest, filters: Query[ContactFilters]) -> Any:
-    queryset = selectors.contact_list(user=request.user, filters=filters.model_dump(include={"q", "account_id"}))
-    page = keyset_page(queryset, sort=filters.sort, allowed_sorts=selectors.CONTACT_SORTS, cursor=filters.cursor,
-                       limit=filters.limit)
+    sort = filters.sort or selectors.default_sort(filters.q)
+    searched = filters.model_dump(include={"q", "account_id"})
+    queryset, stream = selectors.contact_page_source(user=request.user, filters=searched, sort=sort)
+    page = keyset_page(queryset, sort=sort, allowed_sorts=selectors.CONTACT_SORTS, cursor=filters.cursor,
+                       limit=filters.limit, stream=stream)
+    # The count honours every filter, the search included (a streamed page's queryset leaves it out).
+    count = selectors.contact_list(user=request.user, filters=searched).count() if filters.with_count else None
     return {"items": page.items, "next_cursor": page.next_cursor, "previous_cursor": page.previous_cursor,
-            "count": queryset.count() if filters.with_count else None}
+            "count": count}
 
 
 @contacts_router.post("", response={201: ContactOut, **WRITE_ERRORS}, summary="Create a contact")

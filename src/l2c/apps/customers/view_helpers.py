@@ -14,8 +14,9 @@ from django.shortcuts import redirect
 from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from l2c.api.pagination import Page, keyset_page
+from l2c.api.pagination import IdStream, Page, keyset_page
 from l2c.apps.activity import selectors as activity_selectors
 from l2c.apps.activity.custom_fields import definitions
 from l2c.apps.activity.models import AuditEvent, CustomField, FollowUp
@@ -29,8 +30,10 @@ from .forms import (
 )
 
 PAGE_SIZE = 50
-ACCOUNT_LIST_SORTS = {"-updated_at": "-updated_at", "name": "name", "-created_at": "-created_at"}
-CONTACT_LIST_SORTS = {"-updated_at": "-updated_at", "name": "name", "-created_at": "-created_at"}
+ACCOUNT_LIST_SORTS = {"-updated_at": "-updated_at", "name": "name", "-created_at": "-created_at", "-id": "-id"}
+CONTACT_LIST_SORTS = ACCOUNT_LIST_SORTS
+LIST_SORT_CHOICES = [("-updated_at", gettext_lazy("最近更新")), ("name", gettext_lazy("名称")),
+                     ("-created_at", gettext_lazy("最近创建")), ("-id", gettext_lazy("最新录入"))]
 COLUMNS_SESSION_KEY = "customers.account_columns"
 PICKER_LIMIT = 200
 
@@ -104,13 +107,14 @@ def page_urls(request: HttpRequest, page: Page) -> dict[str, str | None]:
     return {"previous_url": url(page.previous_cursor), "next_url": url(page.next_cursor)}
 
 
-def paginate(request: HttpRequest, queryset: QuerySet[Any], sort: str, sorts: Mapping[str, str]) -> Page:
+def paginate(request: HttpRequest, queryset: QuerySet[Any], sort: str, sorts: Mapping[str, str],
+             stream: IdStream | None = None) -> Page:
     cursor = request.GET.get("cursor") or None
     try:
-        return keyset_page(queryset, sort=sort, allowed_sorts=sorts, cursor=cursor, limit=PAGE_SIZE)
+        return keyset_page(queryset, sort=sort, allowed_sorts=sorts, cursor=cursor, limit=PAGE_SIZE, stream=stream)
     except ValidationFailed:
         messages.warning(request, _("分页参数无效，已回到第一页。"))
-        return keyset_page(queryset, sort=sort, allowed_sorts=sorts, cursor=None, limit=PAGE_SIZE)
+        return keyset_page(queryset, sort=sort, allowed_sorts=sorts, cursor=None, limit=PAGE_SIZE, stream=stream)
 
 
 # --- display helpers ------------------------------------------------------------------------------

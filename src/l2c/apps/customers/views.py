@@ -47,6 +47,7 @@ from .view_helpers import (
     ACCOUNT_LIST_SORTS,
     COLUMNS_SESSION_KEY,
     CONTACT_LIST_SORTS,
+    LIST_SORT_CHOICES,
     PICKER_LIMIT,
     activity_context,
     back,
@@ -141,12 +142,12 @@ def _account_filters(params: QueryDict) -> dict[str, Any]:
 def account_list(request: HttpRequest) -> HttpResponse:
     user = request.user
     filters = _account_filters(request.GET)
-    sort = request.GET.get("sort") or "-updated_at"
+    sort = request.GET.get("sort") or selectors.default_sort(filters.get("q"))
     if sort not in ACCOUNT_LIST_SORTS:
-        sort = "-updated_at"
-    queryset = selectors.account_list(user=user, filters=filters)
+        sort = selectors.default_sort(filters.get("q"))
+    queryset, stream = selectors.account_page_source(user=user, filters=filters, sort=sort)
     page = paginate(request, queryset.select_related("owner", "department").prefetch_related("tags"), sort,
-                     ACCOUNT_LIST_SORTS)
+                    ACCOUNT_LIST_SORTS, stream=stream)
     listed_custom = [field for field in definitions("account") if field.show_in_list]
     columns = _account_columns(listed_custom)
     chosen = _chosen_columns(request, columns)
@@ -165,7 +166,7 @@ def account_list(request: HttpRequest) -> HttpResponse:
         "page": page_urls(request, page),
         "filters": filters,
         "sort": sort,
-        "sorts": [("-updated_at", _("最近更新")), ("name", _("名称")), ("-created_at", _("最近创建"))],
+        "sorts": LIST_SORT_CHOICES,
         "industries": Industry.choices,
         "statuses": AccountStatus.choices,
         "levels": AccountLevel.choices,
@@ -407,11 +408,11 @@ def contact_list(request: HttpRequest) -> HttpResponse:
     account_id = int_or_none(request.GET.get("account"))
     if account_id is not None:
         filters["account_id"] = account_id
-    sort = request.GET.get("sort") or "-updated_at"
+    sort = request.GET.get("sort") or selectors.default_sort(q)
     if sort not in CONTACT_LIST_SORTS:
-        sort = "-updated_at"
-    queryset = selectors.contact_list(user=user, filters=filters).select_related("account")
-    page = paginate(request, queryset, sort, CONTACT_LIST_SORTS)
+        sort = selectors.default_sort(q)
+    queryset, stream = selectors.contact_page_source(user=user, filters=filters, sort=sort)
+    page = paginate(request, queryset.select_related("account"), sort, CONTACT_LIST_SORTS, stream=stream)
     accounts = list(selectors.account_list(user=user).order_by("name", "id")[:PICKER_LIMIT])
     if account_id is not None and all(a.pk != account_id for a in accounts):
         accounts += list(selectors.account_list(user=user).filter(pk=account_id))
@@ -422,7 +423,7 @@ def contact_list(request: HttpRequest) -> HttpResponse:
         "account_id": account_id,
         "accounts": accounts,
         "sort": sort,
-        "sorts": [("-updated_at", _("最近更新")), ("name", _("名称")), ("-created_at", _("最近创建"))],
+        "sorts": LIST_SORT_CHOICES,
         "may_create": access.can(user, "contact", "create"),
         "import_url": optional_url("activity:import_start", "contact") if access.can(user, "contact", "import")
         else None,
