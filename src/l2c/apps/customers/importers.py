@@ -62,6 +62,7 @@ from .models import (
     Industry,
     Tag,
 )
+from .search_index import search_index_deferred
 from .services import ACCOUNT_AUDITED, CONTACT_AUDITED
 from .validation import ACCOUNT_FIELDS, CONTACT_FIELDS, Cleaner, clean_fields, credit_code, search_text
 
@@ -521,7 +522,8 @@ def _records_create(actor: User, model: type[Account] | type[Contact], rows: Seq
                 yield (record_id, *own(row), _custom_json(row), search_text(*[row[key] for key in search_keys]),
                        *tail)
 
-    rows_insert(model, columns, values())
+    with search_index_deferred(model, ids):
+        rows_insert(model, columns, values())
     object_type, action = model._meta.model_name or "", AuditEvent.Kind.IMPORT.value
     audit_insert(actor_id=actor.pk, events=[
         (object_type, record_id, row["name"], action, text)

@@ -224,9 +224,15 @@ def clean_fields(
     return cleaned, errors
 
 
+def _letters(syllables: list[str]) -> str:
+    # Characters pypinyin does not know come back as themselves: they are no pinyin.
+    return "".join(syllable for syllable in syllables if syllable.isascii() and syllable.isalpha()).lower()
+
+
 @lru_cache(maxsize=262144)
-def _chunk_pinyin(chunk: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    return tuple(lazy_pinyin(chunk)), tuple(lazy_pinyin(chunk, style=Style.FIRST_LETTER))
+def _chunk_pinyin(chunk: str) -> tuple[str, str]:
+    """Full pinyin and initials of a chunk of at most two characters, letters a–z only."""
+    return _letters(lazy_pinyin(chunk)), _letters(lazy_pinyin(chunk, style=Style.FIRST_LETTER))
 
 
 def _pinyin(text: str) -> tuple[str, str]:
@@ -234,17 +240,8 @@ def _pinyin(text: str) -> tuple[str, str]:
     chunks: company names reuse a small vocabulary, so this is ~50x faster than converting whole
     names (bulk imports) while two-character words (重庆 chongqing, 银行 yinhang) keep their phrase
     reading."""
-    full: list[str] = []
-    initials: list[str] = []
-    for start in range(0, len(text), 2):
-        chunk_full, chunk_initials = _chunk_pinyin(text[start:start + 2])
-        full.extend(chunk_full)
-        initials.extend(chunk_initials)
-    # Characters pypinyin does not know come back as themselves: they are no pinyin.
-    return (
-        "".join(syllable for syllable in full if syllable.isascii() and syllable.isalpha()).lower(),
-        "".join(letter for letter in initials if letter.isascii() and letter.isalpha()).lower(),
-    )
+    chunks = [_chunk_pinyin(text[start:start + 2]) for start in range(0, len(text), 2)]
+    return "".join(full for full, _ in chunks), "".join(initials for _, initials in chunks)
 
 
 # --- search text ------------------------------------------------------------------------------------
@@ -303,11 +300,13 @@ def search_text(*parts: str) -> str:
         if _PHONE_PART_RE.match(part):
             tokens = ["".join(tokens)]
         folded = f" {' '.join(tokens)} "
+        han_tokens = [_HAN_RE.match(token) is not None for token in tokens]  # a Chinese token is one character
         if not any(folded in earlier for earlier in folded_parts):  # whole tokens, in order
             words.extend(tokens)
-            pairs.extend(_han_pairs(tokens))
+            pairs.extend(tokens[index] + tokens[index + 1] for index in range(len(tokens) - 1)
+                         if han_tokens[index] and han_tokens[index + 1])
         folded_parts.append(folded)
-        han = "".join(token for token in tokens if _HAN_RE.fullmatch(token))
+        han = "".join(token for token, is_han in zip(tokens, han_tokens, strict=True) if is_han)
         if not han:
             continue
         full, initials = _pinyin(han)
@@ -316,9 +315,13 @@ def search_text(*parts: str) -> str:
             once(spelled, initials)
         for start in range(1, min(len(initials) - 1, INITIALS_SUFFIXES)):
             once(suffixes, initials[start:])
+    everything = words + pairs + spelled + suffixes
+    text = " ".join(everything)
+    if len(text) <= SEARCH_TEXT_MAX_LENGTH:
+        return text
     kept: list[str] = []
     length = -1
-    for token in words + pairs + spelled + suffixes:
+    for token in everything:
         if length + 1 + len(token) <= SEARCH_TEXT_MAX_LENGTH:  # an overlong token does not hide shorter ones
             kept.append(token)
             length += 1 + len(token)
