@@ -1,0 +1,151 @@
+"""Rules, scores and blocking keys of the duplicate engine, by hand-checked examples."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from rapidfuzz import fuzz
+
+from l2c.engines.dedup import (
+    KeyKind,
+    Rule,
+    RuleAction,
+    RuleField,
+    RuleKind,
+    best_match,
+    blocking_keys,
+    company_name,
+    fingerprint,
+    min_shared_grams,
+    name_grams,
+    name_score,
+    rank,
+)
+
+CREDIT = Rule("credit", RuleKind.EXACT, RuleField.CREDIT_CODE, RuleAction.BLOCK)
+PHONE = Rule("phone", RuleKind.EXACT, RuleField.PHONE, RuleAction.WARN)
+NAME_90 = Rule("name90", RuleKind.FUZZY, RuleField.NAME, RuleAction.WARN, threshold=90)
+NAME_80 = Rule("name80", RuleKind.FUZZY, RuleField.NAME, RuleAction.REPORT, threshold=80)
+RULES = (CREDIT, PHONE, NAME_90, NAME_80)
+
+
+def test_a_rule_must_compare_a_field_its_kind_can_compare():
+    with pytest.raises(ValueError, match="fuzzy rule cannot compare credit_code"):
+        Rule("bad", RuleKind.FUZZY, RuleField.CREDIT_CODE, RuleAction.WARN, threshold=90)
+    with pytest.raises(ValueError, match=r"threshold must be 1\.\.100"):
+        Rule("bad", RuleKind.FUZZY, RuleField.NAME, RuleAction.WARN, threshold=0)
+
+
+@pytest.mark.parametrize(("a", "b", "score"), [
+    ("北京星河智能科技有限公司", "星河智能科技（北京）有限公司", 100),  # same core
+    ("北京星河智能科技有限公司", "北京星河智能科技股份有限公司", 100),
+    ("北京星河智能科技有限公司", "北京星河智能技术有限公司", 83),  # 星河智能科技 ~ 星河智能技术: 2·5/12
+    ("北京星河智能科技有限公司", "上海星河贸易有限公司", 40),  # 星河智能科技 ~ 星河贸易: 2·2/10
+    ("北京星河智能科技有限公司", "北京云帆网络科技有限公司", 33),
+    # brand pinyin equal (0.6 · 100) + xinghezhinengkeji ~ xinghetechnology (0.4 · 55)
+    ("北京星河智能科技有限公司", "Xinghe Technology Co., Ltd.", 82),
+])
+def test_name_scores(a, b, score):
+    assert name_score(company_name(a), company_name(b)) == score
+
+
+def test_the_same_script_score_is_the_indel_ratio_of_the_cores():
+    a, b = company_name("星河智能科技有限公司"), company_name("星河智慧科技有限公司")
+
+    assert name_score(a, b) == round(fuzz.ratio(a.core, b.core)) == 83
+
+
+def test_the_strongest_action_wins_and_every_fired_rule_is_a_reason():
+    probe = fingerprint(record_id=None, name="北京星河智能科技有限公司", credit_code="91110000600037341L",
+                        phones=["010-62345678"])
+    candidate = fingerprint(record_id=7, name="星河智能科技（北京）有限公司", credit_code="91110000600037341l",
+                            phones=["+86 10 6234 5678"])
+
+    match = best_match(probe, candidate, RULES)
+
+    assert (match.record_id, match.rule.key, match.score) == (7, "credit", 100)
+    # in the order of the rules' strength: block, then warn by score and key, then report
+    assert [reason.code for reason in match.reasons] == ["credit_code_equal", "name_similar", "phone_equal",
+                                                         "name_similar"]
+    assert match.reasons[0].values == (("value", "91110000600037341L"),)
+    assert match.reasons[1].values == (("score", "100"), ("probe", "星河智能科技"), ("candidate", "星河智能科技"))
+    assert match.reasons[2].values == (("value", "01062345678"),)
+
+
+def test_a_fuzzy_rule_fires_at_its_threshold_only():
+    probe = fingerprint(record_id=None, name="北京星河智能科技有限公司")
+    close = fingerprint(record_id=1, name="北京星河智能技术有限公司")  # 83
+    far = fingerprint(record_id=2, name="上海星河贸易有限公司")  # 40
+
+    assert best_match(probe, close, RULES).rule.key == "name80"
+    assert best_match(probe, close, (NAME_90,)) is None
+    assert best_match(probe, far, RULES) is None
+
+
+def test_rank_orders_by_action_then_score_then_id():
+    probe = fingerprint(record_id=None, name="北京星河智能科技有限公司", phones=["13800138000"])
+    candidates = [
+        fingerprint(record_id=3, name="北京星河智能技术有限公司"),  # report 83
+        fingerprint(record_id=2, name="上海云帆网络有限公司", phones=["138-0013-8000"]),  # warn (phone) 100
+        fingerprint(record_id=1, name="星河智能科技有限公司"),  # warn (name 100)
+        fingerprint(record_id=4, name="广州远景物流有限公司"),  # nothing
+    ]
+
+    assert [(m.record_id, m.rule.key, m.score) for m in rank(probe, candidates, RULES)] == [
+        (1, "name90", 100), (2, "phone", 100), (3, "name80", 83)]
+
+
+def test_a_record_is_never_its_own_duplicate():
+    record = fingerprint(record_id=5, name="北京星河智能科技有限公司")
+
+    assert best_match(record, record, RULES) is None
+
+
+@given(st.text(alphabet=st.sampled_from(list("北京上海星河智能科技贸易有限公司集团()abc")), min_size=1, max_size=24))
+def test_a_record_always_matches_a_copy_of_itself(name):
+    probe = fingerprint(record_id=None, name=name)
+    copy = fingerprint(record_id=1, name=name)
+
+    match = best_match(probe, copy, (NAME_90,))
+
+    assert (match is not None) == bool(probe.name.core)
+    if match is not None:
+        assert match.score == 100
+        assert blocking_keys(probe) == blocking_keys(copy)
+
+
+def test_blocking_keys_of_a_record():
+    record = fingerprint(record_id=1, name="北京星河智能科技有限公司", credit_code="91110000600037341L",
+                         phones=["010-62345678", "13800138000", ""], emails=["Sales+x@Gmail.com"])
+
+    assert blocking_keys(record) == {
+        (KeyKind.CREDIT_CODE, "91110000600037341L"), (KeyKind.PHONE, "01062345678"),
+        (KeyKind.PHONE, "13800138000"), (KeyKind.EMAIL, "sales@gmail.com"), (KeyKind.CORE, "星河智能科技"),
+        (KeyKind.GRAM, "星河"), (KeyKind.GRAM, "河智"), (KeyKind.GRAM, "智能"), (KeyKind.GRAM, "能科"),
+        (KeyKind.GRAM, "科技"), (KeyKind.BRAND_PINYIN, "xinghe"),
+    }
+
+
+def test_latin_names_are_blocked_by_letter_triples():
+    assert name_grams(company_name("Acme Inc.")) == ("acm", "cme")
+
+
+@pytest.mark.parametrize(("name", "threshold", "shared"), [
+    ("星河智能科技有限公司", 90, 3),  # 5 pairs; one edit (≤ 2·0.1·6/0.9 = 1.33) breaks at most 2
+    ("星河智能科技有限公司", 80, 1),
+    ("星河有限公司", 90, 1),
+])
+def test_min_shared_grams(name, threshold, shared):
+    assert min_shared_grams(company_name(name), threshold) == shared
+
+
+@given(st.text(alphabet=st.sampled_from(list("星河智能科技贸易云帆网络")), min_size=3, max_size=10),
+       st.text(alphabet=st.sampled_from(list("星河智能科技贸易云帆网络")), min_size=3, max_size=10))
+def test_names_above_the_threshold_share_at_least_the_minimum_grams(a, b):
+    """The bound the blocking index relies on never misses a pair the brute force would find."""
+    left, right = company_name(a + "有限公司"), company_name(b + "有限公司")
+    for threshold in (80, 85, 90, 95):
+        if name_score(left, right) >= threshold:
+            shared = len(set(name_grams(left)) & set(name_grams(right)))
+            assert shared >= min_shared_grams(left, threshold)
