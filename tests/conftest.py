@@ -60,15 +60,17 @@ def org(db: Any) -> Org:
 
 
 def make_account(owner: Any, name: str = "北京星河科技有限公司", **fields: Any) -> Any:
+    """An account as a user makes it who confirms duplicate warnings (blocking rules still apply)."""
     from l2c.apps.customers.services import account_create
 
-    return account_create(actor=owner, data={"name": name, **fields})
+    return account_create(actor=owner, data={"name": name, "confirm_duplicates": True, **fields})
 
 
 def make_contact(owner: Any, account: Any, name: str = "王强", **fields: Any) -> Any:
     from l2c.apps.customers.services import contact_create
 
-    return contact_create(actor=owner, data={"name": name, "account_id": account.pk, **fields})
+    return contact_create(actor=owner, data={"name": name, "account_id": account.pk, "confirm_duplicates": True,
+                                             **fields})
 
 
 @pytest.fixture

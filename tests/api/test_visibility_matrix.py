@@ -241,7 +241,7 @@ def test_account_updates_match_the_reference_and_denials_change_nothing(org, api
     for key, account in world.accounts.items():
         rows_before, audit_before = _account_rows(), _audit_count()
         new_name = f"矩阵客户{world.tokens[key]}·{username}改"
-        response = client.patch(f"/api/v1/accounts/{account.pk}", {"name": new_name},
+        response = client.patch(f"/api/v1/accounts/{account.pk}", {"name": new_name, "confirm_duplicates": True},
                                 content_type="application/json")
         if expected(user, world, key, "edit"):
             rows_after = _account_rows()

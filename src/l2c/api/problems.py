@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Schema
+from ninja import Field, Schema
 
 from l2c.kernel.errors import PROBLEM_TYPE_BASE, DomainError, FieldError
 
@@ -20,6 +20,22 @@ class ProblemFieldErrorOut(Schema):
     row: int | None = None
 
 
+class DuplicateReasonOut(Schema):
+    code: str = Field(description="credit_code_equal, phone_equal, email_equal, name_equal, name_similar, …")
+    values: dict[str, str]
+    message: str
+
+
+class DuplicateOut(Schema):
+    object: str
+    id: int
+    name: str
+    score: int = Field(description="0–100")
+    rule: str
+    action: str = Field(description="block, warn or report")
+    reasons: list[DuplicateReasonOut]
+
+
 class Problem(Schema):
     """An RFC 9457 problem document with a stable machine `code` and per-field `errors`."""
 
@@ -30,6 +46,10 @@ class Problem(Schema):
     code: str
     instance: str | None = None
     errors: list[ProblemFieldErrorOut] = []
+    duplicates: list[DuplicateOut] | None = Field(
+        None, description="duplicate problems: the candidates the caller may see, strongest first")
+    hidden_duplicates: int | None = Field(
+        None, description="duplicate problems: candidates the caller may not see (counted, never named)")
 
 
 def problem_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> HttpResponse:

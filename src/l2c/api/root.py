@@ -12,6 +12,7 @@ from l2c.apps.activity.api import router as activity_router
 from l2c.apps.activity.import_api import router as import_router
 from l2c.apps.customers.api import contacts_router
 from l2c.apps.customers.api import router as accounts_router
+from l2c.apps.customers.duplicate_api import router as duplicates_router
 from l2c.apps.identity.api import public_router as identity_public_router
 from l2c.apps.identity.api import router as identity_router
 from l2c.kernel.errors import DomainError
@@ -36,6 +37,7 @@ api.add_router("/", identity_public_router)
 api.add_router("/", identity_router)
 api.add_router("/accounts", accounts_router)
 api.add_router("/contacts", contacts_router)
+api.add_router("/duplicates", duplicates_router)
 api.add_router("/", activity_router)
 api.add_router("/", import_router)
 

@@ -43,6 +43,8 @@ class ProblemDocument(TypedDict):
     code: str
     instance: NotRequired[str]
     errors: list[ProblemFieldError]
+    duplicates: NotRequired[list[dict[str, object]]]
+    hidden_duplicates: NotRequired[int]
 
 
 @dataclass(frozen=True)
@@ -166,3 +168,27 @@ class RateLimited(DomainError):
     ) -> None:
         super().__init__(detail, errors=errors)
         self.retry_after_seconds = retry_after_seconds
+
+
+class DuplicateFound(Conflict):
+    """The record looks like existing ones. ``blocking``: a rule forbids saving it; otherwise the
+    caller may save it anyway by confirming (``confirm_duplicates``). ``duplicates`` lists the
+    candidates the caller may see; ``hidden_duplicates`` counts those they may not (never named)."""
+
+    code = "duplicate"
+    title = "Possible duplicate"
+
+    def __init__(self, detail: str | None = None, *, blocking: bool, duplicates: Sequence[dict[str, object]],
+                 hidden_duplicates: int) -> None:
+        super().__init__(detail)
+        self.blocking = blocking
+        self.duplicates = list(duplicates)
+        self.hidden_duplicates = hidden_duplicates
+
+    def to_problem(self, instance: str | None = None) -> ProblemDocument:
+        problem = super().to_problem(instance)
+        problem["code"] = "duplicate" if self.blocking else "duplicate_unconfirmed"
+        problem["type"] = PROBLEM_TYPE_BASE + problem["code"]
+        problem["duplicates"] = self.duplicates
+        problem["hidden_duplicates"] = self.hidden_duplicates
+        return problem

@@ -66,8 +66,9 @@ def test_empty_database_is_loaded_with_progress_lines_and_fast(demo):
     assert lines[1] == "  5 departments, 8 users"
     assert re.fullmatch(r"  540 accounts, \d{4} contacts", lines[2])
     assert re.fullmatch(r"  \d+ follow-ups, \d+ to-dos, \d+ notifications", lines[3])
-    assert re.fullmatch(r"Demo company loaded in \d+\.\d s\.", lines[4])
-    assert len(lines) == 5
+    assert re.fullmatch(r"  duplicate-control keys for \d{4} records", lines[4])
+    assert re.fullmatch(r"Demo company loaded in \d+\.\d s\.", lines[5])
+    assert len(lines) == 6
     assert demo.seconds < 15
 
 
@@ -364,3 +365,13 @@ def test_load_refuses_when_demo_users_exist_and_changes_nothing(demo):
 
     assert failure.value.errors[0].field == "username"
     assert _counts() == before
+
+
+def test_demo_accounts_are_in_the_duplicate_index(demo):
+    from l2c.apps.customers.models import Account, DuplicateKey
+
+    account = Account.objects.order_by("pk").first()
+
+    keys = set(DuplicateKey.objects.filter(object_type="account", record_id=account.pk).values_list("key", flat=True))
+    assert f"credit:{account.credit_code}" in keys
+    assert DuplicateKey.objects.filter(object_type="account").values("record_id").distinct().count() == 540

@@ -28,6 +28,9 @@ contacts_router = Router(tags=["contacts"])
 
 
 # --- schemas --------------------------------------------------------------------------------------
+CONFIRM_DUPLICATES = "save although duplicate rules warn (else 409 duplicate_unconfirmed)"
+
+
 class AccountIn(Schema):
     name: str = Field(..., max_length=200)
     short_name: str = ""
@@ -50,6 +53,7 @@ class AccountIn(Schema):
     owner_id: int | None = None
     tags: list[str] = []
     custom: dict[str, Any] = {}
+    confirm_duplicates: bool = Field(False, description=CONFIRM_DUPLICATES)
 
 
 class AccountPatch(Schema):
@@ -73,6 +77,7 @@ class AccountPatch(Schema):
     business_status: str | None = None
     tags: list[str] | None = None
     custom: dict[str, Any] | None = None
+    confirm_duplicates: bool = Field(False, description=CONFIRM_DUPLICATES)
 
 
 class AccountOut(Schema):
@@ -327,6 +332,7 @@ class ContactIn(Schema):
     is_primary: bool = False
     reports_to_id: int | None = None
     custom: dict[str, Any] = {}
+    confirm_duplicates: bool = Field(False, description=CONFIRM_DUPLICATES)
 
 
 class ContactPatch(Schema):
@@ -341,6 +347,7 @@ class ContactPatch(Schema):
     is_primary: bool | None = None
     reports_to_id: int | None = None
     custom: dict[str, Any] | None = None
+    confirm_duplicates: bool = Field(False, description=CONFIRM_DUPLICATES)
 
 
 class ContactOut(Schema):

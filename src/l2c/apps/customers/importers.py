@@ -50,7 +50,7 @@ from l2c.apps.identity.models import User
 from l2c.kernel.errors import FieldError
 from l2c.kernel.uscc import USCC_CHARSET, USCC_LENGTH, USCC_WEIGHTS, normalize_uscc, uscc_generate
 
-from . import selectors
+from . import duplicates, selectors
 from .models import (
     Account,
     AccountLevel,
@@ -536,6 +536,9 @@ def _account_commit(actor: User, rows: list[dict[str, Any]]) -> int:
     ids = _records_create(actor, Account, rows, fields=[*ACCOUNT_FIELDS, "owner", "department"],
                           search_keys=("name", "short_name"), audited=ACCOUNT_IMPORT_AUDITED)
     _tag_links(ids, rows)
+    # New records get their duplicate-control keys set-based, in the chunk's transaction.
+    duplicates.keys_write("account", [duplicates.account_fingerprint(record_id, row)
+                                      for record_id, row in zip(ids, rows, strict=True)], replace=False)
     return len(ids)
 
 
@@ -609,6 +612,8 @@ def _contact_validate(row: dict[str, str], number: int,
 def _contact_commit(actor: User, rows: list[dict[str, Any]]) -> int:
     ids = _records_create(actor, Contact, rows, fields=[*CONTACT_FIELDS, "account"],
                           search_keys=("name", "mobile", "email"), audited=CONTACT_IMPORT_AUDITED)
+    duplicates.keys_write("contact", [duplicates.contact_fingerprint(record_id, row)
+                                      for record_id, row in zip(ids, rows, strict=True)], replace=False)
     return len(ids)
 
 

@@ -215,3 +215,78 @@ class Contact(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# --- duplicate control (ADR 0003) -----------------------------------------------------------------
+class DuplicateObject(models.TextChoices):
+    ACCOUNT = "account", _("客户")
+    CONTACT = "contact", _("联系人")
+
+
+class DuplicateRuleKind(models.TextChoices):
+    EXACT = "exact", _("完全相同")
+    FUZZY = "fuzzy", _("相似")
+
+
+class DuplicateRuleField(models.TextChoices):
+    CREDIT_CODE = "credit_code", _("统一社会信用代码")
+    PHONE = "phone", _("电话")
+    EMAIL = "email", _("邮箱")
+    NAME = "name", _("名称")
+    ADDRESS = "address", _("地址")
+
+
+class DuplicateRuleAction(models.TextChoices):
+    BLOCK = "block", _("禁止保存")
+    WARN = "warn", _("提醒确认")
+    REPORT = "report", _("仅记录")
+
+
+class DuplicateRule(models.Model):
+    """One duplicate rule of an object type (查重规则), editable by an admin; several may be active.
+    Exact rules compare a normalised key, fuzzy rules a similarity 0–100 against `threshold`; the
+    `action` says what a match does to the write: block it, ask the user to confirm, or only report."""
+
+    object_type = models.CharField(_("对象"), max_length=20, choices=DuplicateObject.choices)
+    key = models.SlugField(_("规则代码"), max_length=40)
+    label = models.CharField(_("名称"), max_length=100)
+    kind = models.CharField(_("比较方式"), max_length=10, choices=DuplicateRuleKind.choices)
+    field = models.CharField(_("字段"), max_length=20, choices=DuplicateRuleField.choices)
+    threshold = models.PositiveSmallIntegerField(_("相似度阈值"), default=100)
+    action = models.CharField(_("处理方式"), max_length=10, choices=DuplicateRuleAction.choices)
+    is_active = models.BooleanField(_("启用"), default=True)
+    position = models.PositiveSmallIntegerField(_("顺序"), default=0)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("查重规则")
+        verbose_name_plural = _("查重规则")
+        ordering = ["object_type", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["object_type", "key"], name="duplicate_rule_key"),
+            models.CheckConstraint(condition=models.Q(threshold__gte=1, threshold__lte=100),
+                                   name="duplicate_rule_threshold"),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class DuplicateKey(models.Model):
+    """The blocking index of duplicate control: one normalised key of one record, written as
+    "kind:value" (kinds in engines.dedup.KeyKind: credit code, phone, e-mail, core name, its
+    one-character deletions, name grams …). Rewritten by every service that writes the record, in
+    the same transaction, so a check never reads a stale key."""
+
+    object_type = models.CharField(max_length=20)
+    key = models.CharField(max_length=220)
+    record_id = models.BigIntegerField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["object_type", "key", "record_id"], name="duplicate_key_lookup"),
+            models.Index(fields=["object_type", "record_id"], name="duplicate_key_record"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.object_type}:{self.key} → {self.record_id}"

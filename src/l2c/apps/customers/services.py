@@ -1,5 +1,7 @@
-"""Writes for accounts and contacts. Every write checks access, validates everything, writes the
-audit event in the same transaction, and bumps `version` (optimistic concurrency)."""
+"""Writes for accounts and contacts. Every write checks access, validates everything, passes
+duplicate control (`duplicates.duplicates_guard`; `confirm_duplicates` in the data confirms a
+warning), writes the audit event and the record's duplicate keys in the same transaction, and bumps
+`version` (optimistic concurrency)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from l2c.apps.identity import access
 from l2c.apps.identity.models import User
 from l2c.kernel.errors import Conflict, FieldError, NotFound, PermissionDenied, PreconditionFailed, ValidationFailed
 
+from . import duplicates
 from .models import Account, AccountTeamMember, Contact, Tag
 from .validation import ACCOUNT_FIELDS, CONTACT_FIELDS, clean_fields, search_text
 
@@ -76,9 +79,12 @@ def account_create(*, actor: User, data: Mapping[str, Any]) -> Account:
         errors.extend(failure.errors)
     _raise(errors, "account")
     assert owner is not None
+    duplicates.duplicates_guard(actor=actor, object_type="account", values=cleaned,
+                                confirmed=bool(data.get("confirm_duplicates")))
     account = Account(**cleaned, owner=owner, department_id=owner.department_id, custom=custom, created_by=actor)
     account.search_text = search_text(account.name, account.short_name)
     account.save()
+    duplicates.record_keys_write("account", account.pk, cleaned)
     if data.get("tags"):
         account.tags.set(_tags(list(data["tags"])))
     audit_record(object_type="account", object_id=account.pk, action=AuditEvent.Kind.CREATE, actor_id=actor.pk,
@@ -116,6 +122,11 @@ def account_update(*, actor: User, account_id: int, data: Mapping[str, Any],
             changes["tags"] = [old_tags, sorted(tag.name for tag in new_tags)]
     if not changes:
         return account
+    checked = duplicates.touches_checked_fields("account", changes)
+    current = {name: getattr(account, name) for name in duplicates.FINGERPRINT_FIELDS["account"]}
+    if checked:
+        duplicates.duplicates_guard(actor=actor, object_type="account", values=current, record_id=account.pk,
+                                    confirmed=bool(data.get("confirm_duplicates")))
     account.search_text = search_text(account.name, account.short_name)
     fields = {name: getattr(account, name) for name in cleaned}
     # Compare-and-set on version: a concurrent writer between our read and this update loses.
@@ -124,6 +135,8 @@ def account_update(*, actor: User, account_id: int, data: Mapping[str, Any],
     )
     if not updated:
         raise PreconditionFailed("The account was changed by somebody else; reload and try again.")
+    if checked:
+        duplicates.record_keys_write("account", account.pk, current)
     audit_record(object_type="account", object_id=account.pk, action=AuditEvent.Kind.UPDATE, actor_id=actor.pk,
                  object_repr=account.name, changes=changes)
     account.refresh_from_db()
@@ -146,6 +159,7 @@ def account_delete(*, actor: User, account_id: int, expected_version: int | None
                        "delete or move them first.")
     audit_record(object_type="account", object_id=account.pk, action=AuditEvent.Kind.DELETE, actor_id=actor.pk,
                  object_repr=account.name, changes=diff(snapshot(account, ACCOUNT_AUDITED), {}))
+    duplicates.keys_delete("account", [account.pk])
     account.delete()
 
 
@@ -259,9 +273,12 @@ def contact_create(*, actor: User, data: Mapping[str, Any]) -> Contact:
     except ValidationFailed as failure:
         errors.extend(failure.errors)
     _raise(errors, "contact")
+    duplicates.duplicates_guard(actor=actor, object_type="contact", values=cleaned,
+                                confirmed=bool(data.get("confirm_duplicates")))
     contact = Contact(**cleaned, **links, custom=custom, created_by=actor)
     contact.search_text = search_text(contact.name, contact.mobile, contact.email)
     contact.save()
+    duplicates.record_keys_write("contact", contact.pk, cleaned)
     audit_record(object_type="contact", object_id=contact.pk, action=AuditEvent.Kind.CREATE, actor_id=actor.pk,
                  object_repr=contact.name, changes=diff({}, snapshot(contact, CONTACT_AUDITED)))
     return contact
@@ -287,6 +304,11 @@ def contact_update(*, actor: User, contact_id: int, data: Mapping[str, Any],
     changes = diff(before, snapshot(contact, CONTACT_AUDITED))
     if not changes:
         return contact
+    checked = duplicates.touches_checked_fields("contact", changes)
+    current = {name: getattr(contact, name) for name in duplicates.FINGERPRINT_FIELDS["contact"]}
+    if checked:
+        duplicates.duplicates_guard(actor=actor, object_type="contact", values=current, record_id=contact.pk,
+                                    confirmed=bool(data.get("confirm_duplicates")))
     contact.search_text = search_text(contact.name, contact.mobile, contact.email)
     fields = {name: getattr(contact, name) for name in cleaned}
     fields.update(links)
@@ -295,6 +317,8 @@ def contact_update(*, actor: User, contact_id: int, data: Mapping[str, Any],
     )
     if not updated:
         raise PreconditionFailed("The contact was changed by somebody else; reload and try again.")
+    if checked:
+        duplicates.record_keys_write("contact", contact.pk, current)
     audit_record(object_type="contact", object_id=contact.pk, action=AuditEvent.Kind.UPDATE, actor_id=actor.pk,
                  object_repr=contact.name, changes=changes)
     contact.refresh_from_db()
@@ -307,4 +331,5 @@ def contact_delete(*, actor: User, contact_id: int, expected_version: int | None
     _check_version(contact.version, expected_version, "contact")
     audit_record(object_type="contact", object_id=contact.pk, action=AuditEvent.Kind.DELETE, actor_id=actor.pk,
                  object_repr=contact.name, changes=diff(snapshot(contact, CONTACT_AUDITED), {}))
+    duplicates.keys_delete("contact", [contact.pk])
     contact.delete()

@@ -12,16 +12,18 @@ from .match import (
     RuleKind,
     best_match,
     blocking_keys,
+    deletions,
     fingerprint,
     min_shared_grams,
     name_grams,
     name_score,
+    probe_keys,
     rank,
 )
 from .normalize import NORMALIZATION_VERSION, NameKey, company_name, email, phone, simplified
 
 __all__ = [
     "NORMALIZATION_VERSION", "Fingerprint", "KeyKind", "Match", "NameKey", "Reason", "Rule", "RuleAction",
-    "RuleField", "RuleKind", "best_match", "blocking_keys", "company_name", "email", "fingerprint",
-    "min_shared_grams", "name_grams", "name_score", "phone", "rank", "simplified",
+    "RuleField", "RuleKind", "best_match", "blocking_keys", "company_name", "deletions", "email",
+    "fingerprint", "min_shared_grams", "name_grams", "name_score", "phone", "probe_keys", "rank", "simplified",
 ]

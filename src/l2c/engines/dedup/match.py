@@ -185,19 +185,29 @@ def rank(probe: Fingerprint, candidates: Iterable[Fingerprint], rules: Sequence[
 
 
 # --- blocking -----------------------------------------------------------------------------------------
+# Candidates of a fuzzy name check come from deletion neighbourhoods (SymSpell): every record stores
+# its core name with each single character left out; two cores one insertion, deletion or
+# substitution apart then share a stored string, found with equality look-ups however common their
+# characters are. That covers every pair at a similarity ≥ 90 up to 19 characters together; longer
+# names are also stored by their grams, of which such pairs share many.
+LONG_CORE = 9  # cores at least this long are also stored by grams
+MAX_DELETION_CORE = 40  # longer cores store no deletions (their grams find them)
+
+
 class KeyKind(StrEnum):
     CREDIT_CODE = "credit"
     PHONE = "phone"
     EMAIL = "email"
     CORE = "core"  # the whole core name
-    GRAM = "gram"  # a bigram (Chinese) or trigram (Latin) of the core name
+    DELETION = "del"  # the core name with one character left out
+    GRAM = "gram"  # a bigram (Chinese) or trigram (Latin) of a long core name
     BRAND_PINYIN = "brandpy"  # where Chinese and Latin spellings meet
-    ADDRESS = "address"
+    ADDRESS = "addr"
 
 
 def name_grams(key: NameKey) -> tuple[str, ...]:
-    """The grams of a core name used for candidate search: character pairs of a Chinese core
-    (星河智能 → 星河 河智 智能), letter triples of a Latin one."""
+    """The grams of a core name: character pairs of a Chinese core (星河智能 → 星河 河智 智能),
+    letter triples of a Latin one."""
     core = key.core
     size = 3 if _is_latin(key) else 2
     if len(core) < MIN_GRAM_NAME_LENGTH:
@@ -207,6 +217,14 @@ def name_grams(key: NameKey) -> tuple[str, ...]:
     return tuple(dict.fromkeys(core[index:index + size] for index in range(len(core) - size + 1)))
 
 
+def deletions(core: str) -> tuple[str, ...]:
+    """The core with each single character left out (星河智能 → 河智能 星智能 星河能 星河智), for cores of
+    3 to MAX_DELETION_CORE characters."""
+    if not 3 <= len(core) <= MAX_DELETION_CORE:
+        return ()
+    return tuple(dict.fromkeys(core[:index] + core[index + 1:] for index in range(len(core))))
+
+
 def blocking_keys(record: Fingerprint) -> set[tuple[str, str]]:
     """The (kind, value) keys under which a record is stored in the blocking index."""
     keys: set[tuple[str, str]] = set()
@@ -214,13 +232,29 @@ def blocking_keys(record: Fingerprint) -> set[tuple[str, str]]:
         keys.add((KeyKind.CREDIT_CODE, record.credit_code))
     keys.update((KeyKind.PHONE, value) for value in record.phones)
     keys.update((KeyKind.EMAIL, value) for value in record.emails)
-    if record.name.core:
-        keys.add((KeyKind.CORE, record.name.core))
-        keys.update((KeyKind.GRAM, gram) for gram in name_grams(record.name))
+    core = record.name.core
+    if core:
+        keys.add((KeyKind.CORE, core))
+        keys.update((KeyKind.DELETION, variant) for variant in deletions(core))
+        if len(core) >= LONG_CORE:
+            keys.update((KeyKind.GRAM, gram) for gram in name_grams(record.name))
         if len(record.name.brand_pinyin) >= 4:
             keys.add((KeyKind.BRAND_PINYIN, record.name.brand_pinyin))
     if record.address:
         keys.add((KeyKind.ADDRESS, record.address))
+    return keys
+
+
+def probe_keys(probe: Fingerprint) -> set[tuple[str, str]]:
+    """The stored keys that lead to `probe`'s candidates: its exact keys; its core and deletions
+    against stored cores and deletions (one insertion, deletion or substitution apart); its
+    brand pinyin. Grams are looked up separately (`name_grams`, `min_shared_grams`)."""
+    keys = {key for key in blocking_keys(probe) if key[0] not in (KeyKind.DELETION, KeyKind.GRAM, KeyKind.CORE)}
+    core = probe.name.core
+    if core:
+        near = (core, *deletions(core))
+        keys.update((KeyKind.CORE, value) for value in near)
+        keys.update((KeyKind.DELETION, value) for value in near)
     return keys
 
 

@@ -1,0 +1,247 @@
+"""Duplicate control (查重) of accounts and contacts: rules, the blocking index and the checks that
+every write passes (ADR 0003). The engine (`l2c.engines.dedup`) normalises and scores; this module
+reads and writes the database and applies visibility: a caller learns how many invisible records
+match, never which.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Count
+from django.utils.translation import gettext as _
+
+from l2c.apps.activity.imports import rows_insert
+from l2c.apps.identity import access
+from l2c.apps.identity.models import User
+from l2c.engines import dedup
+from l2c.kernel.errors import DuplicateFound
+
+from .models import Account, Contact, DuplicateKey, DuplicateRule
+
+CANDIDATE_LIMIT = 500  # candidate ids read per check: a name matching more is not a useful warning
+KEY_LENGTH = 220
+# Fields whose change makes an update re-check and re-key the record.
+CHECKED_FIELDS = {"account": ("name", "credit_code", "phone", "address"),
+                  "contact": ("mobile", "phone", "email")}
+MODELS: dict[str, type[Account] | type[Contact]] = {"account": Account, "contact": Contact}
+
+# Created by migration customers 0006 (and `rules_reset`): key, label, kind, field, threshold, action.
+DEFAULT_RULES: dict[str, list[tuple[str, str, str, str, int, str]]] = {
+    "account": [
+        ("credit_code", "统一社会信用代码相同", "exact", "credit_code", 100, "block"),
+        ("phone", "电话相同", "exact", "phone", 100, "warn"),
+        ("name_close", "名称高度相似", "fuzzy", "name", 90, "warn"),
+        ("name_similar", "名称相似", "fuzzy", "name", 80, "report"),
+    ],
+    "contact": [
+        ("phone", "手机或电话相同", "exact", "phone", 100, "warn"),
+        ("email", "邮箱相同", "exact", "email", 100, "warn"),
+    ],
+}
+
+
+# --- fingerprints ---------------------------------------------------------------------------------
+def account_fingerprint(record_id: int | None, values: Mapping[str, Any]) -> dedup.Fingerprint:
+    return dedup.fingerprint(record_id=record_id, name=str(values.get("name") or ""),
+                             credit_code=str(values.get("credit_code") or ""),
+                             phones=[str(values.get("phone") or "")], address=str(values.get("address") or ""))
+
+
+def contact_fingerprint(record_id: int | None, values: Mapping[str, Any]) -> dedup.Fingerprint:
+    """Contacts are compared by their numbers and address only: a person's name alone identifies nobody."""
+    return dedup.fingerprint(record_id=record_id, name="",
+                             phones=[str(values.get("mobile") or ""), str(values.get("phone") or "")],
+                             emails=[str(values.get("email") or "")])
+
+
+FINGERPRINTS = {"account": account_fingerprint, "contact": contact_fingerprint}
+FINGERPRINT_FIELDS = {"account": ("name", "credit_code", "phone", "address"), "contact": ("mobile", "phone", "email")}
+
+
+# --- rules ----------------------------------------------------------------------------------------
+def active_rules(object_type: str) -> tuple[dedup.Rule, ...]:
+    """The object type's active rules as engine rules, in their configured order."""
+    rules = DuplicateRule.objects.filter(object_type=object_type, is_active=True).order_by("position", "id")
+    return tuple(dedup.Rule(key=rule.key, kind=dedup.RuleKind(rule.kind), field=dedup.RuleField(rule.field),
+                            action=dedup.RuleAction(rule.action), threshold=rule.threshold) for rule in rules)
+
+
+def rules_reset(object_type: str) -> None:
+    """Replace the object type's rules by the defaults."""
+    DuplicateRule.objects.filter(object_type=object_type).delete()
+    DuplicateRule.objects.bulk_create(
+        DuplicateRule(object_type=object_type, key=key, label=label, kind=kind, field=rule_field,
+                      threshold=threshold, action=action, position=position)
+        for position, (key, label, kind, rule_field, threshold, action) in enumerate(DEFAULT_RULES[object_type]))
+
+
+# --- the blocking index ---------------------------------------------------------------------------
+def _stored(kind: str, value: str) -> str:
+    return f"{kind}:{value}"[:KEY_LENGTH]
+
+
+def keys_write(object_type: str, fingerprints: Sequence[dedup.Fingerprint], *, replace: bool = True) -> None:
+    """Store the blocking keys of these records (replacing their old keys unless `replace` is off,
+    for records that have none yet). Set-based: one delete and one bulk insert per call."""
+    ids = [fp.record_id for fp in fingerprints if fp.record_id is not None]
+    if replace and ids:
+        keys_delete(object_type, ids)
+    rows = ((object_type, _stored(kind, value), fp.record_id)
+            for fp in fingerprints if fp.record_id is not None for kind, value in dedup.blocking_keys(fp))
+    rows_insert(DuplicateKey, ["object_type", "key", "record_id"], rows)
+
+
+def keys_delete(object_type: str, record_ids: Iterable[int]) -> None:
+    ids = list(record_ids)
+    for start in range(0, len(ids), 5000):
+        DuplicateKey.objects.filter(object_type=object_type, record_id__in=ids[start:start + 5000]).delete()
+
+
+def keys_rebuild(object_type: str, *, record_ids: Sequence[int] | None = None, chunk: int = 5000) -> int:
+    """Recompute the keys of every record of the type (or of `record_ids`), in chunks; returns the
+    number of records keyed. For backfills, bulk loads and a change of NORMALIZATION_VERSION."""
+    model = MODELS[object_type]
+    make = FINGERPRINTS[object_type]
+    fields = FINGERPRINT_FIELDS[object_type]
+    queryset = model._default_manager.order_by("pk")
+    if record_ids is not None:
+        queryset = queryset.filter(pk__in=record_ids)
+    done, last = 0, 0
+    while True:
+        rows = list(queryset.filter(pk__gt=last).values("pk", *fields)[:chunk])
+        if not rows:
+            return done
+        keys_write(object_type, [make(row["pk"], row) for row in rows])
+        done += len(rows)
+        last = rows[-1]["pk"]
+
+
+# --- checks ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Candidate:
+    match: dedup.Match
+    name: str
+    visible: bool
+
+
+@dataclass(frozen=True)
+class DuplicateCheck:
+    """The result of checking one record: every candidate some active rule matched, strongest first."""
+
+    object_type: str
+    candidates: list[Candidate] = field(default_factory=list)
+
+    @property
+    def visible(self) -> list[Candidate]:
+        return [candidate for candidate in self.candidates if candidate.visible]
+
+    @property
+    def hidden_count(self) -> int:
+        return sum(1 for candidate in self.candidates if not candidate.visible)
+
+    def _with(self, action: dedup.RuleAction) -> bool:
+        return any(candidate.match.rule.action == action for candidate in self.candidates)
+
+    @property
+    def blocks(self) -> bool:
+        return self._with(dedup.RuleAction.BLOCK)
+
+    @property
+    def warns(self) -> bool:
+        return self._with(dedup.RuleAction.WARN)
+
+
+def _candidate_ids(object_type: str, probe: dedup.Fingerprint, rules: Sequence[dedup.Rule]) -> set[int]:
+    keys = [_stored(kind, value) for kind, value in dedup.probe_keys(probe)]
+    ids = set(DuplicateKey.objects.filter(object_type=object_type, key__in=keys)
+              .values_list("record_id", flat=True)[:CANDIDATE_LIMIT])
+    thresholds = [rule.threshold for rule in rules
+                  if rule.kind == dedup.RuleKind.FUZZY and rule.field == dedup.RuleField.NAME]
+    if thresholds and len(probe.name.core) >= dedup.match.LONG_CORE:
+        shared = dedup.min_shared_grams(probe.name, min(thresholds))
+        grams = [_stored(dedup.KeyKind.GRAM, gram) for gram in dedup.name_grams(probe.name)]
+        ids.update(DuplicateKey.objects.filter(object_type=object_type, key__in=grams)
+                   .values("record_id").annotate(shared=Count("id")).filter(shared__gte=shared)
+                   .values_list("record_id", flat=True)[:CANDIDATE_LIMIT])
+    ids.discard(probe.record_id)  # type: ignore[arg-type]
+    return ids
+
+
+def duplicates_find(*, actor: User, object_type: str, values: Mapping[str, Any],
+                    record_id: int | None = None) -> DuplicateCheck:
+    """Check a record (being created, or `record_id` being edited) against the stored ones."""
+    rules = active_rules(object_type)
+    probe = FINGERPRINTS[object_type](record_id, values)
+    if not rules:
+        return DuplicateCheck(object_type)
+    ids = _candidate_ids(object_type, probe, rules)
+    if not ids:
+        return DuplicateCheck(object_type)
+    model = MODELS[object_type]
+    fields = FINGERPRINT_FIELDS[object_type]
+    rows = list(model._default_manager.filter(pk__in=ids).values("pk", "name", *[f for f in fields if f != "name"]))
+    names = {row["pk"]: row["name"] for row in rows}
+    make = FINGERPRINTS[object_type]
+    matches = dedup.rank(probe, (make(row["pk"], row) for row in rows), rules)
+    if not matches:
+        return DuplicateCheck(object_type)
+    matched = model._default_manager.filter(pk__in=[match.record_id for match in matches])
+    visible = set(access.restrict(matched, actor, object_type, "view").values_list("pk", flat=True))
+    return DuplicateCheck(object_type, [Candidate(match, names[match.record_id], match.record_id in visible)
+                                        for match in matches])
+
+
+REASON_MESSAGES = {
+    "credit_code_equal": "统一社会信用代码相同：%(value)s",
+    "phone_equal": "电话相同：%(value)s",
+    "email_equal": "邮箱相同：%(value)s",
+    "name_equal": "名称相同：%(value)s",
+    "name_similar": "名称相似度 %(score)s（%(probe)s ～ %(candidate)s）",
+    "address_equal": "地址相同：%(value)s",
+    "address_similar": "地址相似度 %(score)s",
+}
+
+
+def reason_message(reason: dedup.Reason) -> str:
+    values = dict(reason.values)
+    template = REASON_MESSAGES.get(reason.code)
+    return _(template) % values if template else reason.code
+
+
+def candidate_dict(candidate: Candidate, object_type: str) -> dict[str, Any]:
+    """A visible candidate as the API and the UI show it."""
+    match = candidate.match
+    return {
+        "object": object_type, "id": match.record_id, "name": candidate.name, "score": match.score,
+        "rule": match.rule.key, "action": str(match.rule.action),
+        "reasons": [{"code": reason.code, "values": dict(reason.values), "message": reason_message(reason)}
+                    for reason in match.reasons],
+    }
+
+
+def duplicates_guard(*, actor: User, object_type: str, values: Mapping[str, Any], record_id: int | None = None,
+                     confirmed: bool = False) -> DuplicateCheck:
+    """The check every create and edit passes: a *block* match (visible or not) refuses the write; a
+    *warn* match refuses it until the caller confirms; *report* matches pass."""
+    check = duplicates_find(actor=actor, object_type=object_type, values=values, record_id=record_id)
+    if check.blocks or (check.warns and not confirmed):
+        visible = [candidate_dict(candidate, object_type) for candidate in check.visible]
+        if check.blocks:
+            detail = _("存在重复记录，不能保存：%(count)s 条匹配（你看不到其中 %(hidden)s 条）。")
+        else:
+            detail = _("可能与 %(count)s 条已有记录重复（你看不到其中 %(hidden)s 条）；确认后仍可保存。")
+        raise DuplicateFound(detail % {"count": len(check.candidates), "hidden": check.hidden_count},
+                             blocking=check.blocks, duplicates=visible, hidden_duplicates=check.hidden_count)
+    return check
+
+
+def record_keys_write(object_type: str, record_id: int, values: Mapping[str, Any]) -> None:
+    """Re-key one record after its create or edit (same transaction)."""
+    keys_write(object_type, [FINGERPRINTS[object_type](record_id, values)])
+
+
+def touches_checked_fields(object_type: str, changed: Iterable[str]) -> bool:
+    return bool(set(changed) & set(CHECKED_FIELDS[object_type]))

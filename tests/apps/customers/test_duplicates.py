@@ -1,0 +1,217 @@
+"""Duplicate control of accounts and contacts through the API and services: default rules, block /
+warn / report, confirmation, the check endpoint, visibility (invisible matches are counted, never
+named), the blocking index following creates, edits and deletes, and a constant query budget."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from l2c.apps.activity.models import AuditEvent
+from l2c.apps.customers import duplicates
+from l2c.apps.customers.models import Account, Contact, DuplicateKey, DuplicateRule
+from tests.conftest import make_account, make_contact
+
+CODE = "91110000600037341L"
+
+
+def post(client, body):
+    return client.post("/api/v1/accounts", body, content_type="application/json")
+
+
+def check(client, record, object_type="account", **extra):
+    response = client.post("/api/v1/duplicates/check", {"object": object_type, "record": record, **extra},
+                           content_type="application/json")
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def test_default_rules_exist_after_migrate(db):
+    rules = DuplicateRule.objects.order_by("object_type", "position")
+
+    assert [(r.object_type, r.key, r.kind, r.field, r.threshold, r.action) for r in rules] == [
+        ("account", "credit_code", "exact", "credit_code", 100, "block"),
+        ("account", "phone", "exact", "phone", 100, "warn"),
+        ("account", "name_close", "fuzzy", "name", 90, "warn"),
+        ("account", "name_similar", "fuzzy", "name", 80, "report"),
+        ("contact", "phone", "exact", "phone", 100, "warn"),
+        ("contact", "email", "exact", "email", 100, "warn"),
+    ]
+
+
+def test_the_same_credit_code_blocks_even_when_the_match_is_invisible(org, api_client_for):
+    existing = make_account(org["rep1"], "北京星河智能科技有限公司", credit_code=CODE)
+    before = (Account.objects.count(), AuditEvent.objects.count(), DuplicateKey.objects.count())
+
+    own = post(api_client_for("rep1"), {"name": "星河科技", "credit_code": CODE, "confirm_duplicates": True})
+    other = post(api_client_for("rep3"), {"name": "星河科技", "credit_code": CODE, "confirm_duplicates": True})
+
+    assert own.status_code == other.status_code == 409
+    assert own.json()["code"] == other.json()["code"] == "duplicate"
+    assert [(d["id"], d["name"], d["rule"], d["action"], d["score"]) for d in own.json()["duplicates"]] == [
+        (existing.pk, "北京星河智能科技有限公司", "credit_code", "block", 100)]
+    assert own.json()["hidden_duplicates"] == 0
+    assert other.json()["duplicates"] == []  # rep3 (华东) may not see rep1's account: counted, not named
+    assert other.json()["hidden_duplicates"] == 1
+    assert (Account.objects.count(), AuditEvent.objects.count(), DuplicateKey.objects.count()) == before
+
+
+def test_a_close_name_warns_until_confirmed(org, api_client_for):
+    existing = make_account(org["rep1"], "北京星河智能科技有限公司")
+    client = api_client_for("rep1")
+
+    warned = post(client, {"name": "星河智能科技（北京）有限公司"})
+    confirmed = post(client, {"name": "星河智能科技（北京）有限公司", "confirm_duplicates": True})
+
+    assert warned.status_code == 409
+    body = warned.json()
+    assert body["code"] == "duplicate_unconfirmed"
+    assert body["detail"] == "可能与 1 条已有记录重复（你看不到其中 0 条）；确认后仍可保存。"
+    [candidate] = body["duplicates"]
+    assert (candidate["id"], candidate["rule"], candidate["score"]) == (existing.pk, "name_close", 100)
+    assert candidate["reasons"][0] == {
+        "code": "name_similar", "values": {"score": "100", "probe": "星河智能科技", "candidate": "星河智能科技"},
+        "message": "名称相似度 100（星河智能科技 ～ 星河智能科技）"}
+    assert confirmed.status_code == 201
+    assert Account.objects.filter(name="星河智能科技（北京）有限公司").count() == 1
+
+
+def test_a_report_only_match_does_not_stop_the_write(org, api_client_for):
+    make_account(org["rep1"], "北京星河智能科技有限公司")
+    client = api_client_for("rep1")
+
+    result = check(client, {"name": "北京星河智能技术有限公司"})
+    response = post(client, {"name": "北京星河智能技术有限公司"})  # 83: report rule only
+
+    assert response.status_code == 201
+    assert [(m["rule"], m["action"], m["score"]) for m in result["matches"]] == [("name_similar", "report", 83)]
+    assert (result["blocking"], result["needs_confirmation"]) == (False, False)
+
+
+def test_the_check_endpoint_names_visible_matches_and_counts_the_rest(org, api_client_for):
+    mine = make_account(org["rep1"], "北京星河智能科技有限公司", phone="010-62345678")
+    theirs = make_account(org["rep3"], "杭州星河智能科技有限公司")
+    record = {"name": "星河智能科技有限公司", "phone": "+86 10 6234 5678"}
+
+    as_rep1 = check(api_client_for("rep1"), record)
+    as_manager = check(api_client_for("manager"), record)  # 华北 manager: sees rep1's, not rep3's
+    as_admin = check(api_client_for("admin"), record)
+
+    assert [(m["id"], m["rule"]) for m in as_rep1["matches"]] == [(mine.pk, "name_close")]
+    assert as_rep1["hidden_matches"] == 1
+    assert [m["id"] for m in as_manager["matches"]] == [mine.pk]
+    assert sorted(m["id"] for m in as_admin["matches"]) == sorted([mine.pk, theirs.pk])
+    assert as_admin["hidden_matches"] == 0
+    reasons = [reason["code"] for reason in as_rep1["matches"][0]["reasons"]]
+    assert reasons == ["name_similar", "phone_equal", "name_similar"]
+    assert (as_rep1["blocking"], as_rep1["needs_confirmation"]) == (False, True)
+
+
+def test_an_edited_record_is_left_out_of_its_own_candidates(org, api_client_for):
+    account = make_account(org["rep1"], "北京星河智能科技有限公司", credit_code=CODE)
+
+    result = check(api_client_for("rep1"), {"name": account.name, "credit_code": CODE}, id=account.pk)
+
+    assert result == {"matches": [], "hidden_matches": 0, "blocking": False, "needs_confirmation": False}
+
+
+def test_an_edit_is_checked_and_rekeys_the_record(org, api_client_for):
+    first = make_account(org["rep1"], "北京星河智能科技有限公司")
+    second = make_account(org["rep1"], "上海云帆网络科技有限公司")
+    client = api_client_for("rep1")
+
+    refused = client.patch(f"/api/v1/accounts/{second.pk}", {"name": "星河智能科技有限公司"},
+                           content_type="application/json")
+    renamed = client.patch(f"/api/v1/accounts/{first.pk}", {"name": "广州远景物流有限公司"},
+                           content_type="application/json")
+
+    assert refused.status_code == 409
+    assert Account.objects.get(pk=second.pk).name == "上海云帆网络科技有限公司"
+    assert renamed.status_code == 200
+    assert check(client, {"name": "北京星河智能科技有限公司"})["matches"] == []
+    assert [m["id"] for m in check(client, {"name": "远景物流有限公司"})["matches"]] == [first.pk]
+
+
+def test_a_deleted_record_leaves_the_index(org, api_client_for):
+    account = make_account(org["rep1"], "北京星河智能科技有限公司")
+
+    response = api_client_for("manager").delete(f"/api/v1/accounts/{account.pk}")
+
+    assert response.status_code == 204
+    assert not DuplicateKey.objects.filter(object_type="account", record_id=account.pk).exists()
+
+
+def test_contacts_with_the_same_mobile_or_email_warn(org, api_client_for):
+    account = make_account(org["rep1"], "北京星河智能科技有限公司")
+    existing = make_contact(org["rep1"], account, "王强", mobile="13800138000", email="Wang.Qiang+crm@gmail.com")
+    client = api_client_for("rep1")
+
+    by_mobile = client.post("/api/v1/contacts", {"name": "王二", "account_id": account.pk,
+                                                 "mobile": "+86 138-0013-8000"}, content_type="application/json")
+    by_email = client.post("/api/v1/contacts", {"name": "王三", "account_id": account.pk,
+                                                "email": "wangqiang@gmail.com"}, content_type="application/json")
+    different = client.post("/api/v1/contacts", {"name": "王强", "account_id": account.pk,
+                                                  "mobile": "13900000000"}, content_type="application/json")
+
+    assert by_mobile.status_code == by_email.status_code == 409
+    assert [d["id"] for d in by_mobile.json()["duplicates"]] == [existing.pk]
+    assert by_email.json()["duplicates"][0]["reasons"][0]["code"] == "email_equal"
+    assert different.status_code == 201  # the same name alone is no duplicate of a person
+    assert Contact.objects.count() == 2
+
+
+def test_an_inactive_rule_does_not_fire(org, api_client_for):
+    make_account(org["rep1"], "北京星河智能科技有限公司", credit_code=CODE)
+    DuplicateRule.objects.filter(object_type="account", key__in=["credit_code", "name_close"]).update(
+        is_active=False)
+
+    response = post(api_client_for("rep1"), {"name": "星河智能科技有限公司", "credit_code": CODE})
+
+    assert response.status_code == 201
+
+
+def test_no_rules_means_no_check(org):
+    DuplicateRule.objects.all().delete()
+    make_account(org["rep1"], "北京星河智能科技有限公司")
+
+    result = duplicates.duplicates_find(actor=org["rep1"], object_type="account",
+                                        values={"name": "北京星河智能科技有限公司"})
+
+    assert result.candidates == []
+
+
+@pytest.mark.parametrize("count", [1, 30])
+def test_a_check_costs_a_fixed_number_of_queries(org, api_client_for, count):
+    for index in range(count):
+        make_account(org["rep1" if index % 2 else "rep3"], f"北京星河智能科技{index}有限公司")
+    client = api_client_for("manager")
+    client.get("/api/v1/me")
+
+    with CaptureQueriesContext(connection) as captured:
+        check(client, {"name": "北京星河智能科技1有限公司"})
+
+    # token, grants, rules, candidate keys, candidate rows, visible candidates
+    assert len(captured) == 6
+
+
+def test_rules_reset_restores_the_defaults(db):
+    DuplicateRule.objects.filter(object_type="account").update(threshold=70, is_active=False)
+
+    duplicates.rules_reset("account")
+
+    assert list(DuplicateRule.objects.filter(object_type="account").values_list("key", "threshold", "is_active")) == [
+        ("credit_code", 100, True), ("phone", 100, True), ("name_close", 90, True), ("name_similar", 80, True)]
+
+
+def test_imported_records_are_in_the_index(org, django_capture_on_commit_callbacks):
+    from l2c.apps.activity import imports
+    from tests.apps.activity.test_imports import commit, csv_bytes, upload
+
+    job = upload(org["manager"], csv_bytes([["客户名称", "电话"], ["北京星河智能科技有限公司", "010-62345678"]]))
+    imports.import_validate(actor=org["manager"], import_id=job.pk)
+    commit(org["manager"], job, django_capture_on_commit_callbacks)
+
+    result = duplicates.duplicates_find(actor=org["manager"], object_type="account",
+                                        values={"name": "星河智能科技（北京）有限公司"})
+    assert [candidate.name for candidate in result.visible] == ["北京星河智能科技有限公司"]
