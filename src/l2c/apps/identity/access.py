@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Model, Q, QuerySet, Subquery
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
 
 from l2c.kernel.errors import NotFound, PermissionDenied
 
@@ -41,6 +43,8 @@ class ObjectType:
     key: str
     model: type[Model]
     label: Any
+    # The singular noun in messages ("no account with id 7"); the key when not given.
+    noun: Any = None
     owner_field: str | None = "owner"
     department_field: str | None = "department"
     # Extra visibility: (user, action) -> Q over the model, OR-ed into the scope filter.
@@ -65,6 +69,28 @@ def object_type(key: str) -> ObjectType:
 
 def object_types() -> list[ObjectType]:
     return list(_REGISTRY.values())
+
+
+# Lower-case verbs of the actions, for messages ("you may not edit contact records").
+ACTION_VERBS = {
+    "view": pgettext_lazy("action verb", "查看"),
+    "create": pgettext_lazy("action verb", "新建"),
+    "edit": pgettext_lazy("action verb", "编辑"),
+    "delete": pgettext_lazy("action verb", "删除"),
+    "export": pgettext_lazy("action verb", "导出"),
+    "import": pgettext_lazy("action verb", "导入"),
+    "transfer": pgettext_lazy("action verb", "转移"),
+}
+
+
+def noun(key: str) -> str:
+    """The singular noun of object type `key` in the active language, for messages."""
+    spec = _REGISTRY.get(key)
+    return str(spec.noun) if spec is not None and spec.noun is not None else key
+
+
+def verb(action: str) -> str:
+    return str(ACTION_VERBS.get(action, action))
 
 
 @dataclass
@@ -132,7 +158,7 @@ def can(user: User, key: str, action: str) -> bool:
 
 def require(user: User, key: str, action: str) -> None:
     if not can(user, key, action):
-        raise PermissionDenied(f"You may not {action} {key} records.")
+        raise PermissionDenied(_("你没有%(action)s%(object)s的权限。") % {"action": verb(action), "object": noun(key)})
 
 
 def assignable_owners(user: User, key: str) -> QuerySet[Any]:
@@ -263,12 +289,13 @@ def get_for_action(user: User, key: str, pk: Any, action: str = "view",
     try:
         pk_value = int(pk)
     except (TypeError, ValueError):
-        raise NotFound(f"No {key} with id {pk!r}.") from None
+        raise NotFound(_("没有 ID 为 %(id)s 的%(object)s。") % {"id": repr(pk), "object": noun(key)}) from None
     record = restrict(base, user, key, "view").filter(pk=pk_value).first()
     if record is None:
-        raise NotFound(f"No {key} with id {pk_value}.")
+        raise NotFound(_("没有 ID 为 %(id)s 的%(object)s。") % {"id": pk_value, "object": noun(key)})
     if action != "view" and not restrict(base, user, key, action).filter(pk=pk_value).exists():
-        raise PermissionDenied(f"You may see this {key} but not {action} it.")
+        raise PermissionDenied(_("你可以查看这个%(object)s，但没有%(action)s它的权限。")
+                               % {"object": noun(key), "action": verb(action)})
     return record
 
 
