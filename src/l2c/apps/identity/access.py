@@ -99,7 +99,7 @@ class Grant:
 
     scope: str = DataScope.NONE
     actions: set[str] = field(default_factory=set)
-    sources: list[str] = field(default_factory=list)
+    sources: list[tuple[str, str]] = field(default_factory=list)  # (role name, data scope) of each role
 
 
 def is_admin(user: User) -> bool:
@@ -138,7 +138,7 @@ def _load(user: User) -> None:
             can_view = allowed[ALL_ACTIONS.index("view")]
             if can_view and SCOPE_ORDER[DataScope(scope)] > SCOPE_ORDER[DataScope(grant.scope)]:
                 grant.scope = scope
-            grant.sources.append(f"{role_name}: {DataScope(scope).label}")
+            grant.sources.append((role_name, scope))
     user._l2c_role_codes = codes  # type: ignore[attr-defined]
     user._l2c_grants = grants  # type: ignore[attr-defined]
 
@@ -147,7 +147,7 @@ def grant_for(user: User, key: str) -> Grant:
     if not user.is_authenticated or not user.is_active:
         return Grant()
     if is_admin(user):
-        return Grant(scope=DataScope.ALL, actions=set(ALL_ACTIONS), sources=["admin"])
+        return Grant(scope=DataScope.ALL, actions=set(ALL_ACTIONS), sources=[("admin", DataScope.ALL)])
     return _grants(user).get(key, Grant())
 
 
@@ -321,30 +321,35 @@ def explain(user: User, key: str, record: Model) -> list[Explanation]:
     for action in RECORD_ACTIONS:
         reasons: list[str] = []
         if not user.is_active:
-            reasons.append("user is inactive")
+            reasons.append(_("用户已停用"))
         if is_admin(user):
-            reasons.append("administrator: reaches every record")
+            reasons.append(_("管理员：可访问所有记录"))
         if spec.parent_type:
-            reasons.append(f"follows the {spec.parent_type} it belongs to")
+            reasons.append(_("跟随所属%(parent)s") % {"parent": noun(spec.parent_type)})
         else:
-            reasons.append(f"roles grant: {', '.join(sorted(grant.actions)) or 'nothing'}; scope {grant.scope}")
+            actions = ", ".join(verb(action) for action in ALL_ACTIONS if action in grant.actions) or _("无")
+            reasons.append(_("角色授予：%(actions)s；数据范围：%(scope)s")
+                           % {"actions": actions, "scope": DataScope(grant.scope).label})
             if grant.sources:
-                reasons.append("from " + "; ".join(grant.sources))
+                sources = "; ".join(f"{role_name}: {DataScope(scope).label}" for role_name, scope in grant.sources)
+                reasons.append(_("来自：%(sources)s") % {"sources": sources})
             owner_id = getattr(record, f"{spec.owner_field}_id", None) if spec.owner_field else None
             if owner_id == user.pk:
-                reasons.append("user owns the record")
+                reasons.append(_("用户是记录的负责人"))
             record_department = (
                 getattr(record, f"{spec.department_field}_id", None) if spec.department_field else None
             )
             if record_department is not None and record_department == user.department_id:
-                reasons.append("record is in the user's department")
+                reasons.append(_("记录属于用户所在部门"))
             elif record_department in department_subtree_ids(user.department_id):
-                reasons.append("record is in a department below the user's")
+                reasons.append(_("记录属于用户所在部门的下级部门"))
             shares = Share.objects.filter(object_type=key, object_id=record.pk).filter(
                 Q(user_id=user.pk) | Q(department_id=user.department_id)
             )
             for share in shares:
-                reasons.append(f"shared with {'the user' if share.user_id else 'their department'} ({share.access})")
+                label = ShareAccess(share.access).label
+                reasons.append(_("共享给该用户（%(access)s）") % {"access": label} if share.user_id
+                               else _("共享给用户所在部门（%(access)s）") % {"access": label})
         allowed = restrict(base, user, key, action).exists()
         results.append(Explanation(action=action, allowed=allowed, reasons=tuple(reasons)))
     return results
