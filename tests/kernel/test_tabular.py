@@ -101,6 +101,7 @@ def test_duplicate_headers_are_refused_and_blank_headers_get_a_position_name():
         open_table("名称,电话,名称\n".encode(), "csv")
     assert error.value.code == "duplicate_header"
     assert error.value.message == "Column header '名称' appears twice (columns 1 and 3)."
+    assert error.value.params == {"header": "名称", "first": 1, "second": 3}
 
     assert open_table("名称,,电话\n".encode(), "csv").headers == ("名称", "#2", "电话")
 

@@ -36,11 +36,18 @@ def test_why_page_is_for_staff_only_and_explains(org):
 
     explained = staff.get("/admin-tools/why/", {"username": "rep2", "object_type": "account",
                                                 "object_id": account.pk})
+    english = staff.get("/admin-tools/why/", {"username": "rep2", "object_type": "account",
+                                              "object_id": account.pk}, HTTP_ACCEPT_LANGUAGE="en")
     denied = rep.get("/admin-tools/why/")
 
     assert explained.status_code == 200
     assert [(item.action, item.allowed) for item in explained.context["explanation"]] == [
         ("view", False), ("edit", False), ("delete", False), ("transfer", False)]
+    assert explained.context["explanation"][0].reasons == (
+        "角色授予：查看, 新建, 编辑, 导出；数据范围：本人", "来自：销售代表: 本人", "记录属于用户所在部门")
+    assert english.context["explanation"][0].reasons == (
+        "roles grant: view, create, edit, export; scope: Own", "from 销售代表: Own",
+        "record is in the user's department")
     assert denied.status_code == 302
 
 

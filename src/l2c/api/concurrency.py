@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 
 from l2c.apps.activity.models import IdempotencyRecord
 from l2c.kernel.errors import Conflict, FieldError, IdempotencyMismatch, PreconditionFailed
@@ -30,7 +31,7 @@ def expected_version(request: HttpRequest) -> int | None:
     # An entity-tag is quoted (RFC 9110); ASCII digits only ("v²" passes str.isdigit but not int()).
     match = _ETAG_RE.fullmatch(header.strip())
     if match is None:
-        raise PreconditionFailed(f"If-Match {header[:100]!r} is not an ETag of this resource.")
+        raise PreconditionFailed(_("If-Match 的值 %(value)s 不是这个资源的 ETag。") % {"value": repr(header[:100])})
     return int(match.group(1))
 
 
@@ -41,8 +42,8 @@ def idempotent(request: HttpRequest, status: int, produce: Callable[[], dict[str
     if not key:
         return status, produce()
     if len(key) > MAX_KEY_LENGTH:
-        raise IdempotencyMismatch("Idempotency-Key too long.",
-                                  errors=[FieldError("Idempotency-Key", f"at most {MAX_KEY_LENGTH} characters")])
+        message = _("Idempotency-Key 最多 %(limit)s 个字符。") % {"limit": MAX_KEY_LENGTH}
+        raise IdempotencyMismatch(message, errors=[FieldError("Idempotency-Key", message, "too_long")])
     body_hash = hashlib.sha256(request.method.encode() + request.path.encode() + request.body).hexdigest()
     user = request.user
     existing = IdempotencyRecord.objects.filter(user_id=user.pk, key=key).first()
@@ -69,8 +70,10 @@ def idempotent(request: HttpRequest, status: int, produce: Callable[[], dict[str
             return status, body
     assert existing is not None
     if existing.body_hash != body_hash:
-        raise IdempotencyMismatch("This Idempotency-Key was used with a different request.",
-                                  errors=[FieldError("Idempotency-Key", "reused with a different body")])
+        raise IdempotencyMismatch(
+            _("这个 Idempotency-Key 已用于另一个请求。"),
+            errors=[FieldError("Idempotency-Key", _("已用于请求正文不同的另一个请求。"), "reused")],
+        )
     if existing.status_code is None:
-        raise Conflict("A request with this Idempotency-Key is still being processed.")
+        raise Conflict(_("使用这个 Idempotency-Key 的请求仍在处理中。"))
     return existing.status_code, json.loads(bytes(existing.response_body or b"{}"))

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection
 from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
+from django.utils.translation import gettext as _
 
 from l2c.kernel.cursor import Direction, decode_cursor, encode_cursor
 from l2c.kernel.errors import FieldError, ValidationFailed
@@ -43,11 +44,17 @@ class Page:
 def _parse_sort(sort: str, allowed: Mapping[str, str]) -> tuple[str, bool]:
     if sort not in allowed:
         raise ValidationFailed(
-            f"Cannot sort by {sort!r}.",
-            errors=[FieldError("sort", f"must be one of {', '.join(allowed)}", "invalid_choice")],
+            _("不能按“%(sort)s”排序。") % {"sort": sort},
+            errors=[FieldError("sort", _("必须是以下之一：%(values)s。") % {"values": ", ".join(allowed)},
+                               "invalid_choice")],
         )
     field = allowed[sort]
     return field.lstrip("-"), field.startswith("-")
+
+
+def _bad_cursor(*, of_this_list: bool = True) -> ValidationFailed:
+    message = _("分页游标无效：它不属于这个列表。") if of_this_list else _("分页游标无效。")
+    return ValidationFailed(message, errors=[FieldError("cursor", message, "invalid_cursor")])
 
 
 def _cursor_values(queryset: QuerySet[Any], field: str, values: tuple[Any, ...]) -> tuple[Any, int]:
@@ -56,7 +63,7 @@ def _cursor_values(queryset: QuerySet[Any], field: str, values: tuple[Any, ...])
     The cursor checksum is no signature, so a client may forge a well-formed cursor; values of the
     wrong type (or a cursor of another sort order) are a 422 on `cursor`, never a database error.
     """
-    bad = ValidationFailed("Bad cursor.", errors=[FieldError("cursor", "not a cursor of this list", "invalid_cursor")])
+    bad = _bad_cursor()
     if len(values) != 2:
         raise bad
     value, last_id = values
@@ -112,12 +119,16 @@ def keyset_page(queryset: QuerySet[Any], *, sort: str, allowed_sorts: Mapping[st
     the sort by id) the page's rows are `queryset` rows among the stream's ids, read batch by batch.
     """
     if limit < 1 or limit > MAX_PAGE_SIZE:
-        raise ValidationFailed("Bad page size.", errors=[FieldError("limit", f"must be 1..{MAX_PAGE_SIZE}")])
+        message = _("每页条数必须在 1 到 %(max)s 之间。") % {"max": MAX_PAGE_SIZE}
+        raise ValidationFailed(message, errors=[FieldError("limit", message, "out_of_range")])
     field, descending = _parse_sort(sort, allowed_sorts)
     direction = Direction.NEXT
     last_id: int | None = None
     if cursor:
-        decoded = decode_cursor(cursor)
+        try:
+            decoded = decode_cursor(cursor)
+        except ValidationFailed:  # the kernel's message is English
+            raise _bad_cursor(of_this_list=False) from None
         direction = decoded.direction
         value, last_id = _cursor_values(queryset, field, decoded.values)
         forward = direction == Direction.NEXT

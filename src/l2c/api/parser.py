@@ -11,6 +11,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.utils.datastructures import MultiValueDict
+from django.utils.translation import gettext as _
 from ninja.parser import Parser
 
 from l2c.kernel.errors import FieldError, ValidationFailed
@@ -37,8 +38,8 @@ def _nul_fields(value: Any, path: str) -> list[str]:
 def _reject(fields: list[str]) -> None:
     if fields:
         raise ValidationFailed(
-            "Text must not contain NUL characters.",
-            errors=[FieldError(field.replace(NUL, "\\x00"), "must not contain NUL characters", "null_character")
+            _("文本不能包含 NUL 字符。"),
+            errors=[FieldError(field.replace(NUL, "\\x00"), _("不能包含 NUL 字符。"), "null_character")
                     for field in fields[:20]],
         )
 

@@ -6,11 +6,38 @@ import json
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from ninja import Field, Schema
 
 from l2c.kernel.errors import PROBLEM_TYPE_BASE, DomainError, FieldError
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+# Problem titles in the active language, by stable code; the kernel's English class titles are the
+# fallback for a code missing here.
+PROBLEM_TITLES = {
+    "domain_error": gettext_lazy("请求无法处理"),
+    "validation_error": gettext_lazy("校验未通过"),
+    "not_found": gettext_lazy("未找到"),
+    "permission_denied": gettext_lazy("没有权限"),
+    "conflict": gettext_lazy("冲突"),
+    "duplicate": gettext_lazy("可能重复"),
+    "precondition_failed": gettext_lazy("前提条件不成立"),
+    "idempotency_key_reused": gettext_lazy("幂等键被重复使用"),
+    "rate_limited": gettext_lazy("请求过于频繁"),
+    "invalid_credentials": gettext_lazy("用户名或密码错误"),
+    "file_too_large": gettext_lazy("文件太大"),
+    "not_authenticated": gettext_lazy("未登录"),
+    "method_not_allowed": gettext_lazy("不支持该请求方法"),
+    "error": gettext_lazy("出错了"),
+}
+
+
+def problem_title(code: str, default: str = "") -> str:
+    """The title of problem `code` in the active language."""
+    title = PROBLEM_TITLES.get(code)
+    return str(title) if title is not None else default or code.replace("_", " ").capitalize()
 
 
 class ProblemFieldErrorOut(Schema):
@@ -64,7 +91,11 @@ def domain_error_response(request: HttpRequest, error: DomainError) -> HttpRespo
     retry_after = getattr(error, "retry_after_seconds", None)
     if retry_after:
         headers["Retry-After"] = str(retry_after)
-    return problem_response(error.status, dict(error.to_problem(instance=request.path)), headers)
+    body = dict(error.to_problem(instance=request.path))
+    body["title"] = problem_title(error.code, error.title)
+    if error.detail == error.title:  # raised without a detail: the (translated) title says it all
+        body["detail"] = body["title"]
+    return problem_response(error.status, body, headers)
 
 
 def simple_problem(request: HttpRequest, status: int, code: str, title: str, detail: str,
@@ -86,7 +117,7 @@ def validation_error_response(request: HttpRequest, raw_errors: list[dict[str, A
         FieldError(_location(error.get("loc", ())), str(error.get("msg", "invalid")), str(error.get("type", "invalid")))
         for error in raw_errors
     ]
-    return simple_problem(request, 422, "validation_error", "The request is not valid.",
+    return simple_problem(request, 422, "validation_error", _("请求内容无效。"),
                           "; ".join(f"{error.field}: {error.message}" for error in errors[:5]), errors)
 
 

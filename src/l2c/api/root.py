@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -19,7 +20,7 @@ from l2c.kernel.errors import DomainError
 
 from .auth import API_AUTH
 from .parser import NulRejectingParser
-from .problems import domain_error_response, simple_problem, validation_error_response
+from .problems import domain_error_response, problem_title, simple_problem, validation_error_response
 
 api = NinjaAPI(
     title="L2C API",
@@ -54,18 +55,19 @@ def _validation_error(request: HttpRequest, error: NinjaValidationError) -> Http
 
 @api.exception_handler(AuthenticationError)
 def _unauthenticated(request: HttpRequest, error: AuthenticationError) -> HttpResponse:
-    return simple_problem(request, 401, "not_authenticated", "Not authenticated",
-                          "Log in or send Authorization: Bearer <token>.")
+    return simple_problem(request, 401, "not_authenticated", problem_title("not_authenticated"),
+                          _("请先登录，或发送请求头 Authorization: Bearer <令牌>。"))
 
 
 @api.exception_handler(AuthorizationError)
 def _forbidden(request: HttpRequest, error: AuthorizationError) -> HttpResponse:
-    return simple_problem(request, 403, "permission_denied", "Permission denied", str(error) or "Forbidden.")
+    return simple_problem(request, 403, "permission_denied", problem_title("permission_denied"),
+                          _("你没有执行这个操作的权限。"))
 
 
 @api.exception_handler(Http404)
 def _not_found(request: HttpRequest, error: Http404) -> HttpResponse:
-    return simple_problem(request, 404, "not_found", "Not found", str(error) or "Not found.")
+    return simple_problem(request, 404, "not_found", problem_title("not_found"), str(error) or _("未找到。"))
 
 
 @api.exception_handler(HttpError)
@@ -74,7 +76,15 @@ def _http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
         return domain_error_response(request, error.__cause__)
     code = {401: "not_authenticated", 403: "permission_denied", 404: "not_found", 405: "method_not_allowed",
             429: "rate_limited"}.get(error.status_code, "error")
-    return simple_problem(request, error.status_code, code, code.replace("_", " ").capitalize(), str(error))
+    # ninja's own messages are English; translate the ones it raises.
+    detail = str(error)
+    if detail.startswith("Cannot parse request body"):
+        detail = _("无法解析请求正文。")
+    elif detail.startswith("CSRF check"):
+        detail = _("CSRF 校验失败：请刷新页面后重试。")
+    elif error.status_code == 429:
+        detail = _("请求过于频繁，请稍后再试。")
+    return simple_problem(request, error.status_code, code, problem_title(code), detail)
 
 
 __all__ = ["__version__", "api"]

@@ -31,7 +31,7 @@ import io
 import math
 import re
 import zipfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import IO, Any
@@ -61,12 +61,14 @@ _SNIFF_DELIMITERS = (",", "\t", ";")
 
 
 class TabularError(ValueError):
-    """The file cannot be read as a table. `code` is stable; `message` says why in English."""
+    """The file cannot be read as a table. `code` is stable; `message` says why in English; `params`
+    are the values a translated message of the code needs (e.g. the duplicate header)."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, params: Mapping[str, object] | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.params: dict[str, object] = dict(params or {})
 
 
 # --- cells ----------------------------------------------------------------------------------------
@@ -210,7 +212,8 @@ def _csv_rows(content: bytes, encoding: str, delimiter: str) -> Iterator[tuple[i
         for index, row in enumerate(reader, start=1):
             yield index, [restore_neutralised(cell) for cell in row[:MAX_COLUMNS]]
     except csv.Error as error:
-        raise TabularError("bad_csv", f"The CSV file cannot be read after record {index}: {error}.") from None
+        raise TabularError("bad_csv", f"The CSV file cannot be read after record {index}: {error}.",
+                           {"record": index, "reason": str(error)}) from None
 
 
 def _xlsx_rows(content: bytes) -> Iterator[tuple[int, list[str]]]:
@@ -238,13 +241,15 @@ def _headers(rows: Iterator[tuple[int, list[str]]]) -> tuple[int, tuple[str, ...
         while cleaned and not cleaned[-1]:
             cleaned.pop()
         if len(cleaned) > MAX_COLUMNS:
-            raise TabularError("too_many_columns", f"The file has more than {MAX_COLUMNS} columns.")
+            raise TabularError("too_many_columns", f"The file has more than {MAX_COLUMNS} columns.",
+                               {"limit": MAX_COLUMNS})
         headers = [cell or f"#{position}" for position, cell in enumerate(cleaned, start=1)]
         seen: dict[str, int] = {}
         for position, header in enumerate(headers, start=1):
             if header in seen:
                 raise TabularError("duplicate_header",
-                                   f"Column header {header!r} appears twice (columns {seen[header]} and {position}).")
+                                   f"Column header {header!r} appears twice (columns {seen[header]} and {position}).",
+                                   {"header": header, "first": seen[header], "second": position})
             seen[header] = position
         return line_number, tuple(headers)
     raise TabularError("empty", "The file has no header row (it is empty).")

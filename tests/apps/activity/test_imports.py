@@ -355,6 +355,7 @@ def test_other_users_cannot_see_an_import(org):
     ("accounts.xlsx", "客户名称\n甲\n".encode(), "文件扩展名是 .xlsx，但内容不是有效的 Excel 工作簿。"),
     ("accounts.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "文件扩展名是 .csv，但内容不是 UTF-8 或 GBK 编码的文本。"),
     ("accounts.csv", b"", "文件是空的：没有表头行。"),
+    ("accounts.csv", "客户名称,电话,客户名称\n甲,1,乙\n".encode(), "表头“客户名称”出现了两次（第 1 列和第 3 列）。"),
 ])
 def test_a_file_that_is_neither_csv_nor_xlsx_is_rejected_with_a_clear_message(org, file_name, content, message):
     client = Client()
@@ -364,6 +365,19 @@ def test_a_file_that_is_neither_csv_nor_xlsx_is_rejected_with_a_clear_message(or
 
     assert response.status_code == 400
     assert message in response.content.decode()
+    assert ImportJob.objects.count() == 0
+
+
+def test_a_duplicate_header_is_named_in_english(org):
+    client = Client()
+    client.force_login(org["manager"])
+    content = "客户名称,电话,客户名称\n甲,1,乙\n".encode()
+
+    response = client.post("/imports/new/account/", {"file": SimpleUploadedFile("accounts.csv", content)},
+                           HTTP_ACCEPT_LANGUAGE="en")
+
+    assert response.status_code == 400
+    assert "Column header “客户名称” appears twice (columns 1 and 3)." in response.content.decode()
     assert ImportJob.objects.count() == 0
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any, Literal
 
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema
 from ninja.responses import Status
 
@@ -152,7 +153,7 @@ def delete_share(request: HttpRequest, share_id: int) -> Any:
 
     share = Share.objects.filter(pk=share_id).first()
     if share is None:
-        raise NotFound(f"No share with id {share_id}.")
+        raise NotFound(_("没有 ID 为 %(id)s 的共享。") % {"id": share_id})
     services.record_unshare(actor=request.user, object_type=share.object_type, object_id=share.object_id,
                             share_id=share.pk)
     return Status(204, None)
@@ -216,7 +217,7 @@ def list_jobs(request: HttpRequest) -> Any:
 def get_job(request: HttpRequest, job_id: int) -> Any:
     run = selectors.job_runs(user=request.user).filter(pk=job_id).first()
     if run is None:
-        raise NotFound(f"No job run with id {job_id}.")
+        raise NotFound(_("没有 ID 为 %(id)s 的任务运行记录。") % {"id": job_id})
     return run
 
 

@@ -114,5 +114,5 @@ def clean_custom_values(
         if field.is_required and missing and (not partial or field.key in (values or {})):
             errors.append(FieldError(f"custom.{field.key}", _("此项为必填项。"), "required", row))
     if errors:
-        raise ValidationFailed("Custom field values are not valid.", errors=errors)
+        raise ValidationFailed(_("自定义字段的值有误。"), errors=errors)
     return result

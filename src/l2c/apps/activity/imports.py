@@ -262,17 +262,17 @@ TABULAR_MESSAGES = {
     "not_xlsx": gettext_lazy("文件扩展名是 .xlsx，但内容不是有效的 Excel 工作簿。"),
     "not_csv": gettext_lazy("文件扩展名是 .csv，但内容不是 UTF-8 或 GBK 编码的文本。"),
     "empty": gettext_lazy("文件是空的：没有表头行。"),
-    "duplicate_header": gettext_lazy("表头有重复的列名。"),
-    "too_many_columns": gettext_lazy("文件的列数太多。"),
+    "duplicate_header": gettext_lazy("表头“%(header)s”出现了两次（第 %(first)s 列和第 %(second)s 列）。"),
+    "too_many_columns": gettext_lazy("文件的列数超过 %(limit)s 列。"),
     "too_large": gettext_lazy("文件解压后太大。"),
-    "bad_csv": gettext_lazy("CSV 文件格式有误，无法读取。"),
+    "bad_csv": gettext_lazy("CSV 文件格式有误：第 %(record)s 条记录之后无法读取（%(reason)s）。"),
 }
 
 
 def _tabular_failure(error: TabularError) -> ValidationFailed:
-    message = str(TABULAR_MESSAGES.get(error.code) or _("无法读取文件。"))
-    if error.code in ("duplicate_header", "bad_csv"):
-        message = f"{message}（{error.message}）"
+    template = TABULAR_MESSAGES.get(error.code)
+    # The kernel's own message is English; the translated one is filled with the error's params.
+    message = str(template) % error.params if template is not None else _("无法读取文件。")
     return ValidationFailed(message, errors=[FieldError("file", message, error.code)])
 
 

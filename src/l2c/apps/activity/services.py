@@ -6,9 +6,12 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
+from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from l2c.apps.identity import access
 from l2c.apps.identity.models import Department, OwnershipTransfer, Share, ShareAccess, User
@@ -45,14 +48,15 @@ def followup_create(
     record = access.get_for_action(actor, object_type, object_id, "view")
     errors = []
     if kind not in FollowUp.Kind.values:
-        errors.append(FieldError("kind", f"must be one of {', '.join(FollowUp.Kind.values)}"))
+        kinds = ", ".join(FollowUp.Kind.values)
+        errors.append(FieldError("kind", _("必须是以下之一：%(values)s。") % {"values": kinds}))
     if not content.strip():
-        errors.append(FieldError("content", "required"))
+        errors.append(FieldError("content", _("此项为必填项。"), "required"))
     occurred_at = occurred_at or timezone.now()
     if occurred_at > timezone.now() + dt.timedelta(minutes=5):
-        errors.append(FieldError("occurred_at", "a follow-up cannot be in the future"))
+        errors.append(FieldError("occurred_at", _("跟进时间不能晚于现在。"), "in_future"))
     if errors:
-        raise ValidationFailed("The follow-up is not valid.", errors=errors)
+        raise ValidationFailed(_("跟进记录填写有误。"), errors=errors)
     followup = FollowUp.objects.create(
         object_type=object_type, object_id=record.pk, kind=kind, content=content.strip(),
         occurred_at=occurred_at, outcome=outcome.strip(), next_step=next_step.strip(),
@@ -75,7 +79,7 @@ def followup_create(
 def note_create(*, actor: User, object_type: str, object_id: int, body: str) -> Note:
     record = access.get_for_action(actor, object_type, object_id, "view")
     if not body.strip():
-        raise ValidationFailed("A note needs text.", errors=[FieldError("body", "required")])
+        raise ValidationFailed(_("备注内容不能为空。"), errors=[FieldError("body", _("此项为必填项。"), "required")])
     note = Note.objects.create(object_type=object_type, object_id=record.pk, body=body.strip(), author=actor)
     audit_record(object_type=object_type, object_id=record.pk, action=AuditEvent.Kind.OTHER,
                  actor_id=actor.pk, object_repr=str(record), summary=f"note: {body.strip()[:200]}")
@@ -86,7 +90,7 @@ def note_create(*, actor: User, object_type: str, object_id: int, body: str) -> 
 def todo_create(*, actor: User, title: str, due_at: dt.datetime | None = None, assignee_id: int | None = None,
                 object_type: str = "", object_id: int | None = None) -> Todo:
     if not title.strip():
-        raise ValidationFailed("A to-do needs a title.", errors=[FieldError("title", "required")])
+        raise ValidationFailed(_("待办需要填写标题。"), errors=[FieldError("title", _("此项为必填项。"), "required")])
     if object_type:
         access.get_for_action(actor, object_type, object_id, "view")
     return Todo.objects.create(
@@ -98,7 +102,7 @@ def todo_create(*, actor: User, title: str, due_at: dt.datetime | None = None, a
 def todo_complete(*, actor: User, todo_id: int) -> Todo:
     todo = Todo.objects.filter(pk=todo_id, assignee=actor).first()
     if todo is None:
-        raise NotFound(f"No to-do with id {todo_id}.")
+        raise NotFound(_("你没有 ID 为 %(id)s 的待办。") % {"id": todo_id})
     Todo.objects.filter(pk=todo.pk, done_at__isnull=True).update(done_at=timezone.now())
     todo.refresh_from_db()
     return todo
@@ -132,20 +136,23 @@ def record_share(*, actor: User, object_type: str, object_id: int, user_id: int 
     record = access.get_for_action(actor, object_type, object_id, "edit")
     spec = access.object_type(object_type)
     if spec.parent_type:
-        raise ValidationFailed(f"{object_type} records follow their {spec.parent_type}; share that instead.",
-                               errors=[FieldError("object_type", f"share the {spec.parent_type}")])
+        names = {"object": access.noun(object_type), "parent": access.noun(spec.parent_type)}
+        raise ValidationFailed(
+            _("%(object)s随所属%(parent)s共享，请共享%(parent)s。") % names,
+            errors=[FieldError("object_type", _("请共享所属%(parent)s。") % names, "follows_parent")],
+        )
     errors = []
     if (user_id is None) == (department_id is None):
-        errors.append(FieldError("user_id", "give user_id or department_id"))
+        errors.append(FieldError("user_id", _("请指定 user_id 或 department_id 之一。")))
     elif user_id is not None and not User.objects.filter(pk=user_id, is_active=True).exists():
-        errors.append(FieldError("user_id", f"no active user with id {user_id}", "not_found"))
+        errors.append(FieldError("user_id", _("没有 ID 为 %(id)s 的在职用户。") % {"id": user_id}, "not_found"))
     elif department_id is not None and not Department.objects.filter(pk=department_id).exists():
-        errors.append(FieldError("department_id", f"no department with id {department_id}", "not_found"))
+        errors.append(FieldError("department_id", _("没有 ID 为 %(id)s 的部门。") % {"id": department_id}, "not_found"))
     if access_level not in ShareAccess.values:
-        errors.append(FieldError("access", "must be read or edit"))
+        errors.append(FieldError("access", _("必须是 read 或 edit。")))
     if errors:
-        raise ValidationFailed("The share is not valid.", errors=errors)
-    share, _ = Share.objects.update_or_create(
+        raise ValidationFailed(_("共享设置有误。"), errors=errors)
+    share, _created = Share.objects.update_or_create(
         object_type=object_type, object_id=record.pk, user_id=user_id, department_id=department_id,
         defaults={"access": access_level, "created_by": actor},
     )
@@ -158,9 +165,9 @@ def record_share(*, actor: User, object_type: str, object_id: int, user_id: int 
 @transaction.atomic
 def record_unshare(*, actor: User, object_type: str, object_id: int, share_id: int) -> None:
     record = access.get_for_action(actor, object_type, object_id, "edit")
-    deleted, _ = Share.objects.filter(pk=share_id, object_type=object_type, object_id=record.pk).delete()
+    deleted, _by_model = Share.objects.filter(pk=share_id, object_type=object_type, object_id=record.pk).delete()
     if not deleted:
-        raise NotFound(f"No share with id {share_id} on this record.")
+        raise NotFound(_("这条记录上没有 ID 为 %(id)s 的共享。") % {"id": share_id})
     audit_record(object_type=object_type, object_id=record.pk, action=AuditEvent.Kind.SHARE, actor_id=actor.pk,
                  object_repr=str(record), summary=f"share {share_id} removed")
 
@@ -180,18 +187,21 @@ def records_transfer(*, actor: User, object_type: str, object_ids: Sequence[int]
     by the actor, else nothing changes. Each change is kept in OwnershipTransfer and the audit trail."""
     spec = access.object_type(object_type)
     if spec.owner_field is None:
-        raise ValidationFailed(f"{object_type} records have no owner.")
+        raise ValidationFailed(_("%(object)s没有负责人，不能转移。") % {"object": access.noun(object_type)})
     ids = sorted({int(i) for i in object_ids})
     if not ids:
-        raise ValidationFailed("Nothing to transfer.", errors=[FieldError("ids", "give at least one id")])
+        raise ValidationFailed(_("没有要转移的记录。"),
+                               errors=[FieldError("ids", _("请至少指定一个 ID。"), "required")])
     if not owner_assignable(actor=actor, object_type=object_type, owner=to_user):
-        raise PermissionDenied(f"You may not assign {object_type} records to {to_user}.")
+        raise PermissionDenied(_("你不能把%(object)s分配给“%(user)s”。")
+                               % {"object": access.noun(object_type), "user": to_user})
     allowed = access.restrict(spec.model._default_manager.filter(pk__in=ids), actor, object_type, "transfer")
     rows = list(allowed.values("pk", spec.owner_field, spec.department_field or "pk"))
     if len(rows) != len(ids):
         missing = sorted(set(ids) - {row["pk"] for row in rows})
         raise PermissionDenied(
-            f"You may not transfer {object_type} {', '.join(map(str, missing[:20]))}; nothing was transferred."
+            _("你没有转移这些%(object)s的权限：%(ids)s；没有转移任何记录。")
+            % {"object": access.noun(object_type), "ids": ", ".join(map(str, missing[:20]))}
         )
     changed = [row for row in rows if row[spec.owner_field] != to_user.pk]
     changed_ids = [row["pk"] for row in changed]
@@ -214,6 +224,9 @@ def records_transfer(*, actor: User, object_type: str, object_ids: Sequence[int]
         for row in changed
     ])
     if changed and to_user.pk != actor.pk:
-        notification_send(recipient=to_user, kind="transfer",
-                          title=f"{len(changed)} {object_type} record(s) transferred to you", body=reason)
+        # Stored text: written in the recipient's language, not the actor's.
+        with translation.override(to_user.language or settings.LANGUAGE_CODE):
+            title = ngettext("%(count)s 条%(object)s记录已转移给你", "%(count)s 条%(object)s记录已转移给你",
+                             len(changed)) % {"count": len(changed), "object": access.noun(object_type)}
+        notification_send(recipient=to_user, kind="transfer", title=title, body=reason)
     return len(changed)

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
 from pydantic import TypeAdapter, create_model
@@ -258,7 +259,8 @@ def create_account(request: HttpRequest, payload: AccountIn) -> Any:
 def transfer_accounts(request: HttpRequest, payload: TransferIn) -> Any:
     to_user = User.objects.filter(pk=payload.to_user_id, is_active=True).first()
     if to_user is None:
-        raise ValidationFailed("Unknown user.", errors=[FieldError("to_user_id", "no active user with this id")])
+        raise ValidationFailed(_("用户不存在或已停用。"), errors=[
+            FieldError("to_user_id", _("没有 ID 为 %(id)s 的在职用户。") % {"id": payload.to_user_id}, "not_found")])
     count = records_transfer(actor=request.user, object_type="account", object_ids=payload.ids, to_user=to_user,
                              reason=payload.reason)
     return {"transferred": count}

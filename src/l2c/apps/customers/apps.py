@@ -26,6 +26,7 @@ class CustomersConfig(AppConfig):
 
     def ready(self) -> None:
         from django.utils.translation import gettext_lazy as _
+        from django.utils.translation import pgettext_lazy
 
         from l2c.apps.identity import access
         from l2c.apps.identity.defaults import SALES_RECORD_DEFAULTS
@@ -34,11 +35,12 @@ class CustomersConfig(AppConfig):
         from .models import Account, Contact
 
         access.register(access.ObjectType(
-            key="account", model=Account, label=_("客户"), extra=(_account_team_q,),
-            default_grants=SALES_RECORD_DEFAULTS,
+            key="account", model=Account, label=_("客户"), noun=pgettext_lazy("record", "客户"),
+            extra=(_account_team_q,), default_grants=SALES_RECORD_DEFAULTS,
         ))
         access.register(access.ObjectType(
-            key="contact", model=Contact, label=_("联系人"), owner_field=None, department_field=None,
+            key="contact", model=Contact, label=_("联系人"), noun=pgettext_lazy("record", "联系人"),
+            owner_field=None, department_field=None,
             parent_field="account", parent_type="account", default_grants=SALES_RECORD_DEFAULTS,
         ))
         importers.register_all()

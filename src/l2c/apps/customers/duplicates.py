@@ -12,6 +12,7 @@ from typing import Any
 
 from django.db.models import Count
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from l2c.apps.activity.imports import rows_insert
 from l2c.apps.identity import access
@@ -194,14 +195,14 @@ def duplicates_find(*, actor: User, object_type: str, values: Mapping[str, Any],
                                         for match in matches])
 
 
-REASON_MESSAGES = {
-    "credit_code_equal": "统一社会信用代码相同：%(value)s",
-    "phone_equal": "电话相同：%(value)s",
-    "email_equal": "邮箱相同：%(value)s",
-    "name_equal": "名称相同：%(value)s",
-    "name_similar": "名称相似度 %(score)s（%(probe)s ～ %(candidate)s）",
-    "address_equal": "地址相同：%(value)s",
-    "address_similar": "地址相似度 %(score)s",
+REASON_MESSAGES = {  # translated when shown
+    "credit_code_equal": gettext_noop("统一社会信用代码相同：%(value)s"),
+    "phone_equal": gettext_noop("电话相同：%(value)s"),
+    "email_equal": gettext_noop("邮箱相同：%(value)s"),
+    "name_equal": gettext_noop("名称相同：%(value)s"),
+    "name_similar": gettext_noop("名称相似度 %(score)s（%(probe)s ～ %(candidate)s）"),
+    "address_equal": gettext_noop("地址相同：%(value)s"),
+    "address_similar": gettext_noop("地址相似度 %(score)s"),
 }
 
 

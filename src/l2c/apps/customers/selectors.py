@@ -10,6 +10,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import BooleanField, F, Func, Q, QuerySet, TextField, Value
 from django.db.models.expressions import RawSQL
+from django.utils.translation import gettext as _
 
 from l2c.apps.identity import access
 from l2c.apps.identity.models import User
@@ -226,23 +227,24 @@ def custom_field_q(object_type: str, conditions: Mapping[str, str] | list[str]) 
     if isinstance(conditions, list):
         pairs = [item.split(":", 1) for item in conditions]
         if any(len(pair) != 2 for pair in pairs):
-            raise ValidationFailed("Bad custom filter.", errors=[FieldError("custom", "use key:value")])
+            raise ValidationFailed(_("自定义字段筛选条件无效。"),
+                                   errors=[FieldError("custom", _("请使用“字段键:值”的格式。"))])
         conditions = {key: value for key, value in pairs}
     fields = {field.key: field for field in definitions(object_type)}
     condition = Q()
     for key, value in conditions.items():
         field = fields.get(key)
         if field is None:
-            raise ValidationFailed("Unknown custom field.",
-                                   errors=[FieldError(f"custom.{key}", "no such custom field", "unknown_field")])
+            raise ValidationFailed(_("未知的自定义字段。"),
+                                   errors=[FieldError(f"custom.{key}", _("没有这个自定义字段。"), "unknown_field")])
         if field.kind == CustomField.Kind.BOOLEAN:
             condition &= Q(**{f"custom__{key}": value.lower() in {"1", "true", "yes", "是"}})
         elif field.kind == CustomField.Kind.NUMBER:
             try:
                 condition &= Q(**{f"custom__{key}": int(value)})
             except ValueError:
-                raise ValidationFailed("Bad custom filter.", errors=[
-                    FieldError(f"custom.{key}", "must be a whole number")]) from None
+                raise ValidationFailed(_("自定义字段筛选条件无效。"), errors=[
+                    FieldError(f"custom.{key}", _("必须是整数。"))]) from None
         elif field.kind == CustomField.Kind.MULTI_CHOICE:
             condition &= Q(**{f"custom__{key}__icontains": f'"{value}"'})
         else:

@@ -10,6 +10,8 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import F
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from l2c.apps.activity.audit import audit_bulk, audit_record, diff, snapshot
 from l2c.apps.activity.custom_fields import clean_custom_values
@@ -29,7 +31,7 @@ CONTACT_AUDITED = [*CONTACT_FIELDS, "account", "reports_to", "custom"]
 
 def _raise(errors: list[FieldError], what: str) -> None:
     if errors:
-        raise ValidationFailed(f"The {what} is not valid.", errors=errors)
+        raise ValidationFailed(_("%(object)s信息填写有误。") % {"object": access.noun(what)}, errors=errors)
 
 
 def _resolve_owner(*, actor: User, object_type: str, owner_id: Any, errors: list[FieldError]) -> User | None:
@@ -41,10 +43,10 @@ def _resolve_owner(*, actor: User, object_type: str, owner_id: Any, errors: list
     except (TypeError, ValueError):
         owner = None
     if owner is None:
-        errors.append(FieldError("owner_id", f"no active user with id {owner_id!r}", "not_found"))
+        errors.append(FieldError("owner_id", _("没有 ID 为 %(id)s 的在职用户。") % {"id": owner_id}, "not_found"))
         return None
     if not owner_assignable(actor=actor, object_type=object_type, owner=owner):
-        errors.append(FieldError("owner_id", "you may not assign records to this user", "forbidden"))
+        errors.append(FieldError("owner_id", _("你不能把记录分配给这个用户。"), "forbidden"))
         return None
     return owner
 
@@ -61,8 +63,10 @@ def _tags(names: Sequence[str]) -> list[Tag]:
 
 def _check_version(current: int, expected: int | None, what: str) -> None:
     if expected is not None and expected != current:
-        raise PreconditionFailed(f"The {what} was changed by somebody else (version {current}, "
-                                 f"you have {expected}); reload and try again.")
+        raise PreconditionFailed(
+            _("这个%(object)s已被其他人修改（当前版本 %(current)s，你的版本 %(expected)s），请刷新后重试。")
+            % {"object": access.noun(what), "current": current, "expected": expected}
+        )
 
 
 # --- accounts -------------------------------------------------------------------------------------
@@ -107,7 +111,7 @@ def account_update(*, actor: User, account_id: int, data: Mapping[str, Any],
         except ValidationFailed as failure:
             errors.extend(failure.errors)
     if "owner_id" in data and data["owner_id"] != account.owner_id:
-        errors.append(FieldError("owner_id", "change the owner with a transfer", "use_transfer"))
+        errors.append(FieldError("owner_id", _("请通过转移来更换负责人。"), "use_transfer"))
     _raise(errors, "account")
     before = snapshot(account, ACCOUNT_AUDITED)
     for name, value in cleaned.items():
@@ -134,7 +138,7 @@ def account_update(*, actor: User, account_id: int, data: Mapping[str, Any],
         **fields, search_text=account.search_text, version=F("version") + 1, updated_at=_now()
     )
     if not updated:
-        raise PreconditionFailed("The account was changed by somebody else; reload and try again.")
+        raise PreconditionFailed(_("这个%(object)s已被其他人修改，请刷新后重试。") % {"object": access.noun("account")})
     if checked:
         duplicates.record_keys_write("account", account.pk, current)
     audit_record(object_type="account", object_id=account.pk, action=AuditEvent.Kind.UPDATE, actor_id=actor.pk,
@@ -155,8 +159,11 @@ def account_delete(*, actor: User, account_id: int, expected_version: int | None
     _check_version(account.version, expected_version, "account")
     contact_count = account.contacts.count()
     if contact_count:
-        raise Conflict(f"Account {account.name!r} still has {contact_count} contacts; "
-                       "delete or move them first.")
+        raise Conflict(ngettext(
+            "客户“%(name)s”还有 %(count)s 个联系人，请先删除或移走这些联系人。",
+            "客户“%(name)s”还有 %(count)s 个联系人，请先删除或移走这些联系人。",
+            contact_count,
+        ) % {"name": account.name, "count": contact_count})
     audit_record(object_type="account", object_id=account.pk, action=AuditEvent.Kind.DELETE, actor_id=actor.pk,
                  object_repr=account.name, changes=diff(snapshot(account, ACCOUNT_AUDITED), {}))
     duplicates.keys_delete("account", [account.pk])
@@ -172,7 +179,8 @@ def accounts_tag(*, actor: User, account_ids: Sequence[int], add: Sequence[str] 
                    .values_list("pk", flat=True))
     if not ids or editable != set(ids):
         missing = sorted(set(ids) - editable)
-        raise PermissionDenied(f"You may not edit accounts {missing[:20]}; nothing was tagged.")
+        raise PermissionDenied(_("你没有编辑这些客户的权限：%(ids)s；没有修改任何客户的标签。")
+                               % {"ids": ", ".join(map(str, missing[:20]))})
     add_tags = _tags(list(add))
     through = Account.tags.through
     if add_tags:
@@ -195,11 +203,12 @@ def account_team_set(*, actor: User, account_id: int, user_id: int, role: str = 
                      access_level: str = AccountTeamMember.Access.READ) -> AccountTeamMember:
     account = access.get_for_action(actor, "account", account_id, "edit")
     if access_level not in AccountTeamMember.Access.values:
-        raise ValidationFailed("Unknown access.", errors=[FieldError("access", "must be read or edit")])
+        raise ValidationFailed(_("未知的访问权限。"), errors=[FieldError("access", _("必须是 read 或 edit。"))])
     member_user = User.objects.filter(pk=user_id, is_active=True).first()
     if member_user is None:
-        raise ValidationFailed("Unknown user.", errors=[FieldError("user_id", f"no active user with id {user_id}")])
-    member, _ = AccountTeamMember.objects.update_or_create(
+        raise ValidationFailed(_("用户不存在或已停用。"), errors=[
+            FieldError("user_id", _("没有 ID 为 %(id)s 的在职用户。") % {"id": user_id}, "not_found")])
+    member, _created = AccountTeamMember.objects.update_or_create(
         account=account, user=member_user, defaults={"role": role[:50], "access": access_level}
     )
     audit_record(object_type="account", object_id=account.pk, action=AuditEvent.Kind.UPDATE, actor_id=actor.pk,
@@ -211,9 +220,9 @@ def account_team_set(*, actor: User, account_id: int, user_id: int, role: str = 
 @transaction.atomic
 def account_team_remove(*, actor: User, account_id: int, user_id: int) -> None:
     account = access.get_for_action(actor, "account", account_id, "edit")
-    deleted, _ = AccountTeamMember.objects.filter(account=account, user_id=user_id).delete()
+    deleted, _by_model = AccountTeamMember.objects.filter(account=account, user_id=user_id).delete()
     if not deleted:
-        raise NotFound(f"User {user_id} is not on the team of this account.")
+        raise NotFound(_("用户 %(id)s 不在这个客户的团队中。") % {"id": user_id})
     audit_record(object_type="account", object_id=account.pk, action=AuditEvent.Kind.UPDATE, actor_id=actor.pk,
                  object_repr=account.name, changes={"team": [{"user_id": user_id}, None]})
 
@@ -231,8 +240,9 @@ def _contact_links(*, actor: User, data: Mapping[str, Any], errors: list[FieldEr
             except (TypeError, ValueError):
                 account = None
         if account is None:
-            errors.append(FieldError("account_id", "required: an account you may edit" if account_id in (None, "")
-                                     else f"no account with id {account_id!r} that you may edit", "invalid"))
+            message = (_("此项为必填项：请选择一个你可以编辑的客户。") if account_id in (None, "")
+                       else _("没有 ID 为 %(id)s 且你可以编辑的客户。") % {"id": account_id})
+            errors.append(FieldError("account_id", message, "invalid"))
         else:
             links["account"] = account
     if "reports_to_id" in data:
@@ -243,9 +253,9 @@ def _contact_links(*, actor: User, data: Mapping[str, Any], errors: list[FieldEr
             account = links.get("account") or (current.account if current else None)
             boss = Contact.objects.filter(pk=reports_to_id, account=account).first() if account else None
             if boss is None:
-                errors.append(FieldError("reports_to_id", "must be a contact of the same account", "invalid"))
+                errors.append(FieldError("reports_to_id", _("必须是同一客户的联系人。"), "invalid"))
             elif current is not None and _reports_chain_has(boss, current.pk):
-                errors.append(FieldError("reports_to_id", "would create a reporting cycle", "cycle"))
+                errors.append(FieldError("reports_to_id", _("会形成循环的汇报关系。"), "cycle"))
             else:
                 links["reports_to"] = boss
     return links
@@ -316,7 +326,7 @@ def contact_update(*, actor: User, contact_id: int, data: Mapping[str, Any],
         **fields, search_text=contact.search_text, version=F("version") + 1, updated_at=_now()
     )
     if not updated:
-        raise PreconditionFailed("The contact was changed by somebody else; reload and try again.")
+        raise PreconditionFailed(_("这个%(object)s已被其他人修改，请刷新后重试。") % {"object": access.noun("contact")})
     if checked:
         duplicates.record_keys_write("contact", contact.pk, current)
     audit_record(object_type="contact", object_id=contact.pk, action=AuditEvent.Kind.UPDATE, actor_id=actor.pk,

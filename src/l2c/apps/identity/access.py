@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Model, Q, QuerySet, Subquery
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
 
 from l2c.kernel.errors import NotFound, PermissionDenied
 
@@ -41,6 +43,8 @@ class ObjectType:
     key: str
     model: type[Model]
     label: Any
+    # The singular noun in messages ("no account with id 7"); the key when not given.
+    noun: Any = None
     owner_field: str | None = "owner"
     department_field: str | None = "department"
     # Extra visibility: (user, action) -> Q over the model, OR-ed into the scope filter.
@@ -67,13 +71,35 @@ def object_types() -> list[ObjectType]:
     return list(_REGISTRY.values())
 
 
+# Lower-case verbs of the actions, for messages ("you may not edit contact records").
+ACTION_VERBS = {
+    "view": pgettext_lazy("action verb", "查看"),
+    "create": pgettext_lazy("action verb", "新建"),
+    "edit": pgettext_lazy("action verb", "编辑"),
+    "delete": pgettext_lazy("action verb", "删除"),
+    "export": pgettext_lazy("action verb", "导出"),
+    "import": pgettext_lazy("action verb", "导入"),
+    "transfer": pgettext_lazy("action verb", "转移"),
+}
+
+
+def noun(key: str) -> str:
+    """The singular noun of object type `key` in the active language, for messages."""
+    spec = _REGISTRY.get(key)
+    return str(spec.noun) if spec is not None and spec.noun is not None else key
+
+
+def verb(action: str) -> str:
+    return str(ACTION_VERBS.get(action, action))
+
+
 @dataclass
 class Grant:
     """A user's effective permission on one object type."""
 
     scope: str = DataScope.NONE
     actions: set[str] = field(default_factory=set)
-    sources: list[str] = field(default_factory=list)
+    sources: list[tuple[str, str]] = field(default_factory=list)  # (role name, data scope) of each role
 
 
 def is_admin(user: User) -> bool:
@@ -112,7 +138,7 @@ def _load(user: User) -> None:
             can_view = allowed[ALL_ACTIONS.index("view")]
             if can_view and SCOPE_ORDER[DataScope(scope)] > SCOPE_ORDER[DataScope(grant.scope)]:
                 grant.scope = scope
-            grant.sources.append(f"{role_name}: {DataScope(scope).label}")
+            grant.sources.append((role_name, scope))
     user._l2c_role_codes = codes  # type: ignore[attr-defined]
     user._l2c_grants = grants  # type: ignore[attr-defined]
 
@@ -121,7 +147,7 @@ def grant_for(user: User, key: str) -> Grant:
     if not user.is_authenticated or not user.is_active:
         return Grant()
     if is_admin(user):
-        return Grant(scope=DataScope.ALL, actions=set(ALL_ACTIONS), sources=["admin"])
+        return Grant(scope=DataScope.ALL, actions=set(ALL_ACTIONS), sources=[("admin", DataScope.ALL)])
     return _grants(user).get(key, Grant())
 
 
@@ -132,7 +158,7 @@ def can(user: User, key: str, action: str) -> bool:
 
 def require(user: User, key: str, action: str) -> None:
     if not can(user, key, action):
-        raise PermissionDenied(f"You may not {action} {key} records.")
+        raise PermissionDenied(_("你没有%(action)s%(object)s的权限。") % {"action": verb(action), "object": noun(key)})
 
 
 def assignable_owners(user: User, key: str) -> QuerySet[Any]:
@@ -263,12 +289,13 @@ def get_for_action(user: User, key: str, pk: Any, action: str = "view",
     try:
         pk_value = int(pk)
     except (TypeError, ValueError):
-        raise NotFound(f"No {key} with id {pk!r}.") from None
+        raise NotFound(_("没有 ID 为 %(id)s 的%(object)s。") % {"id": repr(pk), "object": noun(key)}) from None
     record = restrict(base, user, key, "view").filter(pk=pk_value).first()
     if record is None:
-        raise NotFound(f"No {key} with id {pk_value}.")
+        raise NotFound(_("没有 ID 为 %(id)s 的%(object)s。") % {"id": pk_value, "object": noun(key)})
     if action != "view" and not restrict(base, user, key, action).filter(pk=pk_value).exists():
-        raise PermissionDenied(f"You may see this {key} but not {action} it.")
+        raise PermissionDenied(_("你可以查看这个%(object)s，但没有%(action)s它的权限。")
+                               % {"object": noun(key), "action": verb(action)})
     return record
 
 
@@ -294,30 +321,35 @@ def explain(user: User, key: str, record: Model) -> list[Explanation]:
     for action in RECORD_ACTIONS:
         reasons: list[str] = []
         if not user.is_active:
-            reasons.append("user is inactive")
+            reasons.append(_("用户已停用"))
         if is_admin(user):
-            reasons.append("administrator: reaches every record")
+            reasons.append(_("管理员：可访问所有记录"))
         if spec.parent_type:
-            reasons.append(f"follows the {spec.parent_type} it belongs to")
+            reasons.append(_("跟随所属%(parent)s") % {"parent": noun(spec.parent_type)})
         else:
-            reasons.append(f"roles grant: {', '.join(sorted(grant.actions)) or 'nothing'}; scope {grant.scope}")
+            actions = ", ".join(verb(action) for action in ALL_ACTIONS if action in grant.actions) or _("无")
+            reasons.append(_("角色授予：%(actions)s；数据范围：%(scope)s")
+                           % {"actions": actions, "scope": DataScope(grant.scope).label})
             if grant.sources:
-                reasons.append("from " + "; ".join(grant.sources))
+                sources = "; ".join(f"{role_name}: {DataScope(scope).label}" for role_name, scope in grant.sources)
+                reasons.append(_("来自：%(sources)s") % {"sources": sources})
             owner_id = getattr(record, f"{spec.owner_field}_id", None) if spec.owner_field else None
             if owner_id == user.pk:
-                reasons.append("user owns the record")
+                reasons.append(_("用户是记录的负责人"))
             record_department = (
                 getattr(record, f"{spec.department_field}_id", None) if spec.department_field else None
             )
             if record_department is not None and record_department == user.department_id:
-                reasons.append("record is in the user's department")
+                reasons.append(_("记录属于用户所在部门"))
             elif record_department in department_subtree_ids(user.department_id):
-                reasons.append("record is in a department below the user's")
+                reasons.append(_("记录属于用户所在部门的下级部门"))
             shares = Share.objects.filter(object_type=key, object_id=record.pk).filter(
                 Q(user_id=user.pk) | Q(department_id=user.department_id)
             )
             for share in shares:
-                reasons.append(f"shared with {'the user' if share.user_id else 'their department'} ({share.access})")
+                label = ShareAccess(share.access).label
+                reasons.append(_("共享给该用户（%(access)s）") % {"access": label} if share.user_id
+                               else _("共享给用户所在部门（%(access)s）") % {"access": label})
         allowed = restrict(base, user, key, action).exists()
         results.append(Explanation(action=action, allowed=allowed, reasons=tuple(reasons)))
     return results

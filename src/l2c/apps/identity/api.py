@@ -7,6 +7,7 @@ from typing import Any
 
 from django.contrib.auth import authenticate
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
 
@@ -88,11 +89,11 @@ def obtain_token(request: HttpRequest, payload: TokenRequestIn) -> Any:
     locked_until = services.login_locked_until(username=payload.username, ip=ip)
     if locked_until is not None:
         seconds = max(1, int((locked_until - dt.datetime.now(dt.UTC)).total_seconds()))
-        raise RateLimited("Too many failed attempts; try again later.", retry_after_seconds=seconds)
+        raise RateLimited(_("失败次数太多，请稍后再试。"), retry_after_seconds=seconds)
     user = authenticate(request, username=payload.username, password=payload.password)
     if user is None:
         services.login_record_failure(username=payload.username, ip=ip)
-        raise InvalidCredentials("Unknown username or wrong password.")
+        raise InvalidCredentials(_("用户名不存在或密码错误。"))
     services.login_record_success(username=payload.username)
     token, secret = services.api_token_create(user=user, name=payload.name)
     return Status(201, _token_out(token, secret))
@@ -126,7 +127,8 @@ def list_tokens(request: HttpRequest) -> Any:
              summary="Create a personal API token (the secret is shown once)")
 def create_token(request: HttpRequest, payload: TokenCreateIn) -> Any:
     if payload.expires_at is not None and payload.expires_at <= dt.datetime.now(dt.UTC):
-        raise ValidationFailed("Expiry in the past.", errors=[FieldError("expires_at", "must be in the future")])
+        raise ValidationFailed(_("过期时间已经过去。"),
+                               errors=[FieldError("expires_at", _("必须是将来的时间。"), "in_past")])
     token, secret = services.api_token_create(user=request.user, name=payload.name, expires_at=payload.expires_at)
     return Status(201, _token_out(token, secret))
 

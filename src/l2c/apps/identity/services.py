@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from l2c.kernel.errors import FieldError, NotFound, ValidationFailed
 
@@ -19,6 +20,7 @@ from .defaults import BUILTIN_ROLES
 from .models import ApiToken, Department, LoginThrottle, Role, RolePermission, User
 
 TOKEN_PREFIX = "l2c_"  # noqa: S105 - a public marker, not a secret
+TOKEN_NAME_MAX_LENGTH = 100
 
 
 # --- departments ----------------------------------------------------------------------------------
@@ -26,10 +28,11 @@ TOKEN_PREFIX = "l2c_"  # noqa: S105 - a public marker, not a secret
 def department_create(*, name: str, parent_id: int | None = None, manager_id: int | None = None) -> Department:
     name = name.strip()
     if not name:
-        raise ValidationFailed("Department name is required.", errors=[FieldError("name", "required")])
+        raise ValidationFailed(_("部门名称不能为空。"), errors=[FieldError("name", _("此项为必填项。"), "required")])
     parent = Department.objects.filter(pk=parent_id).first() if parent_id else None
     if parent_id and parent is None:
-        raise ValidationFailed("Unknown parent department.", errors=[FieldError("parent_id", "not found")])
+        raise ValidationFailed(_("上级部门不存在。"), errors=[
+            FieldError("parent_id", _("没有 ID 为 %(id)s 的部门。") % {"id": parent_id}, "not_found")])
     department = Department.objects.create(name=name, parent=parent, manager_id=manager_id)
     department.path = f"{parent.path if parent else '/'}{department.pk}/"
     department.save(update_fields=["path"])
@@ -43,7 +46,7 @@ def department_move(*, department_id: int, parent_id: int | None) -> Department:
     parent = Department.objects.filter(pk=parent_id).first() if parent_id else None
     if parent is not None and parent.path.startswith(department.path):
         raise ValidationFailed(
-            "A department cannot move below itself.", errors=[FieldError("parent_id", "would create a cycle")]
+            _("部门不能移到它自己或它的下级部门之下。"), errors=[FieldError("parent_id", _("会形成循环。"), "cycle")]
         )
     old_path = department.path
     new_path = f"{parent.path if parent else '/'}{department.pk}/"
@@ -71,7 +74,7 @@ def roles_ensure_builtin() -> None:
     """
     roles = {}
     for code, (name, description) in BUILTIN_ROLES.items():
-        role, _ = Role.objects.get_or_create(
+        role, _created = Role.objects.get_or_create(
             code=code, defaults={"name": name, "description": description, "is_builtin": True}
         )
         roles[code] = role
@@ -101,17 +104,18 @@ def user_create(
 ) -> User:
     errors = []
     if not username.strip():
-        errors.append(FieldError("username", "required"))
+        errors.append(FieldError("username", _("此项为必填项。"), "required"))
     elif User.objects.filter(username=username).exists():
-        errors.append(FieldError("username", f"username {username!r} is taken"))
+        errors.append(FieldError("username", _("用户名“%(username)s”已被占用。") % {"username": username}, "taken"))
     if email and User.objects.filter(email__iexact=email).exists():
-        errors.append(FieldError("email", f"e-mail {email!r} is taken"))
+        errors.append(FieldError("email", _("电子邮箱“%(email)s”已被占用。") % {"email": email}, "taken"))
     roles = list(Role.objects.filter(code__in=role_codes))
     missing = set(role_codes) - {role.code for role in roles}
     if missing:
-        errors.append(FieldError("role_codes", f"unknown roles: {', '.join(sorted(missing))}"))
+        errors.append(FieldError("role_codes", _("未知的角色：%(roles)s。") % {"roles": ", ".join(sorted(missing))},
+                                 "unknown_role"))
     if errors:
-        raise ValidationFailed("The user cannot be created.", errors=errors)
+        raise ValidationFailed(_("无法创建用户。"), errors=errors)
     user = User(
         username=username, display_name=display_name, email=email, department_id=department_id,
         is_staff=is_staff or is_superuser, is_superuser=is_superuser,
@@ -135,9 +139,11 @@ def api_token_create(*, user: User, name: str, expires_at: datetime | None = Non
     """Create a token; the secret is returned once and never stored."""
     name = name.strip()
     if not name:
-        raise ValidationFailed("A token needs a name.", errors=[FieldError("name", "required")])
-    if len(name) > 100:
-        raise ValidationFailed("Token name too long.", errors=[FieldError("name", "at most 100 characters")])
+        raise ValidationFailed(_("令牌需要一个名称。"), errors=[FieldError("name", _("此项为必填项。"), "required")])
+    if len(name) > TOKEN_NAME_MAX_LENGTH:
+        counts = {"limit": TOKEN_NAME_MAX_LENGTH, "count": len(name)}
+        message = _("最多 %(limit)s 个字符（现有 %(count)s 个）。") % counts
+        raise ValidationFailed(_("令牌名称太长。"), errors=[FieldError("name", message, "too_long")])
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         user=user, name=name, prefix=secret[: len(TOKEN_PREFIX) + 6], token_hash=_hash_token(secret),
@@ -152,9 +158,9 @@ def api_token_revoke(*, token_id: int, user: User) -> ApiToken:
     )
     token = ApiToken.objects.filter(pk=token_id, user=user).first()
     if token is None:
-        raise NotFound(f"No API token with id {token_id}.")
+        raise NotFound(_("你没有 ID 为 %(id)s 的 API 令牌。") % {"id": token_id})
     if not updated and token.revoked_at is None:  # pragma: no cover - defensive
-        raise NotFound(f"No API token with id {token_id}.")
+        raise NotFound(_("你没有 ID 为 %(id)s 的 API 令牌。") % {"id": token_id})
     return token
 
 
