@@ -215,3 +215,45 @@ def test_imported_records_are_in_the_index(org, django_capture_on_commit_callbac
     result = duplicates.duplicates_find(actor=org["manager"], object_type="account",
                                         values={"name": "星河智能科技（北京）有限公司"})
     assert [candidate.name for candidate in result.visible] == ["北京星河智能科技有限公司"]
+
+
+# --- the record forms -------------------------------------------------------------------------------
+def test_the_account_form_shows_the_candidates_and_saves_after_confirmation(org):
+    from django.test import Client
+
+    existing = make_account(org["rep1"], "北京星河智能科技有限公司")
+    hidden = make_account(org["rep3"], "杭州星河智能科技有限公司")
+    browser = Client()
+    browser.force_login(org["rep1"])
+
+    warned = browser.post("/accounts/new/", {"name": "星河智能科技有限公司", "status": "potential"})
+    created_before_confirming = Account.objects.filter(name="星河智能科技有限公司").count()
+    confirmed = browser.post("/accounts/new/", {"name": "星河智能科技有限公司", "status": "potential",
+                                                "confirm_duplicates": "on"})
+
+    page = warned.content.decode()
+    assert warned.status_code == 200
+    assert f'href="/accounts/{existing.pk}/"' in page and "北京星河智能科技有限公司" in page
+    assert "杭州星河智能科技有限公司" not in page and f"/accounts/{hidden.pk}/" not in page
+    assert "另有 1 条匹配的记录属于你看不到的范围" in page
+    assert 'name="confirm_duplicates"' in page
+    assert created_before_confirming == 0
+    assert confirmed.status_code == 302
+    assert Account.objects.filter(name="星河智能科技有限公司").count() == 1
+
+
+def test_the_account_form_cannot_confirm_a_blocking_duplicate(org):
+    from django.test import Client
+
+    make_account(org["rep1"], "北京星河智能科技有限公司", credit_code=CODE)
+    browser = Client()
+    browser.force_login(org["rep1"])
+
+    response = browser.post("/accounts/new/", {"name": "远景物流", "credit_code": CODE, "status": "potential",
+                                               "confirm_duplicates": "on"})
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "存在重复记录，不能保存" in page
+    assert 'name="confirm_duplicates"' not in page
+    assert not Account.objects.filter(name="远景物流").exists()

@@ -156,6 +156,9 @@ class RecordForm(forms.Form):
         if instance is not None:
             self.fields["version"] = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
             self.initial.setdefault("version", instance.version)
+        # Shown with the candidates when duplicate control warns (see _duplicates.html).
+        self.fields["confirm_duplicates"] = forms.BooleanField(
+            label=_("我已核对，这不是重复记录，仍然保存"), required=False)
         url = reverse(self.validate_url_name)
         for name, field in self.fields.items():
             if name in self.spec or name.startswith("custom_"):
@@ -204,6 +207,7 @@ class RecordForm(forms.Form):
         for name in self.spec:
             value = self.cleaned_data.get(name)
             data[name] = "" if value is None else value
+        data["confirm_duplicates"] = bool(self.cleaned_data.get("confirm_duplicates"))
         return data
 
     def standard_fields(self) -> list[forms.BoundField]:

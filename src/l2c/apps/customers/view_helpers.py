@@ -21,7 +21,7 @@ from l2c.apps.activity import selectors as activity_selectors
 from l2c.apps.activity.custom_fields import definitions
 from l2c.apps.activity.models import AuditEvent, CustomField, FollowUp
 from l2c.apps.identity.models import Department, User
-from l2c.kernel.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
+from l2c.kernel.errors import DomainError, DuplicateFound, NotFound, PermissionDenied, ValidationFailed
 
 from .forms import (
     FollowUpForm,
@@ -115,6 +115,17 @@ def paginate(request: HttpRequest, queryset: QuerySet[Any], sort: str, sorts: Ma
     except ValidationFailed:
         messages.warning(request, _("分页参数无效，已回到第一页。"))
         return keyset_page(queryset, sort=sort, allowed_sorts=sorts, cursor=None, limit=PAGE_SIZE, stream=stream)
+
+
+def duplicates_context(found: DuplicateFound | None, object_type: str) -> dict[str, Any] | None:
+    """What the duplicates panel of a record form shows: the visible candidates with links, how many
+    are hidden, and whether the user may confirm (warn) or not (block)."""
+    if found is None:
+        return None
+    detail_url = "customers:account_detail" if object_type == "account" else "customers:contact_detail"
+    candidates = [{**candidate, "url": reverse(detail_url, args=[candidate["id"]])} for candidate in found.duplicates]
+    return {"detail": found.detail, "candidates": candidates, "hidden": found.hidden_duplicates,
+            "blocking": found.blocking}
 
 
 # --- display helpers ------------------------------------------------------------------------------

@@ -25,7 +25,14 @@ from l2c.apps.activity.custom_fields import clean_custom_values, definitions
 from l2c.apps.activity.models import CustomField
 from l2c.apps.identity import access
 from l2c.apps.identity.models import Share, User
-from l2c.kernel.errors import Conflict, DomainError, PermissionDenied, PreconditionFailed, ValidationFailed
+from l2c.kernel.errors import (
+    Conflict,
+    DomainError,
+    DuplicateFound,
+    PermissionDenied,
+    PreconditionFailed,
+    ValidationFailed,
+)
 
 from . import selectors, services
 from .forms import (
@@ -54,6 +61,7 @@ from .view_helpers import (
     custom_rows,
     display,
     domain_errors,
+    duplicates_context,
     error_text,
     field_rows,
     int_or_none,
@@ -249,15 +257,19 @@ def account_create(request: HttpRequest) -> HttpResponse:
     user = request.user
     access.require(user, "account", "create")
     form = AccountForm(request.POST or None, user=user)
+    found: DuplicateFound | None = None
     if request.method == "POST" and form.is_valid():
         try:
             account = services.account_create(actor=user, data=form.to_data())
         except ValidationFailed as error:
             apply_errors(form, error)
+        except DuplicateFound as error:
+            found = error
         else:
             messages.success(request, _("客户已创建。"))
             return redirect("customers:account_detail", account_id=account.pk)
-    return render(request, "customers/account_form.html", {"form": form, "account": None})
+    return render(request, "customers/account_form.html",
+                  {"form": form, "account": None, "duplicates": duplicates_context(found, "account")})
 
 
 @login_required
@@ -268,6 +280,7 @@ def account_edit(request: HttpRequest, account_id: int) -> HttpResponse:
     if "edit" not in access.allowed_actions(user, "account", account):
         raise PermissionDenied(_("你可以查看但不能编辑这个客户。"))
     form = AccountForm(request.POST or None, user=user, instance=account)
+    found: DuplicateFound | None = None
     if request.method == "POST" and form.is_valid():
         try:
             with transaction.atomic():
@@ -286,10 +299,13 @@ def account_edit(request: HttpRequest, account_id: int) -> HttpResponse:
             apply_errors(form, error)
         except PermissionDenied as error:
             form.add_error("owner" if "owner" in form.fields else None, error.detail)
+        except DuplicateFound as error:
+            found = error
         else:
             messages.success(request, _("客户已保存。"))
             return redirect("customers:account_detail", account_id=account.pk)
-    return render(request, "customers/account_form.html", {"form": form, "account": account})
+    return render(request, "customers/account_form.html",
+                  {"form": form, "account": account, "duplicates": duplicates_context(found, "account")})
 
 
 @login_required
@@ -483,15 +499,19 @@ def contact_create(request: HttpRequest) -> HttpResponse:
     chosen = _editable_account(user, request.POST.get("account")) if request.method == "POST" else preselect
     form = ContactForm(request.POST or None, user=user, accounts=_editable_accounts(user, preselect),
                        colleagues=_colleagues(user, chosen or preselect), preselect_account=preselect)
+    found: DuplicateFound | None = None
     if request.method == "POST" and form.is_valid():
         try:
             contact = services.contact_create(actor=user, data=form.to_data())
         except ValidationFailed as error:
             apply_errors(form, error)
+        except DuplicateFound as error:
+            found = error
         else:
             messages.success(request, _("联系人已创建。"))
             return redirect("customers:contact_detail", contact_id=contact.pk)
-    return render(request, "customers/contact_form.html", {"form": form, "contact": None, "account": preselect})
+    return render(request, "customers/contact_form.html", {"form": form, "contact": None, "account": preselect,
+                                                           "duplicates": duplicates_context(found, "contact")})
 
 
 @login_required
@@ -505,6 +525,7 @@ def contact_edit(request: HttpRequest, contact_id: int) -> HttpResponse:
     form = ContactForm(request.POST or None, user=user, instance=contact,
                        accounts=_editable_accounts(user, contact.account),
                        colleagues=_colleagues(user, chosen or contact.account))
+    found: DuplicateFound | None = None
     if request.method == "POST" and form.is_valid():
         try:
             services.contact_update(actor=user, contact_id=contact.pk, data=form.to_data(),
@@ -513,11 +534,14 @@ def contact_edit(request: HttpRequest, contact_id: int) -> HttpResponse:
             form.add_error(None, STALE_MESSAGE)
         except ValidationFailed as error:
             apply_errors(form, error)
+        except DuplicateFound as error:
+            found = error
         else:
             messages.success(request, _("联系人已保存。"))
             return redirect("customers:contact_detail", contact_id=contact.pk)
     return render(request, "customers/contact_form.html",
-                  {"form": form, "contact": contact, "account": contact.account})
+                  {"form": form, "contact": contact, "account": contact.account,
+                   "duplicates": duplicates_context(found, "contact")})
 
 
 @login_required
