@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count
+from django.db.models import BooleanField, Case, Count, ExpressionWrapper, Value, When
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
@@ -20,7 +20,7 @@ from l2c.apps.identity.models import User
 from l2c.engines import dedup
 from l2c.kernel.errors import DuplicateFound
 
-from .models import Account, Contact, DuplicateKey, DuplicateRule
+from .models import Account, Contact, DuplicateKey, DuplicateProfile, DuplicateRule
 
 CANDIDATE_LIMIT = 500  # candidate ids read per check: a name matching more is not a useful warning
 KEY_LENGTH = 220
@@ -84,21 +84,43 @@ def _stored(kind: str, value: str) -> str:
     return f"{kind}:{value}"[:KEY_LENGTH]
 
 
+PROFILE_COLUMNS = ["object_type", "record_id", "name_full", "name_core", "name_brand", "name_pinyin", "brand_pinyin",
+                   "credit_code", "phones", "emails", "address"]
+
+
+def _profile_row(object_type: str, fp: dedup.Fingerprint) -> tuple[Any, ...]:
+    name = fp.name
+    return (object_type, fp.record_id, name.full[:200], name.core[:200], name.brand[:200], name.pinyin[:400],
+            name.brand_pinyin[:400], fp.credit_code[:30], " ".join(fp.phones)[:200], " ".join(fp.emails)[:600],
+            fp.address[:300])
+
+
+def _from_profile(profile: Mapping[str, Any]) -> dedup.Fingerprint:
+    name = dedup.NameKey(full=profile["name_full"], core=profile["name_core"], brand=profile["name_brand"],
+                         pinyin=profile["name_pinyin"], brand_pinyin=profile["brand_pinyin"])
+    return dedup.Fingerprint(record_id=profile["record_id"], name=name, credit_code=profile["credit_code"],
+                             phones=tuple(profile["phones"].split()), emails=tuple(profile["emails"].split()),
+                             address=profile["address"])
+
+
 def keys_write(object_type: str, fingerprints: Sequence[dedup.Fingerprint], *, replace: bool = True) -> None:
-    """Store the blocking keys of these records (replacing their old keys unless `replace` is off,
-    for records that have none yet). Set-based: one delete and one bulk insert per call."""
-    ids = [fp.record_id for fp in fingerprints if fp.record_id is not None]
-    if replace and ids:
-        keys_delete(object_type, ids)
+    """Store the blocking keys and normalised profile of these records (replacing what they had
+    unless `replace` is off, for records that have nothing yet). Set-based: one delete and one bulk
+    insert per table and call."""
+    stored = [fp for fp in fingerprints if fp.record_id is not None]
+    if replace and stored:
+        keys_delete(object_type, [fp.record_id for fp in stored if fp.record_id is not None])
     rows = ((object_type, _stored(kind, value), fp.record_id)
-            for fp in fingerprints if fp.record_id is not None for kind, value in dedup.blocking_keys(fp))
+            for fp in stored for kind, value in dedup.blocking_keys(fp))
     rows_insert(DuplicateKey, ["object_type", "key", "record_id"], rows)
+    rows_insert(DuplicateProfile, PROFILE_COLUMNS, (_profile_row(object_type, fp) for fp in stored))
 
 
 def keys_delete(object_type: str, record_ids: Iterable[int]) -> None:
     ids = list(record_ids)
     for start in range(0, len(ids), 5000):
         DuplicateKey.objects.filter(object_type=object_type, record_id__in=ids[start:start + 5000]).delete()
+        DuplicateProfile.objects.filter(object_type=object_type, record_id__in=ids[start:start + 5000]).delete()
 
 
 def keys_rebuild(object_type: str, *, record_ids: Sequence[int] | None = None, chunk: int = 5000) -> int:
@@ -181,18 +203,19 @@ def duplicates_find(*, actor: User, object_type: str, values: Mapping[str, Any],
     ids = _candidate_ids(object_type, probe, rules)
     if not ids:
         return DuplicateCheck(object_type)
-    model = MODELS[object_type]
-    fields = FINGERPRINT_FIELDS[object_type]
-    rows = list(model._default_manager.filter(pk__in=ids).values("pk", "name", *[f for f in fields if f != "name"]))
-    names = {row["pk"]: row["name"] for row in rows}
-    make = FINGERPRINTS[object_type]
-    matches = dedup.rank(probe, (make(row["pk"], row) for row in rows), rules)
+    profiles = DuplicateProfile.objects.filter(object_type=object_type, record_id__in=ids).values(*PROFILE_COLUMNS)
+    matches = dedup.rank(probe, (_from_profile(profile) for profile in profiles), rules)
     if not matches:
         return DuplicateCheck(object_type)
-    matched = model._default_manager.filter(pk__in=[match.record_id for match in matches])
-    visible = set(access.restrict(matched, actor, object_type, "view").values_list("pk", flat=True))
-    return DuplicateCheck(object_type, [Candidate(match, names[match.record_id], match.record_id in visible)
-                                        for match in matches])
+    # Names and visibility of the matches in one query: the choke point's filter as a column.
+    condition = access.record_filter(actor, object_type, "view")
+    visible_column = Value(True) if condition is None else Case(When(condition, then=Value(True)), default=Value(False))
+    rows = {pk: (name, visible) for pk, name, visible in MODELS[object_type]._default_manager
+            .filter(pk__in=[match.record_id for match in matches])
+            .annotate(visible=ExpressionWrapper(visible_column, output_field=BooleanField()))
+            .values_list("pk", "name", "visible")}
+    return DuplicateCheck(object_type, [Candidate(match, rows[match.record_id][0], bool(rows[match.record_id][1]))
+                                        for match in matches if match.record_id in rows])
 
 
 REASON_MESSAGES = {  # translated when shown

@@ -290,3 +290,26 @@ class DuplicateKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.object_type}:{self.key} → {self.record_id}"
+
+
+class DuplicateProfile(models.Model):
+    """The normalised form of one record (engines.dedup.Fingerprint) kept beside its blocking keys,
+    so a check scores its candidates without normalising their names again."""
+
+    object_type = models.CharField(max_length=20)
+    record_id = models.BigIntegerField()
+    name_full = models.CharField(max_length=200, blank=True)
+    name_core = models.CharField(max_length=200, blank=True)
+    name_brand = models.CharField(max_length=200, blank=True)
+    name_pinyin = models.CharField(max_length=400, blank=True)
+    brand_pinyin = models.CharField(max_length=400, blank=True)
+    credit_code = models.CharField(max_length=30, blank=True)
+    phones = models.CharField(max_length=200, blank=True)  # space-separated normalised numbers
+    emails = models.CharField(max_length=600, blank=True)  # space-separated normalised addresses
+    address = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["object_type", "record_id"], name="duplicate_profile_record")]
+
+    def __str__(self) -> str:
+        return f"{self.object_type}:{self.record_id} {self.name_core}"

@@ -78,12 +78,14 @@ ENGLISH_INDUSTRY_WORDS = (
 )
 
 _REGION_BARE = frozenset((*PROVINCES, *CITIES))
-_REGION_FULL = frozenset(PROVINCE_FULL_NAMES)
+# Every region word as it may be written: bare (北京), with a suffix (北京市, 浦东新区), or full (广西壮族自治区).
+_REGION_WORDS = frozenset({*_REGION_BARE, *PROVINCE_FULL_NAMES,
+                           *(bare + suffix for bare in _REGION_BARE for suffix in REGION_SUFFIXES)})
 _BRACKETS = re.compile(r"[(\[{（【「『〔《<＜](.*?)[)\]}）】」』〕》>＞]")
 _NOT_WORD = re.compile(r"[^0-9a-z\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]+")
 _HAN = re.compile(r"[\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
 _BRANCH = re.compile(r"(分公司|分店|分厂|办事处|代表处|营业部|分部)$")
-_MAX_REGION_LENGTH = max(len(word) for word in (*_REGION_BARE, *_REGION_FULL)) + 5
+_MAX_REGION_LENGTH = max(len(word) for word in _REGION_WORDS)
 
 
 @lru_cache(maxsize=65536)
@@ -92,8 +94,8 @@ def _pinyin(text: str) -> str:
 
 
 # Industry words as they appear in Latin-script names: English, and the pinyin of the Chinese ones.
-_LATIN_INDUSTRY = tuple(sorted({*ENGLISH_INDUSTRY_WORDS, *(_pinyin(word) for word in INDUSTRY_WORDS)},
-                               key=len, reverse=True))
+_LATIN_INDUSTRY_SET = frozenset({*ENGLISH_INDUSTRY_WORDS, *(_pinyin(word) for word in INDUSTRY_WORDS)})
+_LATIN_INDUSTRY_LONGEST = max(len(word) for word in _LATIN_INDUSTRY_SET)
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,7 @@ def _fold(text: str) -> str:
 def _region_suffix_length(text: str) -> int:
     """Length of a region word at the end of `text` (…有限公司北京 → 2), or 0."""
     for length in range(min(len(text) - 1, _MAX_REGION_LENGTH), 1, -1):
-        if _is_region(text[-length:]):
+        if text[-length:] in _REGION_WORDS:
             return length
     return 0
 
@@ -132,37 +134,33 @@ def _region_suffix_length(text: str) -> int:
 def _region_prefix_length(text: str) -> int:
     """Length of the region word (with its suffix, e.g. 北京市, 浦东新区) at the start of `text`, or 0."""
     for length in range(min(len(text), _MAX_REGION_LENGTH), 1, -1):
-        head = text[:length]
-        if head in _REGION_FULL:
+        if text[:length] in _REGION_WORDS:
             return length
-        for suffix in ("", *REGION_SUFFIXES):
-            if suffix and not head.endswith(suffix):
-                continue
-            bare = head[: len(head) - len(suffix)] if suffix else head
-            if bare in _REGION_BARE:
-                return length
     return 0
 
 
 def _is_region(text: str) -> bool:
-    return bool(text) and _region_prefix_length(text) == len(text)
+    return text in _REGION_WORDS
 
 
-def _strip_suffix_words(text: str, words: tuple[str, ...]) -> str:
-    """Trailing `words` removed, repeatedly (星河智能科技 → 星河; 智能科技 → "")."""
-    changed = True
-    while changed and text:
-        changed = False
-        for word in words:
-            if text.endswith(word):
-                text = text[: -len(word)]
-                changed = True
+def _strip_suffix_words(text: str, words: frozenset[str], longest: int) -> str:
+    """Trailing `words` removed, longest first, repeatedly (星河智能科技 → 星河; 智能科技 → "")."""
+    while text:
+        for length in range(min(len(text), longest), 0, -1):
+            if text[-length:] in words:
+                text = text[:-length]
                 break
+        else:
+            return text
     return text
 
 
+_INDUSTRY_SET = frozenset(INDUSTRY_WORDS)
+_INDUSTRY_LONGEST = max(len(word) for word in INDUSTRY_WORDS)
+
+
 def _strip_industry(text: str) -> str:
-    return _strip_suffix_words(text, INDUSTRY_WORDS)
+    return _strip_suffix_words(text, _INDUSTRY_SET, _INDUSTRY_LONGEST)
 
 
 def _strip_legal(text: str, forms: tuple[str, ...]) -> str:
@@ -207,7 +205,7 @@ def company_name(name: str) -> NameKey:
     latin = not any(_HAN.search(word) for word in words)
     if latin:
         core = "".join(_strip_english_legal(list(words))) or full
-        brand = _strip_suffix_words(core, _LATIN_INDUSTRY)
+        brand = _strip_suffix_words(core, _LATIN_INDUSTRY_SET, _LATIN_INDUSTRY_LONGEST)
         brand = brand if len(brand) >= 3 else core
         return NameKey(full=full, core=core, brand=brand, pinyin=core, brand_pinyin=brand)
     # Legal forms and a branch's region at the end (…有限公司北京分公司 → …), repeatedly.
