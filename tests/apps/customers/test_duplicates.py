@@ -257,3 +257,61 @@ def test_the_account_form_cannot_confirm_a_blocking_duplicate(org):
     assert "存在重复记录，不能保存" in page
     assert 'name="confirm_duplicates"' not in page
     assert not Account.objects.filter(name="远景物流").exists()
+
+
+# --- rules over the API -----------------------------------------------------------------------------
+def test_only_an_administrator_reads_and_changes_rules(org, api_client_for):
+    rule = DuplicateRule.objects.get(object_type="account", key="name_close")
+
+    denied_read = api_client_for("manager").get("/api/v1/duplicates/rules")
+    denied_write = api_client_for("manager").patch(f"/api/v1/duplicates/rules/{rule.pk}", {"threshold": 70},
+                                                   content_type="application/json")
+    listed = api_client_for("admin").get("/api/v1/duplicates/rules")
+
+    assert denied_read.status_code == denied_write.status_code == 403
+    assert DuplicateRule.objects.get(pk=rule.pk).threshold == 90
+    assert [r["key"] for r in listed.json()] == ["credit_code", "phone", "name_close", "name_similar", "phone",
+                                                 "email"]
+
+
+def test_an_administrator_tunes_a_rule_and_the_next_check_follows(org, api_client_for):
+    make_account(org["rep1"], "北京星河智能科技有限公司")
+    rule = DuplicateRule.objects.get(object_type="account", key="name_similar")
+    admin = api_client_for("admin")
+
+    response = admin.patch(f"/api/v1/duplicates/rules/{rule.pk}", {"action": "warn", "threshold": 82},
+                           content_type="application/json")
+    created = post(api_client_for("rep1"), {"name": "北京星河智能技术有限公司"})  # 83 ≥ 82: now a warning
+
+    assert response.status_code == 200
+    assert (response.json()["action"], response.json()["threshold"]) == ("warn", 82)
+    assert created.status_code == 409
+    event = AuditEvent.objects.filter(object_type="duplicate_rule", object_id=rule.pk).get()
+    assert event.changes == {"threshold": [80, 82], "action": ["report", "warn"]}
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"object_type": "account", "key": "x", "label": "X", "kind": "fuzzy", "field": "credit_code",
+      "action": "warn", "threshold": 90}, "field"),
+    ({"object_type": "contact", "key": "x", "label": "X", "kind": "fuzzy", "field": "name", "action": "warn",
+      "threshold": 90}, "field"),
+    ({"object_type": "account", "key": "x", "label": "X", "kind": "exact", "field": "phone", "action": "warn",
+      "threshold": 90}, "threshold"),
+])
+def test_a_rule_that_cannot_work_is_refused_with_the_field(org, api_client_for, body, field):
+    before = DuplicateRule.objects.count()
+
+    response = api_client_for("admin").post("/api/v1/duplicates/rules", body, content_type="application/json")
+
+    assert response.status_code == 422
+    assert [error["field"] for error in response.json()["errors"]] == [field]
+    assert DuplicateRule.objects.count() == before
+
+
+def test_a_new_rule_with_a_taken_key_conflicts(org, api_client_for):
+    body = {"object_type": "account", "key": "phone", "label": "电话", "kind": "exact", "field": "phone",
+            "action": "block"}
+
+    response = api_client_for("admin").post("/api/v1/duplicates/rules", body, content_type="application/json")
+
+    assert response.status_code == 409

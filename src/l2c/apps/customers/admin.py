@@ -7,7 +7,7 @@ from django.contrib import admin
 
 from l2c.apps.activity.admin import ReadOnlyAdmin
 
-from .models import Account, Contact, Tag
+from .models import Account, Contact, DuplicateRule, Tag
 
 
 @admin.register(Account)
@@ -26,3 +26,13 @@ class ContactAdmin(ReadOnlyAdmin):
 @admin.register(Tag)
 class TagAdmin(admin.ModelAdmin):
     search_fields = ("name",)
+
+
+@admin.register(DuplicateRule)
+class DuplicateRuleAdmin(admin.ModelAdmin):
+    """Duplicate rules (查重规则): several active per object type; the model's clean() checks that
+    the field suits the kind. Changes apply to the next check; stored keys need no rebuild."""
+
+    list_display = ("label", "object_type", "kind", "field", "threshold", "action", "is_active", "position")
+    list_editable = ("is_active", "position")
+    list_filter = ("object_type", "action", "is_active")

@@ -10,15 +10,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
 from django.db.models import BooleanField, Case, Count, ExpressionWrapper, Value, When
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from l2c.apps.activity.audit import audit_record, diff
 from l2c.apps.activity.imports import rows_insert
+from l2c.apps.activity.models import AuditEvent
 from l2c.apps.identity import access
 from l2c.apps.identity.models import User
 from l2c.engines import dedup
-from l2c.kernel.errors import DuplicateFound
+from l2c.kernel.errors import DuplicateFound, FieldError, NotFound, PermissionDenied, ValidationFailed
 
 from .models import Account, Contact, DuplicateKey, DuplicateProfile, DuplicateRule
 
@@ -68,6 +72,39 @@ def active_rules(object_type: str) -> tuple[dedup.Rule, ...]:
     rules = DuplicateRule.objects.filter(object_type=object_type, is_active=True).order_by("position", "id")
     return tuple(dedup.Rule(key=rule.key, kind=dedup.RuleKind(rule.kind), field=dedup.RuleField(rule.field),
                             action=dedup.RuleAction(rule.action), threshold=rule.threshold) for rule in rules)
+
+
+RULE_FIELDS = ("label", "kind", "field", "threshold", "action", "is_active", "position")
+
+
+@transaction.atomic
+def duplicate_rule_save(*, actor: User, data: Mapping[str, Any], rule_id: int | None = None) -> DuplicateRule:
+    """Create (`rule_id` None) or change a duplicate rule; administrators only; audited."""
+    if not access.is_admin(actor):
+        raise PermissionDenied(_("只有管理员可以修改查重规则。"))
+    if rule_id is None:
+        rule = DuplicateRule(object_type=str(data.get("object_type") or ""), key=str(data.get("key") or ""))
+        before: dict[str, Any] = {}
+    else:
+        found = DuplicateRule.objects.filter(pk=rule_id).first()
+        if found is None:
+            raise NotFound(_("没有 ID 为 %(id)s 的查重规则。") % {"id": rule_id})
+        rule = found
+        before = {name: getattr(rule, name) for name in RULE_FIELDS}
+    for name in RULE_FIELDS:
+        if name in data and data[name] is not None:
+            setattr(rule, name, data[name])
+    try:
+        rule.full_clean()
+    except DjangoValidationError as error:
+        raise ValidationFailed(_("查重规则无效。"), errors=[
+            FieldError(name, str(message), "invalid") for name, messages in error.message_dict.items()
+            for message in messages]) from None
+    rule.save()
+    after = {name: getattr(rule, name) for name in RULE_FIELDS}
+    audit_record(object_type="duplicate_rule", object_id=rule.pk, action=AuditEvent.Kind.CREATE if not before
+                 else AuditEvent.Kind.UPDATE, actor_id=actor.pk, object_repr=rule.label, changes=diff(before, after))
+    return rule
 
 
 def rules_reset(object_type: str) -> None:

@@ -271,6 +271,22 @@ class DuplicateRule(models.Model):
     def __str__(self) -> str:
         return self.label
 
+    def clean(self) -> None:
+        """The field must be one the kind can compare and the object type has."""
+        from django.core.exceptions import ValidationError
+
+        allowed = {
+            (DuplicateObject.ACCOUNT, DuplicateRuleKind.EXACT): {"credit_code", "phone", "name"},
+            (DuplicateObject.ACCOUNT, DuplicateRuleKind.FUZZY): {"name", "address"},
+            (DuplicateObject.CONTACT, DuplicateRuleKind.EXACT): {"phone", "email"},
+            (DuplicateObject.CONTACT, DuplicateRuleKind.FUZZY): set(),
+        }.get((self.object_type, self.kind), set())
+        if self.field not in allowed:
+            raise ValidationError({"field": _("这个对象的“%(kind)s”规则不能比较这个字段。")
+                                   % {"kind": self.get_kind_display()}})
+        if self.kind == DuplicateRuleKind.EXACT and self.threshold != 100:
+            raise ValidationError({"threshold": _("完全相同的规则阈值必须是 100。")})
+
 
 class DuplicateKey(models.Model):
     """The blocking index of duplicate control: one normalised key of one record, written as
