@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from l2c.apps.activity.models import AuditEvent
 from l2c.apps.customers import duplicates
 from l2c.apps.customers.models import Account, Contact, DuplicateKey, DuplicateRule
+from l2c.engines import dedup
 from tests.conftest import make_account, make_contact
 
 CODE = "91110000600037341L"
@@ -34,7 +35,7 @@ def test_default_rules_exist_after_migrate(db):
         ("account", "credit_code", "exact", "credit_code", 100, "block"),
         ("account", "phone", "exact", "phone", 100, "warn"),
         ("account", "name_close", "fuzzy", "name", 90, "warn"),
-        ("account", "name_similar", "fuzzy", "name", 80, "report"),
+        ("account", "name_similar", "fuzzy", "name", 85, "report"),
         ("contact", "phone", "exact", "phone", 100, "warn"),
         ("contact", "email", "exact", "email", 100, "warn"),
     ]
@@ -78,14 +79,14 @@ def test_a_close_name_warns_until_confirmed(org, api_client_for):
 
 
 def test_a_report_only_match_does_not_stop_the_write(org, api_client_for):
-    make_account(org["rep1"], "北京星河智能科技有限公司")
+    make_account(org["rep1"], "北京星河智能科技城有限公司")
     client = api_client_for("rep1")
 
-    result = check(client, {"name": "北京星河智能技术有限公司"})
-    response = post(client, {"name": "北京星河智能技术有限公司"})  # 83: report rule only
+    result = check(client, {"name": "北京星河智能科技园有限公司"})
+    response = post(client, {"name": "北京星河智能科技园有限公司"})  # 星河智能科技园 ~ 星河智能科技城: 6/7, report only
 
     assert response.status_code == 201
-    assert [(m["rule"], m["action"], m["score"]) for m in result["matches"]] == [("name_similar", "report", 83)]
+    assert [(m["rule"], m["action"], m["score"]) for m in result["matches"]] == [("name_similar", "report", 86)]
     assert (result["blocking"], result["needs_confirmation"]) == (False, False)
 
 
@@ -131,6 +132,9 @@ def test_an_edit_is_checked_and_rekeys_the_record(org, api_client_for):
     assert renamed.status_code == 200
     assert check(client, {"name": "北京星河智能科技有限公司"})["matches"] == []
     assert [m["id"] for m in check(client, {"name": "远景物流有限公司"})["matches"]] == [first.pk]
+    stored = set(DuplicateKey.objects.filter(object_type="account", record_id=first.pk).values_list("key", flat=True))
+    expected = duplicates.account_fingerprint(first.pk, {"name": "广州远景物流有限公司"})
+    assert stored == {f"{kind}:{value}" for kind, value in dedup.blocking_keys(expected)}
 
 
 def test_a_deleted_record_leaves_the_index(org, api_client_for):
@@ -201,7 +205,7 @@ def test_rules_reset_restores_the_defaults(db):
     duplicates.rules_reset("account")
 
     assert list(DuplicateRule.objects.filter(object_type="account").values_list("key", "threshold", "is_active")) == [
-        ("credit_code", 100, True), ("phone", 100, True), ("name_close", 90, True), ("name_similar", 80, True)]
+        ("credit_code", 100, True), ("phone", 100, True), ("name_close", 90, True), ("name_similar", 85, True)]
 
 
 def test_imported_records_are_in_the_index(org, django_capture_on_commit_callbacks):
@@ -287,7 +291,7 @@ def test_an_administrator_tunes_a_rule_and_the_next_check_follows(org, api_clien
     assert (response.json()["action"], response.json()["threshold"]) == ("warn", 82)
     assert created.status_code == 409
     event = AuditEvent.objects.filter(object_type="duplicate_rule", object_id=rule.pk).get()
-    assert event.changes == {"threshold": [80, 82], "action": ["report", "warn"]}
+    assert event.changes == {"threshold": [85, 82], "action": ["report", "warn"]}
 
 
 @pytest.mark.parametrize(("body", "field"), [

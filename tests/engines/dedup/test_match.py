@@ -139,11 +139,10 @@ def test_long_cores_are_also_stored_by_their_grams():
 core_characters = st.sampled_from(list("星河智能科技贸易云帆网络恒达精密机械"))
 
 
-@given(st.text(alphabet=core_characters, min_size=3, max_size=9), st.data())
-def test_names_one_edit_apart_meet_in_the_index(core, data):
-    """Insertion, deletion or substitution of one character: the probe's look-up keys hit a key
-    the other record stored (cores of three or more characters; two characters one substitution
-    apart are only 50 % alike, below any threshold)."""
+@given(st.text(alphabet=core_characters, min_size=3, max_size=12), st.data())
+def test_names_one_edit_apart_meet_in_the_index_when_the_edit_can_reach_the_threshold(core, data):
+    """Insertion, deletion or substitution of one character: when the pair scores at least the
+    threshold, the probe's look-up keys for that threshold hit a key the other record stored."""
     position = data.draw(st.integers(0, len(core)))
     character = data.draw(core_characters)
     edit = data.draw(st.sampled_from(["insert", "delete", "substitute"]))
@@ -158,9 +157,32 @@ def test_names_one_edit_apart_meet_in_the_index(core, data):
     probe = fingerprint(record_id=None, name=f"{core}有限公司")
     stored = fingerprint(record_id=1, name=f"{other}有限公司")
     if probe.name.core != core or stored.name.core != other:
-        return  # a legal form or industry word at the end changed the core; not this property's case
+        return  # an industry word or region at an end changed the core; not this property's case
+    for threshold in (75, 80, 85, 90, 95):
+        if name_score(probe.name, stored.name) >= threshold:
+            assert probe_keys(probe, threshold) & blocking_keys(stored), threshold
 
-    assert probe_keys(probe) & blocking_keys(stored)
+
+def test_a_short_name_does_not_look_up_edits_that_cannot_reach_the_threshold():
+    probe = fingerprint(record_id=None, name="信兴水务有限公司")  # core 信兴水务: a substitution scores 75
+
+    keys = probe_keys(probe, 90)
+
+    assert (KeyKind.DELETION, "兴水务") not in keys  # substitution: 3/4 = 75 < 90
+    assert (KeyKind.CORE, "兴水务") not in keys  # deletion: 2·3/7 = 86 < 90
+    assert (KeyKind.DELETION, "信兴水务") not in keys  # insertion: 2·4/9 = 89 < 90
+    assert {(KeyKind.CORE, "兴水务"), (KeyKind.DELETION, "信兴水务")} <= probe_keys(probe, 85)
+    assert (KeyKind.DELETION, "兴水务") not in probe_keys(probe, 85)
+
+
+def test_chinese_and_latin_records_meet_by_brand_only_across_scripts():
+    chinese = fingerprint(record_id=1, name="北京星河智能科技有限公司")
+    latin = fingerprint(record_id=2, name="Xinghe Technology Co., Ltd.")
+    other_chinese = fingerprint(record_id=3, name="上海星河贸易有限公司")
+
+    assert probe_keys(latin, 90) & blocking_keys(chinese) == {(KeyKind.BRAND_PINYIN, "xinghe")}
+    assert probe_keys(chinese, 90) & blocking_keys(latin) == {(KeyKind.LATIN_BRAND, "xinghe")}
+    assert not probe_keys(chinese, 90) & blocking_keys(other_chinese)  # same brand, same script
 
 
 def test_latin_names_are_blocked_by_letter_triples():

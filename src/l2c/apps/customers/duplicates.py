@@ -39,7 +39,7 @@ DEFAULT_RULES: dict[str, list[tuple[str, str, str, str, int, str]]] = {
         ("credit_code", "统一社会信用代码相同", "exact", "credit_code", 100, "block"),
         ("phone", "电话相同", "exact", "phone", 100, "warn"),
         ("name_close", "名称高度相似", "fuzzy", "name", 90, "warn"),
-        ("name_similar", "名称相似", "fuzzy", "name", 80, "report"),
+        ("name_similar", "名称相似", "fuzzy", "name", 85, "report"),
     ],
     "contact": [
         ("phone", "手机或电话相同", "exact", "phone", 100, "warn"),
@@ -127,8 +127,8 @@ PROFILE_COLUMNS = ["object_type", "record_id", "name_full", "name_core", "name_b
 
 def _profile_row(object_type: str, fp: dedup.Fingerprint) -> tuple[Any, ...]:
     name = fp.name
-    return (object_type, fp.record_id, name.full[:200], name.core[:200], name.brand[:200], name.pinyin[:400],
-            name.brand_pinyin[:400], fp.credit_code[:30], " ".join(fp.phones)[:200], " ".join(fp.emails)[:600],
+    return (object_type, fp.record_id, name.full[:200], name.core[:200], name.brand[:200], name.pinyin,
+            name.brand_pinyin, fp.credit_code[:30], " ".join(fp.phones)[:200], " ".join(fp.emails)[:600],
             fp.address[:300])
 
 
@@ -154,10 +154,17 @@ def keys_write(object_type: str, fingerprints: Sequence[dedup.Fingerprint], *, r
 
 
 def keys_delete(object_type: str, record_ids: Iterable[int]) -> None:
+    """Remove the keys and profiles of these records: their keys are recomputed from the stored
+    profiles, so the delete runs on the key index (there is no index by record)."""
     ids = list(record_ids)
-    for start in range(0, len(ids), 5000):
-        DuplicateKey.objects.filter(object_type=object_type, record_id__in=ids[start:start + 5000]).delete()
-        DuplicateProfile.objects.filter(object_type=object_type, record_id__in=ids[start:start + 5000]).delete()
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start:start + 1000]
+        profiles = DuplicateProfile.objects.filter(object_type=object_type, record_id__in=chunk)
+        keys = {_stored(kind, value) for profile in profiles.values(*PROFILE_COLUMNS)
+                for kind, value in dedup.blocking_keys(_from_profile(profile))}
+        if keys:
+            DuplicateKey.objects.filter(object_type=object_type, key__in=keys, record_id__in=chunk).delete()
+        profiles.delete()
 
 
 def keys_rebuild(object_type: str, *, record_ids: Sequence[int] | None = None, chunk: int = 5000) -> int:
@@ -215,11 +222,11 @@ class DuplicateCheck:
 
 
 def _candidate_ids(object_type: str, probe: dedup.Fingerprint, rules: Sequence[dedup.Rule]) -> set[int]:
-    keys = [_stored(kind, value) for kind, value in dedup.probe_keys(probe)]
-    ids = set(DuplicateKey.objects.filter(object_type=object_type, key__in=keys)
-              .values_list("record_id", flat=True)[:CANDIDATE_LIMIT])
     thresholds = [rule.threshold for rule in rules
                   if rule.kind == dedup.RuleKind.FUZZY and rule.field == dedup.RuleField.NAME]
+    keys = [_stored(kind, value) for kind, value in dedup.probe_keys(probe, min(thresholds) if thresholds else None)]
+    ids = set(DuplicateKey.objects.filter(object_type=object_type, key__in=keys)
+              .values_list("record_id", flat=True)[:CANDIDATE_LIMIT])
     if thresholds and len(probe.name.core) >= dedup.match.LONG_CORE:
         shared = dedup.min_shared_grams(probe.name, min(thresholds))
         grams = [_stored(dedup.KeyKind.GRAM, gram) for gram in dedup.name_grams(probe.name)]

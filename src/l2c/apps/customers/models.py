@@ -299,10 +299,9 @@ class DuplicateKey(models.Model):
     record_id = models.BigIntegerField()
 
     class Meta:
-        indexes = [
-            models.Index(fields=["object_type", "key", "record_id"], name="duplicate_key_lookup"),
-            models.Index(fields=["object_type", "record_id"], name="duplicate_key_record"),
-        ]
+        # One index: look-ups by key, and deletes by key and record (the keys of a record are known
+        # from its DuplicateProfile); a second index by record would slow every bulk insert.
+        indexes = [models.Index(fields=["object_type", "key", "record_id"], name="duplicate_key_lookup")]
 
     def __str__(self) -> str:
         return f"{self.object_type}:{self.key} → {self.record_id}"
@@ -317,8 +316,8 @@ class DuplicateProfile(models.Model):
     name_full = models.CharField(max_length=200, blank=True)
     name_core = models.CharField(max_length=200, blank=True)
     name_brand = models.CharField(max_length=200, blank=True)
-    name_pinyin = models.CharField(max_length=400, blank=True)
-    brand_pinyin = models.CharField(max_length=400, blank=True)
+    name_pinyin = models.TextField(blank=True)
+    brand_pinyin = models.TextField(blank=True)
     credit_code = models.CharField(max_length=30, blank=True)
     phones = models.CharField(max_length=200, blank=True)  # space-separated normalised numbers
     emails = models.CharField(max_length=600, blank=True)  # space-separated normalised addresses

@@ -201,7 +201,11 @@ class KeyKind(StrEnum):
     CORE = "core"  # the whole core name
     DELETION = "del"  # the core name with one character left out
     GRAM = "gram"  # a bigram (Chinese) or trigram (Latin) of a long core name
-    BRAND_PINYIN = "brandpy"  # where Chinese and Latin spellings meet
+    # Where Chinese and Latin spellings meet: a Chinese record stores its brand's pinyin, a Latin one
+    # its brand; each script looks up the other's, so 1,000 records of one Chinese brand never come
+    # back as candidates of a Chinese probe.
+    BRAND_PINYIN = "brandpy"
+    LATIN_BRAND = "latin"
     ADDRESS = "addr"
 
 
@@ -239,22 +243,41 @@ def blocking_keys(record: Fingerprint) -> set[tuple[str, str]]:
         if len(core) >= LONG_CORE:
             keys.update((KeyKind.GRAM, gram) for gram in name_grams(record.name))
         if len(record.name.brand_pinyin) >= 4:
-            keys.add((KeyKind.BRAND_PINYIN, record.name.brand_pinyin))
+            kind = KeyKind.LATIN_BRAND if _is_latin(record.name) else KeyKind.BRAND_PINYIN
+            keys.add((kind, record.name.brand_pinyin))
     if record.address:
         keys.add((KeyKind.ADDRESS, record.address))
     return keys
 
 
-def probe_keys(probe: Fingerprint) -> set[tuple[str, str]]:
-    """The stored keys that lead to `probe`'s candidates: its exact keys; its core and deletions
-    against stored cores and deletions (one insertion, deletion or substitution apart); its
-    brand pinyin. Grams are looked up separately (`name_grams`, `min_shared_grams`)."""
-    keys = {key for key in blocking_keys(probe) if key[0] not in (KeyKind.DELETION, KeyKind.GRAM, KeyKind.CORE)}
+def probe_keys(probe: Fingerprint, name_threshold: int | None = None) -> set[tuple[str, str]]:
+    """The stored keys that lead to `probe`'s candidates: its exact keys and core name; the other
+    script's brand key; and, for fuzzy name rules down to `name_threshold`, the deletion-neighbourhood
+    keys of the edits that can still reach it — a core one character shorter (stored core = a
+    deletion of the probe's) scores 2(n−1)/(2n−1), one longer (a stored deletion = the probe's core)
+    2n/(2n+1), one substitution apart (a shared deletion) (n−1)/n. Edits that cannot reach the
+    threshold are not looked up, so short names do not drag in every name sharing three characters.
+    Grams are looked up separately (`name_grams`, `min_shared_grams`)."""
+    keys = {key for key in blocking_keys(probe)
+            if key[0] not in (KeyKind.DELETION, KeyKind.GRAM, KeyKind.BRAND_PINYIN, KeyKind.LATIN_BRAND)}
     core = probe.name.core
-    if core:
-        near = (core, *deletions(core))
-        keys.update((KeyKind.CORE, value) for value in near)
-        keys.update((KeyKind.DELETION, value) for value in near)
+    if len(probe.name.brand_pinyin) >= 4:
+        other_script = KeyKind.BRAND_PINYIN if _is_latin(probe.name) else KeyKind.LATIN_BRAND
+        keys.add((other_script, probe.name.brand_pinyin))
+    if not core or name_threshold is None:
+        return keys
+    length = len(core)
+
+    def reaches(similarity: float) -> bool:  # as name_score rounds it
+        return round(similarity * 100) >= name_threshold
+
+    shorter = deletions(core)
+    if shorter and reaches(2 * (length - 1) / (2 * length - 1)):
+        keys.update((KeyKind.CORE, value) for value in shorter)
+    if reaches(2 * length / (2 * length + 1)):
+        keys.add((KeyKind.DELETION, core))
+    if shorter and reaches((length - 1) / length):
+        keys.update((KeyKind.DELETION, value) for value in shorter)
     return keys
 
 
