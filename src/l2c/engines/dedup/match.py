@@ -16,6 +16,7 @@ from enum import StrEnum
 from rapidfuzz.distance import Indel
 
 from .normalize import NameKey, company_name, email, phone
+from .normalize import address as normalize_address
 
 MIN_GRAM_NAME_LENGTH = 2
 
@@ -104,7 +105,7 @@ def fingerprint(*, record_id: int | None, name: str, credit_code: str = "", phon
 
 
 def _address(text: str) -> str:
-    return "".join(company_name(text).full.split()) if text else ""
+    return normalize_address(text) if text else ""
 
 
 def _is_latin(key: NameKey) -> bool:
