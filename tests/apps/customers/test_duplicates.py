@@ -68,7 +68,7 @@ def test_a_close_name_warns_until_confirmed(org, api_client_for):
     assert warned.status_code == 409
     body = warned.json()
     assert body["code"] == "duplicate_unconfirmed"
-    assert body["detail"] == "可能与 1 条已有记录重复（你看不到其中 0 条）；确认后仍可保存。"
+    assert body["detail"] == "可能与 1 条已有记录重复；确认后仍可保存。"
     [candidate] = body["duplicates"]
     assert (candidate["id"], candidate["rule"], candidate["score"]) == (existing.pk, "name_close", 100)
     assert candidate["reasons"][0] == {
@@ -105,7 +105,7 @@ def test_the_check_endpoint_names_visible_matches_and_counts_the_rest(org, api_c
     assert sorted(m["id"] for m in as_admin["matches"]) == sorted([mine.pk, theirs.pk])
     assert as_admin["hidden_matches"] == 0
     reasons = [reason["code"] for reason in as_rep1["matches"][0]["reasons"]]
-    assert reasons == ["name_similar", "phone_equal", "name_similar"]
+    assert reasons == ["name_similar", "phone_equal"]
     assert (as_rep1["blocking"], as_rep1["needs_confirmation"]) == (False, True)
 
 
@@ -319,3 +319,11 @@ def test_a_new_rule_with_a_taken_key_conflicts(org, api_client_for):
     response = api_client_for("admin").post("/api/v1/duplicates/rules", body, content_type="application/json")
 
     assert response.status_code == 409
+
+
+def test_the_problem_detail_mentions_hidden_matches_only_when_there_are_some(org, api_client_for):
+    make_account(org["rep3"], "杭州星河智能科技有限公司", credit_code=CODE)
+
+    response = post(api_client_for("rep1"), {"name": "远景物流", "credit_code": CODE})
+
+    assert response.json()["detail"] == "已有 1 条记录与它重复（其中 1 条你无权查看），不能保存。"

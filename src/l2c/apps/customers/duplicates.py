@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import BooleanField, Case, Count, ExpressionWrapper, Value, When
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext_noop, ngettext
 
 from l2c.apps.activity.audit import audit_record, diff
 from l2c.apps.activity.imports import rows_insert
@@ -297,11 +297,21 @@ def duplicates_guard(*, actor: User, object_type: str, values: Mapping[str, Any]
     check = duplicates_find(actor=actor, object_type=object_type, values=values, record_id=record_id)
     if check.blocks or (check.warns and not confirmed):
         visible = [candidate_dict(candidate, object_type) for candidate in check.visible]
-        if check.blocks:
-            detail = _("存在重复记录，不能保存：%(count)s 条匹配（你看不到其中 %(hidden)s 条）。")
+        count, hidden = len(check.candidates), check.hidden_count
+        if check.blocks and hidden:
+            detail = ngettext("已有 %(count)s 条记录与它重复（其中 %(hidden)s 条你无权查看），不能保存。",
+                              "已有 %(count)s 条记录与它重复（其中 %(hidden)s 条你无权查看），不能保存。", count)
+        elif check.blocks:
+            detail = ngettext("已有 %(count)s 条记录与它重复，不能保存。",
+                              "已有 %(count)s 条记录与它重复，不能保存。", count)
+        elif hidden:
+            detail = ngettext(
+                "可能与 %(count)s 条已有记录重复（其中 %(hidden)s 条你无权查看）；确认后仍可保存。",
+                "可能与 %(count)s 条已有记录重复（其中 %(hidden)s 条你无权查看）；确认后仍可保存。", count)
         else:
-            detail = _("可能与 %(count)s 条已有记录重复（你看不到其中 %(hidden)s 条）；确认后仍可保存。")
-        raise DuplicateFound(detail % {"count": len(check.candidates), "hidden": check.hidden_count},
+            detail = ngettext("可能与 %(count)s 条已有记录重复；确认后仍可保存。",
+                              "可能与 %(count)s 条已有记录重复；确认后仍可保存。", count)
+        raise DuplicateFound(detail % {"count": count, "hidden": hidden},
                              blocking=check.blocks, duplicates=visible, hidden_duplicates=check.hidden_count)
     return check
 

@@ -175,7 +175,8 @@ def best_match(probe: Fingerprint, candidate: Fingerprint, rules: Sequence[Rule]
         return None
     fired.sort(key=lambda item: (-item[0], -item[1], item[2].key))
     _, score, rule, _ = fired[0]
-    return Match(record_id=candidate.record_id, score=score, rule=rule, reasons=tuple(item[3] for item in fired))
+    reasons = tuple(dict.fromkeys(item[3] for item in fired))  # two name rules give one reason
+    return Match(record_id=candidate.record_id, score=score, rule=rule, reasons=reasons)
 
 
 def rank(probe: Fingerprint, candidates: Iterable[Fingerprint], rules: Sequence[Rule]) -> list[Match]:
