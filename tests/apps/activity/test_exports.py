@@ -140,7 +140,7 @@ def test_bad_export_requests(org, params, status):
     assert response.status_code == status
 
 
-def test_an_export_can_be_imported_again(org):
+def test_an_export_maps_back_on_import_and_its_rows_are_caught_as_duplicates(org):
     make_account(org["rep1"], "北京甲公司", industry="I", size="medium", tags=["重点"], website="www.example.com",
                  credit_code="91110108551385082Q")
     response = _client(org["manager"]).get("/export/", {"object_type": "account", "format": "xlsx"})
@@ -150,7 +150,14 @@ def test_an_export_can_be_imported_again(org):
     job = imports.import_validate(actor=org["manager"], import_id=job.pk)
 
     assert "编号" not in job.mapping
-    assert (job.valid_rows, job.errors) == (1, [])
+    assert sorted(job.mapping.values()) == sorted(["name", "short_name", "credit_code", "industry", "size",
+                                                    "province", "city", "district", "address", "phone", "website",
+                                                    "source", "level", "status", "legal_representative",
+                                                    "registered_capital", "founded_on", "business_status", "owner",
+                                                    "tags"])
+    assert (job.valid_rows, job.errors) == (0, [{
+        "row": 1, "column": "统一社会信用代码", "field": "credit_code",
+        "message": "与已有记录重复，不能导入：北京甲公司（统一社会信用代码相同：91110108551385082Q）"}])
 
 
 @pytest.mark.urls("tests.apps.activity.test_imports")

@@ -327,3 +327,52 @@ def test_the_problem_detail_mentions_hidden_matches_only_when_there_are_some(org
     response = post(api_client_for("rep1"), {"name": "远景物流", "credit_code": CODE})
 
     assert response.json()["detail"] == "已有 1 条记录与它重复（其中 1 条你无权查看），不能保存。"
+
+
+# --- imports ----------------------------------------------------------------------------------------
+def _validated(org, rows, user="manager"):
+    from l2c.apps.activity import imports
+    from tests.apps.activity.test_imports import csv_bytes, upload
+
+    job = upload(org[user], csv_bytes(rows))
+    return imports.import_validate(actor=org[user], import_id=job.pk)
+
+
+def test_an_import_rejects_blocked_duplicates_and_warns_about_similar_names(org, django_capture_on_commit_callbacks):
+    from tests.apps.activity.test_imports import commit
+
+    make_account(org["rep1"], "北京星河智能科技有限公司", credit_code=CODE)
+    hidden = make_account(org["rep3"], "杭州远景物流有限公司")
+
+    job = _validated(org, [["客户名称", "统一社会信用代码"], ["星河科技", CODE], ["星河智能科技（北京）有限公司", ""],
+                           ["远景物流有限公司", ""], ["广州云帆网络有限公司", ""]])
+
+    assert (job.total_rows, job.valid_rows, job.error_count, job.warning_count) == (4, 3, 1, 2)
+    assert job.errors == [{"row": 1, "column": "统一社会信用代码", "field": "credit_code",
+                           "message": "与已有记录重复，不能导入：北京星河智能科技有限公司（统一社会信用代码相同："
+                                      "91110000600037341L）"}]
+    assert job.warnings == [
+        {"row": 2, "column": "客户名称", "field": "name",
+         "message": "可能与已有记录重复：北京星河智能科技有限公司（名称相似度 100（星河智能科技 ～ 星河智能科技））"},
+        {"row": 3, "column": "客户名称", "field": "name", "message": "可能与 1 条你无权查看的记录重复"},
+    ]
+    assert "杭州远景物流有限公司" not in str(job.warnings) and f"/accounts/{hidden.pk}/" not in str(job.warnings)
+    job = commit(org["manager"], job, django_capture_on_commit_callbacks)  # the valid rows, warned ones too
+    assert job.created_rows == 3
+    assert not Account.objects.filter(name="星河科技").exists()
+
+
+def test_the_import_page_and_api_show_the_warnings(org, api_client_for):
+    from django.test import Client
+
+    make_account(org["rep1"], "北京星河智能科技有限公司")
+    job = _validated(org, [["客户名称"], ["星河智能科技有限公司"]])
+    browser = Client()
+    browser.force_login(org["manager"])
+
+    page = browser.get(f"/imports/{job.pk}/").content.decode()
+    body = api_client_for("manager").get(f"/api/v1/imports/{job.pk}").json()
+
+    assert "1 个提醒（这些行会照常导入）" in page
+    assert "可能与已有记录重复：北京星河智能科技有限公司" in page
+    assert (body["warning_count"], body["warnings"][0]["row"], body["warnings"][0]["field"]) == (1, 1, "name")

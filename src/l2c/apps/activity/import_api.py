@@ -48,6 +48,8 @@ class ImportJobOut(Schema):
     created_rows: int
     error_count: int
     errors: list[ImportErrorOut]
+    warning_count: int = Field(description="rows imported that deserve a look, e.g. possible duplicates")
+    warnings: list[ImportErrorOut] = Field(description="the first 1,000 warnings")
     job_run_id: int | None
     created_at: dt.datetime
 

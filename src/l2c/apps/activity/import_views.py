@@ -27,6 +27,8 @@ EDITABLE = (ImportJob.Status.UPLOADED, ImportJob.Status.VALIDATED)
 ResponseT = TypeVar("ResponseT", bound=HttpResponseBase)
 
 
+WARNINGS_SHOWN = 200  # on the page; the API returns the first 1,000
+
 def _raise_http(error: DomainError) -> None:
     """Turn access errors into Django's 404/403 (which render the standard pages)."""
     if isinstance(error, NotFound):
@@ -156,6 +158,8 @@ def import_detail(request: HttpRequest, import_id: int) -> HttpResponse:
         "mapping_errors": mapping_errors,
         "errors": [{**entry, "field_label": labels.get(entry.get("field", ""), entry.get("field", ""))}
                    for entry in job.errors],
+        "warnings": [{**entry, "field_label": labels.get(entry.get("field", ""), entry.get("field", ""))}
+                     for entry in job.warnings[:WARNINGS_SHOWN]],
         "skipped": max(0, job.total_rows - job.valid_rows),
         "run": job.job_run,
     }

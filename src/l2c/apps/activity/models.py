@@ -232,6 +232,9 @@ class ImportJob(models.Model):
     created_rows = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=list)  # [{"row", "field", "message"}] (first 1,000)
     error_count = models.PositiveIntegerField(default=0)
+    # Rows that are imported but deserve a look, e.g. possible duplicates (first 1,000).
+    warnings = models.JSONField(default=list)
+    warning_count = models.PositiveIntegerField(default=0)
     job_run = models.ForeignKey(JobRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)

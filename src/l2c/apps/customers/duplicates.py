@@ -28,6 +28,7 @@ from .models import Account, Contact, DuplicateKey, DuplicateProfile, DuplicateR
 
 CANDIDATE_LIMIT = 500  # candidate ids read per check: a name matching more is not a useful warning
 KEY_LENGTH = 220
+LOOKUP_BATCH = 10_000  # keys per query of a batch check (SQLite allows 32,766 parameters)
 # Fields whose change makes an update re-check and re-key the record.
 CHECKED_FIELDS = {"account": ("name", "credit_code", "phone", "address"),
                   "contact": ("mobile", "phone", "email")}
@@ -251,15 +252,98 @@ def duplicates_find(*, actor: User, object_type: str, values: Mapping[str, Any],
     matches = dedup.rank(probe, (_from_profile(profile) for profile in profiles), rules)
     if not matches:
         return DuplicateCheck(object_type)
-    # Names and visibility of the matches in one query: the choke point's filter as a column.
+    rows = _names_and_visibility(actor, object_type, [match.record_id for match in matches])
+    return DuplicateCheck(object_type, [Candidate(match, rows[match.record_id][0], rows[match.record_id][1])
+                                        for match in matches if match.record_id in rows])
+
+
+def duplicates_find_many(*, actor: User, object_type: str,
+                         records: Sequence[Mapping[str, Any]]) -> list[DuplicateCheck]:
+    """`duplicates_find` for many records being created (an import chunk), set-based: one key query
+    per LOOKUP_BATCH keys, one profile and one visibility query per 2,000 records.
+    Candidates come from the exact and deletion-neighbourhood keys (not the grams of long names)."""
+    rules = active_rules(object_type)
+    if not rules or not records:
+        return [DuplicateCheck(object_type) for _ in records]
+    make = FINGERPRINTS[object_type]
+    probes = [make(None, values) for values in records]
+    thresholds = [rule.threshold for rule in rules
+                  if rule.kind == dedup.RuleKind.FUZZY and rule.field == dedup.RuleField.NAME]
+    wanted: dict[str, list[int]] = {}
+    for index, probe in enumerate(probes):
+        for kind, value in dedup.probe_keys(probe, min(thresholds) if thresholds else None):
+            wanted.setdefault(_stored(kind, value), []).append(index)
+    candidates: dict[int, set[int]] = {}
+    keys = list(wanted)
+    for start in range(0, len(keys), LOOKUP_BATCH):
+        chunk = keys[start:start + LOOKUP_BATCH]
+        for key, record_id in (DuplicateKey.objects.filter(object_type=object_type, key__in=chunk)
+                               .values_list("key", "record_id")):
+            for index in wanted[key]:
+                candidates.setdefault(index, set()).add(record_id)
+    ids = sorted(set().union(*candidates.values())) if candidates else []
+    profiles: dict[int, dedup.Fingerprint] = {}
+    for start in range(0, len(ids), 2000):
+        for profile in DuplicateProfile.objects.filter(object_type=object_type,
+                                                       record_id__in=ids[start:start + 2000]).values(*PROFILE_COLUMNS):
+            profiles[profile["record_id"]] = _from_profile(profile)
+    matches = {index: dedup.rank(probes[index], (profiles[pk] for pk in found if pk in profiles), rules)
+               for index, found in candidates.items()}
+    matched = sorted({match.record_id for found in matches.values() for match in found})
+    rows = _names_and_visibility(actor, object_type, matched)
+    return [DuplicateCheck(object_type, [Candidate(match, rows[match.record_id][0], rows[match.record_id][1])
+                                         for match in matches.get(index, []) if match.record_id in rows])
+            for index in range(len(records))]
+
+
+def _names_and_visibility(actor: User, object_type: str, ids: Sequence[int]) -> dict[int, tuple[str, bool]]:
+    """Name and "the actor may see it" of each record, the choke point's filter as a column."""
+    if not ids:
+        return {}
     condition = access.record_filter(actor, object_type, "view")
     visible_column = Value(True) if condition is None else Case(When(condition, then=Value(True)), default=Value(False))
-    rows = {pk: (name, visible) for pk, name, visible in MODELS[object_type]._default_manager
-            .filter(pk__in=[match.record_id for match in matches])
-            .annotate(visible=ExpressionWrapper(visible_column, output_field=BooleanField()))
-            .values_list("pk", "name", "visible")}
-    return DuplicateCheck(object_type, [Candidate(match, rows[match.record_id][0], bool(rows[match.record_id][1]))
-                                        for match in matches if match.record_id in rows])
+    rows: dict[int, tuple[str, bool]] = {}
+    for start in range(0, len(ids), 2000):
+        for pk, name, visible in (MODELS[object_type]._default_manager.filter(pk__in=ids[start:start + 2000])
+                                  .annotate(visible=ExpressionWrapper(visible_column, output_field=BooleanField()))
+                                  .values_list("pk", "name", "visible")):
+            rows[pk] = (name, bool(visible))
+    return rows
+
+
+def import_verdicts(*, actor: User, object_type: str, rows: Sequence[Mapping[str, Any]],
+                    row_numbers: Sequence[int]) -> dict[int, tuple[list[FieldError], list[FieldError]]]:
+    """Duplicate control of an import chunk's valid rows: a *block* match rejects the row (an
+    error), warn and report matches keep it with a warning naming the visible candidates and
+    counting the others."""
+    verdicts: dict[int, tuple[list[FieldError], list[FieldError]]] = {}
+    checks = duplicates_find_many(actor=actor, object_type=object_type, records=rows)
+    for index, (check, number) in enumerate(zip(checks, row_numbers, strict=True)):
+        if not check.candidates:
+            continue
+        strongest = check.candidates[0].match
+        named = "、".join(f"{candidate.name}（{reason_message(candidate.match.reasons[0])}）"
+                         for candidate in check.visible[:3])
+        values = {"named": named, "hidden": check.hidden_count}
+        if check.blocks:
+            if check.hidden_count and named:
+                text = _("与已有记录重复，不能导入：%(named)s；另有 %(hidden)s 条你无权查看") % values
+            elif check.hidden_count:
+                text = _("与 %(hidden)s 条你无权查看的记录重复，不能导入") % values
+            else:
+                text = _("与已有记录重复，不能导入：%(named)s") % values
+        elif check.hidden_count and named:
+            text = _("可能与已有记录重复：%(named)s；另有 %(hidden)s 条你无权查看") % values
+        elif check.hidden_count:
+            text = _("可能与 %(hidden)s 条你无权查看的记录重复") % values
+        else:
+            text = _("可能与已有记录重复：%(named)s") % values
+        field_name = str(strongest.rule.field)
+        if check.blocks:
+            verdicts[index] = ([FieldError(field_name, text, "duplicate", number)], [])
+        else:
+            verdicts[index] = ([], [FieldError(field_name, text, "possible_duplicate", number)])
+    return verdicts
 
 
 REASON_MESSAGES = {  # translated when shown

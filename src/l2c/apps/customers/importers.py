@@ -31,11 +31,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from l2c.apps.activity.imports import (
+    ROW_NUMBER_KEY,
     SOURCE_LANGUAGE,
     BatchValidation,
     ColumnSpec,
     ImportContext,
     RowBatch,
+    RowChecker,
     TabularSpec,
     audit_insert,
     created_changes_json,
@@ -634,19 +636,31 @@ def _contact_export_rows(queryset: QuerySet[Contact]) -> Iterator[dict[str, Any]
         yield values
 
 
+def _duplicate_check(object_type: str) -> RowChecker:
+    """Duplicate control of the valid rows of an import chunk (never skipped on import)."""
+
+    def check(context: ImportContext, rows: list[dict[str, Any]]) -> dict[int, tuple[list[FieldError],
+                                                                                    list[FieldError]]]:
+        return duplicates.import_verdicts(actor=context.actor, object_type=object_type, rows=rows,
+                                          row_numbers=[row[ROW_NUMBER_KEY] for row in rows])
+
+    return check
+
+
 def register_all() -> None:
     """Register the account and contact importers with the activity import machinery."""
     register(TabularSpec(
         object_type="account", label=gettext_lazy("客户"), fields=tuple(_account_columns()),
         validate_row=_account_validate, preload=_account_preload, commit_rows=_account_commit,
-        validate_batch=_account_validate_batch,
+        validate_batch=_account_validate_batch, check_valid_rows=_duplicate_check("account"),
         export_rows=_account_export_rows, export_queryset=_account_export_queryset,
         export_filters=selectors.ACCOUNT_FILTERS,
     ))
     register(TabularSpec(
         object_type="contact", label=gettext_lazy("联系人"), fields=tuple(_contact_columns()),
         validate_row=_contact_validate, preload=_contact_preload, commit_rows=_contact_commit,
-        export_rows=_contact_export_rows, export_queryset=_contact_export_queryset,
+        check_valid_rows=_duplicate_check("contact"), export_rows=_contact_export_rows,
+        export_queryset=_contact_export_queryset,
         export_filters=("q", "account_id"),
     ))
 
