@@ -376,3 +376,14 @@ def test_the_import_page_and_api_show_the_warnings(org, api_client_for):
     assert "1 个提醒（这些行会照常导入）" in page
     assert "可能与已有记录重复：北京星河智能科技有限公司" in page
     assert (body["warning_count"], body["warnings"][0]["row"], body["warnings"][0]["field"]) == (1, 1, "name")
+
+
+def test_default_rules_come_back_after_a_flush_but_a_deactivated_rule_stays_off(db):
+    DuplicateRule.objects.filter(object_type="account", key="phone").update(is_active=False)
+    DuplicateRule.objects.filter(object_type="contact").delete()
+
+    duplicates.rules_ensure_defaults()
+
+    assert DuplicateRule.objects.get(object_type="account", key="phone").is_active is False
+    assert sorted(DuplicateRule.objects.filter(object_type="contact").values_list("key", flat=True)) == [
+        "email", "phone"]

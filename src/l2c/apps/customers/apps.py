@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING
 
 from django.apps import AppConfig
 from django.db.models import Q
+from django.db.models.signals import post_migrate
 
 if TYPE_CHECKING:
     from l2c.apps.identity.models import User
@@ -17,6 +18,14 @@ def _account_team_q(user: User, action: str) -> Q | None:
     if action == "edit":
         members = members.filter(access=AccountTeamMember.Access.EDIT)
     return Q(pk__in=members.values("account_id"))
+
+
+def _ensure_duplicate_rules(sender: AppConfig, **kwargs: object) -> None:
+    # Bootstrapping, not domain flow: an object type without any duplicate rule gets the defaults
+    # (also after a test database flush). To switch a rule off, deactivate it.
+    from .duplicates import rules_ensure_defaults
+
+    rules_ensure_defaults()
 
 
 class CustomersConfig(AppConfig):
@@ -44,3 +53,4 @@ class CustomersConfig(AppConfig):
             parent_field="account", parent_type="account", default_grants=SALES_RECORD_DEFAULTS,
         ))
         importers.register_all()
+        post_migrate.connect(_ensure_duplicate_rules, sender=self, dispatch_uid="l2c_duplicate_rules")

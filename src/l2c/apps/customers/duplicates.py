@@ -108,6 +108,14 @@ def duplicate_rule_save(*, actor: User, data: Mapping[str, Any], rule_id: int | 
     return rule
 
 
+def rules_ensure_defaults() -> None:
+    """Give every object type that has no duplicate rule at all the default rules."""
+    present = set(DuplicateRule.objects.values_list("object_type", flat=True).distinct())
+    for object_type in DEFAULT_RULES:
+        if object_type not in present:
+            rules_reset(object_type)
+
+
 def rules_reset(object_type: str) -> None:
     """Replace the object type's rules by the defaults."""
     DuplicateRule.objects.filter(object_type=object_type).delete()
