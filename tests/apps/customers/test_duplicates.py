@@ -387,3 +387,22 @@ def test_default_rules_come_back_after_a_flush_but_a_deactivated_rule_stays_off(
     assert DuplicateRule.objects.get(object_type="account", key="phone").is_active is False
     assert sorted(DuplicateRule.objects.filter(object_type="contact").values_list("key", flat=True)) == [
         "email", "phone"]
+
+
+def test_the_commit_enforces_blocking_rules_again_and_skips_warnings(org, django_capture_on_commit_callbacks):
+    """Between the dry run and the commit somebody stores an account with the same credit code:
+    the commit rejects that row; a row that only warns is imported without a second check."""
+    from l2c.apps.activity import imports
+    from tests.apps.activity.test_imports import commit
+
+    make_account(org["rep1"], "北京星河智能科技有限公司")
+    job = _validated(org, [["客户名称", "统一社会信用代码"], ["远景物流", CODE], ["星河智能科技有限公司", ""]])
+    assert (job.valid_rows, job.warning_count) == (2, 1)
+    make_account(org["rep3"], "杭州远景物流有限公司", credit_code=CODE)
+
+    job = commit(org["manager"], job, django_capture_on_commit_callbacks)
+
+    assert job.created_rows == 1
+    imported = Account.objects.filter(name__in=["远景物流", "星河智能科技有限公司"]).values_list("name", flat=True)
+    assert list(imported) == ["星河智能科技有限公司"]
+    assert imports.ImportJob.objects.get(pk=job.pk).status == "done"

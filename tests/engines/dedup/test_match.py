@@ -17,6 +17,7 @@ from l2c.engines.dedup import (
     blocking_keys,
     company_name,
     fingerprint,
+    key_kinds,
     min_shared_grams,
     name_grams,
     name_score,
@@ -206,3 +207,10 @@ def test_names_above_the_threshold_share_at_least_the_minimum_grams(a, b):
         if name_score(left, right) >= threshold:
             shared = len(set(name_grams(left)) & set(name_grams(right)))
             assert shared >= min_shared_grams(left, threshold)
+
+
+def test_key_kinds_follow_the_rules():
+    assert key_kinds([CREDIT]) == {KeyKind.CREDIT_CODE}
+    assert key_kinds([CREDIT, PHONE]) == {KeyKind.CREDIT_CODE, KeyKind.PHONE}
+    assert key_kinds([NAME_90]) == {KeyKind.CORE, KeyKind.DELETION, KeyKind.BRAND_PINYIN, KeyKind.LATIN_BRAND}
+    assert key_kinds([Rule("n", RuleKind.EXACT, RuleField.NAME, RuleAction.WARN)]) == {KeyKind.CORE}

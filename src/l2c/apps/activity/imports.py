@@ -110,6 +110,8 @@ class ImportContext:
     object_type: str
     custom_fields: list[CustomField]
     cache: dict[str, Any] = field(default_factory=dict)
+    # True while the commit re-validates its chunks: checks that only inform (warnings) are skipped.
+    committing: bool = False
 
 
 @dataclass(frozen=True)
@@ -417,12 +419,13 @@ def _row_batch(numbers: list[int], rows: list[list[str]], positions: Sequence[tu
     return RowBatch(numbers, {key: by_index[index] for index, key in positions})
 
 
-def validated_chunks(*, spec: TabularSpec, job: ImportJob, actor: User,
-                     mapping: Mapping[str, str]) -> Iterator[ChunkResult]:
+def validated_chunks(*, spec: TabularSpec, job: ImportJob, actor: User, mapping: Mapping[str, str],
+                     committing: bool = False) -> Iterator[ChunkResult]:
     """Validate the file's rows lazily, `CHUNK_ROWS` at a time (bulk look-ups once per chunk)."""
     table = _table(job)
     positions = [(index, mapping[header]) for index, header in enumerate(table.headers) if header in mapping]
-    context = ImportContext(actor=actor, object_type=spec.object_type, custom_fields=definitions(spec.object_type))
+    context = ImportContext(actor=actor, object_type=spec.object_type, custom_fields=definitions(spec.object_type),
+                            committing=committing)
     numbers: list[int] = []
     rows: list[list[str]] = []
     try:
@@ -691,7 +694,7 @@ def import_execute(*, run: JobRun) -> None:
         tally = _Tally(columns_by_key=_columns_by_key(job.mapping))
         processed = 0
         count_at = time.monotonic() + CREATED_ROWS_EVERY
-        for chunk in validated_chunks(spec=spec, job=job, actor=actor, mapping=job.mapping):
+        for chunk in validated_chunks(spec=spec, job=job, actor=actor, mapping=job.mapping, committing=True):
             tally.add(chunk)
             before, processed = processed, processed + chunk.row_count
             if processed <= start:

@@ -28,6 +28,8 @@ from .models import Account, Contact, DuplicateKey, DuplicateProfile, DuplicateR
 
 CANDIDATE_LIMIT = 500  # candidate ids read per check: a name matching more is not a useful warning
 KEY_LENGTH = 220
+NAME_KINDS = frozenset({dedup.KeyKind.CORE, dedup.KeyKind.DELETION, dedup.KeyKind.BRAND_PINYIN,
+                        dedup.KeyKind.LATIN_BRAND, dedup.KeyKind.ADDRESS, dedup.KeyKind.GRAM})
 LOOKUP_BATCH = 10_000  # keys per query of a batch check (SQLite allows 32,766 parameters)
 # Fields whose change makes an update re-check and re-key the record.
 CHECKED_FIELDS = {"account": ("name", "credit_code", "phone", "address"),
@@ -233,7 +235,9 @@ class DuplicateCheck:
 def _candidate_ids(object_type: str, probe: dedup.Fingerprint, rules: Sequence[dedup.Rule]) -> set[int]:
     thresholds = [rule.threshold for rule in rules
                   if rule.kind == dedup.RuleKind.FUZZY and rule.field == dedup.RuleField.NAME]
-    keys = [_stored(kind, value) for kind, value in dedup.probe_keys(probe, min(thresholds) if thresholds else None)]
+    kinds = dedup.key_kinds(rules)
+    keys = [_stored(kind, value) for kind, value in dedup.probe_keys(probe, min(thresholds) if thresholds else None)
+            if kind in kinds]
     ids = set(DuplicateKey.objects.filter(object_type=object_type, key__in=keys)
               .values_list("record_id", flat=True)[:CANDIDATE_LIMIT])
     if thresholds and len(probe.name.core) >= dedup.match.LONG_CORE:
@@ -265,22 +269,28 @@ def duplicates_find(*, actor: User, object_type: str, values: Mapping[str, Any],
                                         for match in matches if match.record_id in rows])
 
 
-def duplicates_find_many(*, actor: User, object_type: str,
-                         records: Sequence[Mapping[str, Any]]) -> list[DuplicateCheck]:
+def duplicates_find_many(*, actor: User, object_type: str, records: Sequence[Mapping[str, Any]],
+                         blocking_only: bool = False) -> list[DuplicateCheck]:
     """`duplicates_find` for many records being created (an import chunk), set-based: one key query
     per LOOKUP_BATCH keys, one profile and one visibility query per 2,000 records.
     Candidates come from the exact and deletion-neighbourhood keys (not the grams of long names)."""
     rules = active_rules(object_type)
+    if blocking_only:
+        rules = tuple(rule for rule in rules if rule.action == dedup.RuleAction.BLOCK)
     if not rules or not records:
         return [DuplicateCheck(object_type) for _ in records]
     make = FINGERPRINTS[object_type]
+    kinds = dedup.key_kinds(rules)
+    if not kinds & NAME_KINDS:  # e.g. the commit's credit-code rule: no name normalisation needed
+        records = [{**values, "name": ""} for values in records]
     probes = [make(None, values) for values in records]
     thresholds = [rule.threshold for rule in rules
                   if rule.kind == dedup.RuleKind.FUZZY and rule.field == dedup.RuleField.NAME]
     wanted: dict[str, list[int]] = {}
     for index, probe in enumerate(probes):
         for kind, value in dedup.probe_keys(probe, min(thresholds) if thresholds else None):
-            wanted.setdefault(_stored(kind, value), []).append(index)
+            if kind in kinds:
+                wanted.setdefault(_stored(kind, value), []).append(index)
     candidates: dict[int, set[int]] = {}
     keys = list(wanted)
     for start in range(0, len(keys), LOOKUP_BATCH):
@@ -319,13 +329,13 @@ def _names_and_visibility(actor: User, object_type: str, ids: Sequence[int]) -> 
     return rows
 
 
-def import_verdicts(*, actor: User, object_type: str, rows: Sequence[Mapping[str, Any]],
-                    row_numbers: Sequence[int]) -> dict[int, tuple[list[FieldError], list[FieldError]]]:
+def import_verdicts(*, actor: User, object_type: str, rows: Sequence[Mapping[str, Any]], row_numbers: Sequence[int],
+                    blocking_only: bool = False) -> dict[int, tuple[list[FieldError], list[FieldError]]]:
     """Duplicate control of an import chunk's valid rows: a *block* match rejects the row (an
     error), warn and report matches keep it with a warning naming the visible candidates and
     counting the others."""
     verdicts: dict[int, tuple[list[FieldError], list[FieldError]]] = {}
-    checks = duplicates_find_many(actor=actor, object_type=object_type, records=rows)
+    checks = duplicates_find_many(actor=actor, object_type=object_type, records=rows, blocking_only=blocking_only)
     for index, (check, number) in enumerate(zip(checks, row_numbers, strict=True)):
         if not check.candidates:
             continue

@@ -641,8 +641,11 @@ def _duplicate_check(object_type: str) -> RowChecker:
 
     def check(context: ImportContext, rows: list[dict[str, Any]]) -> dict[int, tuple[list[FieldError],
                                                                                     list[FieldError]]]:
+        # The commit enforces blocking rules again (the data may have changed since the dry run);
+        # warnings were the dry run's to show.
         return duplicates.import_verdicts(actor=context.actor, object_type=object_type, rows=rows,
-                                          row_numbers=[row[ROW_NUMBER_KEY] for row in rows])
+                                          row_numbers=[row[ROW_NUMBER_KEY] for row in rows],
+                                          blocking_only=context.committing)
 
     return check
 

@@ -14,6 +14,7 @@ from .match import (
     blocking_keys,
     deletions,
     fingerprint,
+    key_kinds,
     min_shared_grams,
     name_grams,
     name_score,
@@ -25,5 +26,6 @@ from .normalize import NORMALIZATION_VERSION, NameKey, company_name, email, phon
 __all__ = [
     "NORMALIZATION_VERSION", "Fingerprint", "KeyKind", "Match", "NameKey", "Reason", "Rule", "RuleAction",
     "RuleField", "RuleKind", "best_match", "blocking_keys", "company_name", "deletions", "email",
-    "fingerprint", "min_shared_grams", "name_grams", "name_score", "phone", "probe_keys", "rank", "simplified",
+    "fingerprint", "key_kinds", "min_shared_grams", "name_grams", "name_score", "phone", "probe_keys", "rank",
+    "simplified",
 ]

@@ -283,6 +283,26 @@ def probe_keys(probe: Fingerprint, name_threshold: int | None = None) -> set[tup
     return keys
 
 
+def key_kinds(rules: Sequence[Rule]) -> frozenset[str]:
+    """The key kinds whose candidates some of `rules` can match: a rule on credit codes needs only
+    credit-code keys, so its checks do not pull in every record of a similar name."""
+    kinds: set[str] = set()
+    for rule in rules:
+        if rule.field == RuleField.CREDIT_CODE:
+            kinds.add(KeyKind.CREDIT_CODE)
+        elif rule.field == RuleField.PHONE:
+            kinds.add(KeyKind.PHONE)
+        elif rule.field == RuleField.EMAIL:
+            kinds.add(KeyKind.EMAIL)
+        elif rule.field == RuleField.ADDRESS:
+            kinds.update((KeyKind.ADDRESS, KeyKind.CORE, KeyKind.DELETION))  # fuzzy addresses: via names
+        elif rule.kind == RuleKind.EXACT:
+            kinds.add(KeyKind.CORE)
+        else:
+            kinds.update((KeyKind.CORE, KeyKind.DELETION, KeyKind.BRAND_PINYIN, KeyKind.LATIN_BRAND))
+    return frozenset(kinds)
+
+
 def min_shared_grams(probe: NameKey, threshold: int) -> int:
     """A lower bound on the grams that any name scoring ≥ `threshold` against `probe` (same script)
     shares with it, from the q-gram lemma: an insertion breaks at most one of the probe's grams and
