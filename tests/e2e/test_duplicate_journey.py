@@ -9,6 +9,7 @@ import re
 import pytest
 
 from tests.conftest import make_account
+from tests.e2e.journeys import login
 
 pytestmark = pytest.mark.e2e
 
@@ -20,22 +21,13 @@ TEXTS = {
 }
 
 
-def _login(page, live_server, username: str, password: str, language: str) -> None:
-    page.context.add_cookies([{"name": "django_language", "value": language, "url": live_server.url}])
-    page.goto(f"{live_server.url}/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.locator("main form button[type=submit]").first.click()
-    page.wait_for_url(re.compile(r".*/$"))
-
-
 @pytest.mark.parametrize("language", ["zh-hans", "en"])
 def test_a_rep_confirms_a_possible_duplicate_and_cannot_confirm_a_blocking_one(org, live_server, page, screenshot,
                                                                                 language):
     existing = make_account(org["rep1"], "北京星河智能科技有限公司")
     make_account(org["rep3"], "杭州星河智能科技有限公司", credit_code="91110000600037341L")
     texts = TEXTS[language]
-    _login(page, live_server, "rep1", "pw-rep1", language)
+    login(page, live_server, "rep1", "pw-rep1", language)
 
     page.goto(f"{live_server.url}/accounts/new/")
     page.fill("input[name=name]", "星河智能科技（北京）有限公司")

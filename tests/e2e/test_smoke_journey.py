@@ -7,6 +7,8 @@ import re
 
 import pytest
 
+from tests.e2e.journeys import login
+
 pytestmark = pytest.mark.e2e
 
 LABELS = {
@@ -15,19 +17,10 @@ LABELS = {
 }
 
 
-def _login(page, live_server, username: str, password: str, language: str) -> None:
-    page.context.add_cookies([{"name": "django_language", "value": language, "url": live_server.url}])
-    page.goto(f"{live_server.url}/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.locator("main form button[type=submit]").first.click()
-    page.wait_for_url(re.compile(r".*/$"))
-
-
 @pytest.mark.parametrize("language", ["zh-hans", "en"])
 def test_rep_creates_account_and_colleague_cannot_open_it(org, live_server, page, screenshot, language):
     name = "北京" + ("晨光" if language == "en" else "曙光") + "测试科技有限公司"
-    _login(page, live_server, "rep1", "pw-rep1", language)
+    login(page, live_server, "rep1", "pw-rep1", language)
     screenshot(f"{language}-home")
 
     page.goto(f"{live_server.url}/accounts/new/")
@@ -48,6 +41,6 @@ def test_rep_creates_account_and_colleague_cannot_open_it(org, live_server, page
     screenshot(f"{language}-account-list-phone")
 
     page.context.clear_cookies()
-    _login(page, live_server, "rep2", "pw-rep2", language)
+    login(page, live_server, "rep2", "pw-rep2", language)
     response = page.goto(account_url)
     assert response is not None and response.status == 404

@@ -31,9 +31,6 @@ KEY_LENGTH = 220
 NAME_KINDS = frozenset({dedup.KeyKind.CORE, dedup.KeyKind.DELETION, dedup.KeyKind.BRAND_PINYIN,
                         dedup.KeyKind.LATIN_BRAND, dedup.KeyKind.ADDRESS, dedup.KeyKind.GRAM})
 LOOKUP_BATCH = 10_000  # keys per query of a batch check (SQLite allows 32,766 parameters)
-# Fields whose change makes an update re-check and re-key the record.
-CHECKED_FIELDS = {"account": ("name", "credit_code", "phone", "address"),
-                  "contact": ("mobile", "phone", "email")}
 MODELS: dict[str, type[Account] | type[Contact]] = {"account": Account, "contact": Contact}
 
 # Created by migration customers 0006 (and `rules_reset`): key, label, kind, field, threshold, action.
@@ -66,6 +63,7 @@ def contact_fingerprint(record_id: int | None, values: Mapping[str, Any]) -> ded
 
 
 FINGERPRINTS = {"account": account_fingerprint, "contact": contact_fingerprint}
+# The fields a record is compared by; a change to one of them makes an update re-check and re-key it.
 FINGERPRINT_FIELDS = {"account": ("name", "credit_code", "phone", "address"), "contact": ("mobile", "phone", "email")}
 
 
@@ -232,16 +230,21 @@ class DuplicateCheck:
         return self._with(dedup.RuleAction.WARN)
 
 
-def _candidate_ids(object_type: str, probe: dedup.Fingerprint, rules: Sequence[dedup.Rule]) -> set[int]:
+def _name_threshold(rules: Sequence[dedup.Rule]) -> int | None:
+    """The lowest threshold of the fuzzy name rules (None without any): how far candidates reach."""
     thresholds = [rule.threshold for rule in rules
                   if rule.kind == dedup.RuleKind.FUZZY and rule.field == dedup.RuleField.NAME]
+    return min(thresholds) if thresholds else None
+
+
+def _candidate_ids(object_type: str, probe: dedup.Fingerprint, rules: Sequence[dedup.Rule]) -> set[int]:
+    threshold = _name_threshold(rules)
     kinds = dedup.key_kinds(rules)
-    keys = [_stored(kind, value) for kind, value in dedup.probe_keys(probe, min(thresholds) if thresholds else None)
-            if kind in kinds]
+    keys = [_stored(kind, value) for kind, value in dedup.probe_keys(probe, threshold) if kind in kinds]
     ids = set(DuplicateKey.objects.filter(object_type=object_type, key__in=keys)
               .values_list("record_id", flat=True)[:CANDIDATE_LIMIT])
-    if thresholds and len(probe.name.core) >= dedup.match.LONG_CORE:
-        shared = dedup.min_shared_grams(probe.name, min(thresholds))
+    if threshold is not None and len(probe.name.core) >= dedup.match.LONG_CORE:
+        shared = dedup.min_shared_grams(probe.name, threshold)
         grams = [_stored(dedup.KeyKind.GRAM, gram) for gram in dedup.name_grams(probe.name)]
         ids.update(DuplicateKey.objects.filter(object_type=object_type, key__in=grams)
                    .values("record_id").annotate(shared=Count("id")).filter(shared__gte=shared)
@@ -250,23 +253,34 @@ def _candidate_ids(object_type: str, probe: dedup.Fingerprint, rules: Sequence[d
     return ids
 
 
+def _checks(actor: User, object_type: str, probes: Sequence[dedup.Fingerprint], candidates: Mapping[int, set[int]],
+            rules: Sequence[dedup.Rule]) -> list[DuplicateCheck]:
+    """Score each probe's candidates (by probe index) from their stored profiles and split the
+    matches by visibility: one profile and one visibility query per 2,000 records."""
+    ids = sorted(set().union(*candidates.values())) if candidates else []
+    profiles: dict[int, dedup.Fingerprint] = {}
+    for start in range(0, len(ids), 2000):
+        for profile in DuplicateProfile.objects.filter(object_type=object_type,
+                                                       record_id__in=ids[start:start + 2000]).values(*PROFILE_COLUMNS):
+            profiles[profile["record_id"]] = _from_profile(profile)
+    matches = {index: dedup.rank(probes[index], (profiles[pk] for pk in found if pk in profiles), rules)
+               for index, found in candidates.items()}
+    rows = _names_and_visibility(actor, object_type, sorted({match.record_id for found in matches.values()
+                                                             for match in found}))
+    return [DuplicateCheck(object_type, [Candidate(match, rows[match.record_id][0], rows[match.record_id][1])
+                                         for match in matches.get(index, []) if match.record_id in rows])
+            for index in range(len(probes))]
+
+
 def duplicates_find(*, actor: User, object_type: str, values: Mapping[str, Any],
                     record_id: int | None = None) -> DuplicateCheck:
     """Check a record (being created, or `record_id` being edited) against the stored ones."""
     rules = active_rules(object_type)
-    probe = FINGERPRINTS[object_type](record_id, values)
     if not rules:
         return DuplicateCheck(object_type)
+    probe = FINGERPRINTS[object_type](record_id, values)
     ids = _candidate_ids(object_type, probe, rules)
-    if not ids:
-        return DuplicateCheck(object_type)
-    profiles = DuplicateProfile.objects.filter(object_type=object_type, record_id__in=ids).values(*PROFILE_COLUMNS)
-    matches = dedup.rank(probe, (_from_profile(profile) for profile in profiles), rules)
-    if not matches:
-        return DuplicateCheck(object_type)
-    rows = _names_and_visibility(actor, object_type, [match.record_id for match in matches])
-    return DuplicateCheck(object_type, [Candidate(match, rows[match.record_id][0], rows[match.record_id][1])
-                                        for match in matches if match.record_id in rows])
+    return _checks(actor, object_type, [probe], {0: ids} if ids else {}, rules)[0]
 
 
 def duplicates_find_many(*, actor: User, object_type: str, records: Sequence[Mapping[str, Any]],
@@ -279,16 +293,14 @@ def duplicates_find_many(*, actor: User, object_type: str, records: Sequence[Map
         rules = tuple(rule for rule in rules if rule.action == dedup.RuleAction.BLOCK)
     if not rules or not records:
         return [DuplicateCheck(object_type) for _ in records]
-    make = FINGERPRINTS[object_type]
     kinds = dedup.key_kinds(rules)
     if not kinds & NAME_KINDS:  # e.g. the commit's credit-code rule: no name normalisation needed
         records = [{**values, "name": ""} for values in records]
-    probes = [make(None, values) for values in records]
-    thresholds = [rule.threshold for rule in rules
-                  if rule.kind == dedup.RuleKind.FUZZY and rule.field == dedup.RuleField.NAME]
+    probes = [FINGERPRINTS[object_type](None, values) for values in records]
+    threshold = _name_threshold(rules)
     wanted: dict[str, list[int]] = {}
     for index, probe in enumerate(probes):
-        for kind, value in dedup.probe_keys(probe, min(thresholds) if thresholds else None):
+        for kind, value in dedup.probe_keys(probe, threshold):
             if kind in kinds:
                 wanted.setdefault(_stored(kind, value), []).append(index)
     candidates: dict[int, set[int]] = {}
@@ -299,19 +311,7 @@ def duplicates_find_many(*, actor: User, object_type: str, records: Sequence[Map
                                .values_list("key", "record_id")):
             for index in wanted[key]:
                 candidates.setdefault(index, set()).add(record_id)
-    ids = sorted(set().union(*candidates.values())) if candidates else []
-    profiles: dict[int, dedup.Fingerprint] = {}
-    for start in range(0, len(ids), 2000):
-        for profile in DuplicateProfile.objects.filter(object_type=object_type,
-                                                       record_id__in=ids[start:start + 2000]).values(*PROFILE_COLUMNS):
-            profiles[profile["record_id"]] = _from_profile(profile)
-    matches = {index: dedup.rank(probes[index], (profiles[pk] for pk in found if pk in profiles), rules)
-               for index, found in candidates.items()}
-    matched = sorted({match.record_id for found in matches.values() for match in found})
-    rows = _names_and_visibility(actor, object_type, matched)
-    return [DuplicateCheck(object_type, [Candidate(match, rows[match.record_id][0], rows[match.record_id][1])
-                                         for match in matches.get(index, []) if match.record_id in rows])
-            for index in range(len(records))]
+    return _checks(actor, object_type, probes, candidates, rules)
 
 
 def _names_and_visibility(actor: User, object_type: str, ids: Sequence[int]) -> dict[int, tuple[str, bool]]:
@@ -424,4 +424,4 @@ def record_keys_write(object_type: str, record_id: int, values: Mapping[str, Any
 
 
 def touches_checked_fields(object_type: str, changed: Iterable[str]) -> bool:
-    return bool(set(changed) & set(CHECKED_FIELDS[object_type]))
+    return bool(set(changed) & set(FINGERPRINT_FIELDS[object_type]))
