@@ -193,6 +193,9 @@ class OwnershipTransfer(models.Model):
     from_user = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
     to_user = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
     reason = models.CharField(max_length=255, blank=True)
+    # How the owner changed: transfer, claim, release, assign, reclaim, import, merge (free text so
+    # higher apps can add paths without a migration here).
+    via = models.CharField(max_length=20, blank=True, default="transfer")
     actor = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 

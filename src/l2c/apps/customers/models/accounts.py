@@ -128,6 +128,20 @@ class Account(models.Model):
         _("登记状态"), max_length=20, choices=BusinessStatus.choices, blank=True
     )
     last_followed_up_at = models.DateTimeField(_("最后跟进时间"), null=True, blank=True)
+    # Public pool (公海, ADR 0003). `pool` is the pool the account belongs to: with no owner it lies
+    # in that pool; with an owner the pool's rules govern how long the owner may hold it.
+    # All nullable, so adding them never rebuilds the table on SQLite (which would drop FTS triggers).
+    pool = models.ForeignKey(
+        "customers.Pool", verbose_name=_("公海"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="accounts",
+    )
+    held_since = models.DateTimeField(_("领取/分配时间"), null=True, blank=True)
+    pool_entered_at = models.DateTimeField(_("进入公海时间"), null=True, blank=True)
+    reclaim_due_at = models.DateTimeField(_("回收时间"), null=True, blank=True)
+    reclaim_reminded_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_won_at = models.DateTimeField(_("最近成交时间"), null=True, blank=True)
+    # Highest severity among open risk events (RiskSeverity), null when none: the risk badge.
+    risk_level = models.CharField(_("风险等级"), max_length=10, null=True, blank=True)
     custom = models.JSONField(_("自定义字段"), default=dict, blank=True)
     search_text = models.CharField(max_length=1000, blank=True, editable=False)
     version = models.PositiveIntegerField(default=1, editable=False)
@@ -148,6 +162,9 @@ class Account(models.Model):
             models.Index(fields=["name", "id"], name="account_name"),
             models.Index(fields=["province", "city"], name="account_region"),
             models.Index(fields=["industry", "-updated_at", "-id"], name="account_industry_updated"),
+            models.Index(fields=["pool", "-pool_entered_at", "-id"], name="account_pool_browse"),
+            models.Index(fields=["reclaim_due_at"], name="account_reclaim_due",
+                         condition=models.Q(reclaim_due_at__isnull=False)),
         ]
 
     def __str__(self) -> str:
@@ -215,116 +232,3 @@ class Contact(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-
-# --- duplicate control (ADR 0003) -----------------------------------------------------------------
-class DuplicateObject(models.TextChoices):
-    ACCOUNT = "account", _("客户")
-    CONTACT = "contact", _("联系人")
-
-
-class DuplicateRuleKind(models.TextChoices):
-    EXACT = "exact", _("完全相同")
-    FUZZY = "fuzzy", _("相似")
-
-
-class DuplicateRuleField(models.TextChoices):
-    CREDIT_CODE = "credit_code", _("统一社会信用代码")
-    PHONE = "phone", _("电话")
-    EMAIL = "email", _("邮箱")
-    NAME = "name", _("名称")
-    ADDRESS = "address", _("地址")
-
-
-class DuplicateRuleAction(models.TextChoices):
-    BLOCK = "block", _("禁止保存")
-    WARN = "warn", _("提醒确认")
-    REPORT = "report", _("仅记录")
-
-
-class DuplicateRule(models.Model):
-    """One duplicate rule of an object type (查重规则), editable by an admin; several may be active.
-    Exact rules compare a normalised key, fuzzy rules a similarity 0–100 against `threshold`; the
-    `action` says what a match does to the write: block it, ask the user to confirm, or only report."""
-
-    object_type = models.CharField(_("对象"), max_length=20, choices=DuplicateObject.choices)
-    key = models.SlugField(_("规则代码"), max_length=40)
-    label = models.CharField(_("名称"), max_length=100)
-    kind = models.CharField(_("比较方式"), max_length=10, choices=DuplicateRuleKind.choices)
-    field = models.CharField(_("字段"), max_length=20, choices=DuplicateRuleField.choices)
-    threshold = models.PositiveSmallIntegerField(_("相似度阈值"), default=100)
-    action = models.CharField(_("处理方式"), max_length=10, choices=DuplicateRuleAction.choices)
-    is_active = models.BooleanField(_("启用"), default=True)
-    position = models.PositiveSmallIntegerField(_("顺序"), default=0)
-    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
-
-    class Meta:
-        verbose_name = _("查重规则")
-        verbose_name_plural = _("查重规则")
-        ordering = ["object_type", "position", "id"]
-        constraints = [
-            models.UniqueConstraint(fields=["object_type", "key"], name="duplicate_rule_key"),
-            models.CheckConstraint(condition=models.Q(threshold__gte=1, threshold__lte=100),
-                                   name="duplicate_rule_threshold"),
-        ]
-
-    def __str__(self) -> str:
-        return self.label
-
-    def clean(self) -> None:
-        """The field must be one the kind can compare and the object type has."""
-        from django.core.exceptions import ValidationError
-
-        allowed = {
-            (DuplicateObject.ACCOUNT, DuplicateRuleKind.EXACT): {"credit_code", "phone", "name"},
-            (DuplicateObject.ACCOUNT, DuplicateRuleKind.FUZZY): {"name", "address"},
-            (DuplicateObject.CONTACT, DuplicateRuleKind.EXACT): {"phone", "email"},
-            (DuplicateObject.CONTACT, DuplicateRuleKind.FUZZY): set(),
-        }.get((self.object_type, self.kind), set())
-        if self.field not in allowed:
-            raise ValidationError({"field": _("这个对象的“%(kind)s”规则不能比较这个字段。")
-                                   % {"kind": self.get_kind_display()}})
-        if self.kind == DuplicateRuleKind.EXACT and self.threshold != 100:
-            raise ValidationError({"threshold": _("完全相同的规则阈值必须是 100。")})
-
-
-class DuplicateKey(models.Model):
-    """The blocking index of duplicate control: one normalised key of one record, written as
-    "kind:value" (kinds in engines.dedup.KeyKind: credit code, phone, e-mail, core name, its
-    one-character deletions, name grams …). Rewritten by every service that writes the record, in
-    the same transaction, so a check never reads a stale key."""
-
-    object_type = models.CharField(max_length=20)
-    key = models.CharField(max_length=220)
-    record_id = models.BigIntegerField()
-
-    class Meta:
-        # One index: look-ups by key, and deletes by key and record (the keys of a record are known
-        # from its DuplicateProfile); a second index by record would slow every bulk insert.
-        indexes = [models.Index(fields=["object_type", "key", "record_id"], name="duplicate_key_lookup")]
-
-    def __str__(self) -> str:
-        return f"{self.object_type}:{self.key} → {self.record_id}"
-
-
-class DuplicateProfile(models.Model):
-    """The normalised form of one record (engines.dedup.Fingerprint) kept beside its blocking keys,
-    so a check scores its candidates without normalising their names again."""
-
-    object_type = models.CharField(max_length=20)
-    record_id = models.BigIntegerField()
-    name_full = models.CharField(max_length=200, blank=True)
-    name_core = models.CharField(max_length=200, blank=True)
-    name_brand = models.CharField(max_length=200, blank=True)
-    name_pinyin = models.TextField(blank=True)
-    brand_pinyin = models.TextField(blank=True)
-    credit_code = models.CharField(max_length=30, blank=True)
-    phones = models.CharField(max_length=200, blank=True)  # space-separated normalised numbers
-    emails = models.CharField(max_length=600, blank=True)  # space-separated normalised addresses
-    address = models.CharField(max_length=300, blank=True)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["object_type", "record_id"], name="duplicate_profile_record")]
-
-    def __str__(self) -> str:
-        return f"{self.object_type}:{self.record_id} {self.name_core}"
