@@ -12,6 +12,17 @@ os.environ.setdefault("L2C_TESTING", "1")
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
+@pytest.fixture(autouse=True)
+def _default_language() -> Any:
+    """Each test starts in the default language (zh-hans): a request made in English by an earlier
+    test in the same worker must not leak into the messages this test checks."""
+    from django.utils import translation
+
+    translation.activate("zh-hans")
+    yield
+    translation.deactivate()
+
+
 @dataclass
 class Org:
     """销售中心 ├ 华北销售部 (manager, rep1, rep2) └ 华东销售部 (rep3); 市场部 (marketing); 财务部 (finance)."""

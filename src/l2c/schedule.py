@@ -11,9 +11,22 @@ class PeriodicJob:
     name: str
     task: str  # dotted path of a Django task taking one JobRun id
     every: timedelta
+    # Occurrences start `offset` after each multiple of `every` since the Unix epoch (UTC).
+    offset: timedelta = timedelta(0)
 
 
 PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("activity.todo_reminders", "l2c.apps.activity.tasks.todo_reminders", timedelta(minutes=5)),
     PeriodicJob("activity.housekeeping", "l2c.apps.activity.tasks.housekeeping", timedelta(days=1)),
+    # Public pools: reclaim overdue held accounts and send reminders.
+    PeriodicJob("customers.pool_reclaim", "l2c.apps.customers.pool_tasks.pool_reclaim", timedelta(hours=1)),
+    # Nightly at 02:00 Asia/Shanghai (18:00 UTC).
+    PeriodicJob("customers.rfm_recompute", "l2c.apps.customers.rfm_tasks.rfm_recompute_task", timedelta(days=1),
+                offset=timedelta(hours=18)),
+    # Risk levels of accounts checked against their open risk events, nightly at 01:30 Asia/Shanghai.
+    PeriodicJob("customers.risk_levels_check", "l2c.apps.customers.risk_tasks.risk_levels_check", timedelta(days=1),
+                offset=timedelta(hours=17, minutes=30)),
+    # Batch duplicate detection of accounts, nightly at 03:00 Asia/Shanghai (19:00 UTC).
+    PeriodicJob("customers.duplicates_batch", "l2c.apps.customers.dedup_tasks.duplicates_batch", timedelta(days=1),
+                offset=timedelta(hours=19)),
 )

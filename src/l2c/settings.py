@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
@@ -197,6 +198,16 @@ DEMO_PASSWORD = os.environ.get("L2C_DEMO_PASSWORD", "l2c-demo-2026")
 # `l2c serve --demo` (and so `make run`) sets L2C_SHOW_DEMO_LOGINS=1; production never does.
 DEMO_PASSWORD_SHOWN = "L2C_DEMO_PASSWORD" not in os.environ
 L2C_SHOW_DEMO_LOGINS = _env_flag("L2C_SHOW_DEMO_LOGINS", default=False)
+
+# Business-registration data (工商信息) provider of the 360 profile (docs/registration.md): a dotted
+# class path and its keyword arguments as JSON. Default: the file provider reading L2C_REGISTRATION_FILE,
+# which defaults to the sample file of the demo companies shipped with the product.
+REGISTRATION_PROVIDER = os.environ.get("L2C_REGISTRATION_PROVIDER",
+                                       "l2c.apps.customers.registration.FileRegistrationProvider")
+REGISTRATION_OPTIONS = json.loads(os.environ.get("L2C_REGISTRATION_OPTIONS") or "null") or {
+    "path": os.environ.get("L2C_REGISTRATION_FILE",
+                           str(Path(__file__).resolve().parent / "apps/customers/data/registration_demo.csv")),
+}
 
 LOGGING = {
     "version": 1,

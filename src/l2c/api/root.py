@@ -14,6 +14,12 @@ from l2c.apps.activity.import_api import router as import_router
 from l2c.apps.customers.api import contacts_router
 from l2c.apps.customers.api import router as accounts_router
 from l2c.apps.customers.duplicate_api import router as duplicates_router
+from l2c.apps.customers.merge_api import router as merge_router
+from l2c.apps.customers.pool_api import account_router as pool_account_router
+from l2c.apps.customers.pool_api import router as pool_router
+from l2c.apps.customers.profile_api import router as profile_router
+from l2c.apps.customers.rfm_api import router as rfm_router
+from l2c.apps.customers.risk_api import router as risk_router
 from l2c.apps.identity.api import public_router as identity_public_router
 from l2c.apps.identity.api import router as identity_router
 from l2c.kernel.errors import DomainError
@@ -36,9 +42,15 @@ api = NinjaAPI(
 
 api.add_router("/", identity_public_router)
 api.add_router("/", identity_router)
+api.add_router("/", merge_router)  # before /accounts: POST /accounts/merge
 api.add_router("/accounts", accounts_router)
 api.add_router("/contacts", contacts_router)
 api.add_router("/duplicates", duplicates_router)
+api.add_router("/pools", pool_router)
+api.add_router("/", pool_account_router)
+api.add_router("/", profile_router)
+api.add_router("/", rfm_router)
+api.add_router("/", risk_router)
 api.add_router("/", activity_router)
 api.add_router("/", import_router)
 

@@ -15,11 +15,14 @@ NAVIGATION: list[tuple[Any, str, str, str | None]] = [
     (_("我的工作台"), "home", "/", None),
     (_("客户"), "customers:account_list", "/accounts/", "account"),
     (_("联系人"), "customers:contact_list", "/contacts/", "contact"),
+    (_("公海"), "customers:pool_list", "/pools/", "account"),
+    (_("风险预警"), "customers:risk_event_list", "/risk/", "risk_event"),
     (_("导入"), "activity:import_list", "/imports/", None),
     (_("后台任务"), "activity:jobs", "/jobs/", None),
 ]
 ADMIN_NAVIGATION: list[tuple[Any, str, str]] = [
     (_("权限说明"), "identity:why", "/admin-tools/why/"),
+    (_("RFM 设置"), "customers:rfm_settings", "/rfm/"),
     (_("系统管理"), "admin:index", "/admin/"),
 ]
 

@@ -49,7 +49,7 @@ def test_export_as_rep1_contains_only_rep1s_rows_and_honours_a_filter(org):
     rows = _csv_rows(response)
     header = rows[0]
     assert header[:4] == ["编号", "客户名称", "简称", "统一社会信用代码"]
-    assert header[-5:] == ["负责人", "标签", "所属部门", "创建时间", "更新时间"]
+    assert header[-7:] == ["负责人", "标签", "公海", "所属部门", "创建时间", "更新时间", "RFM 分群"]
     assert [row[1] for row in rows[1:]] == ["北京甲公司", "上海乙公司"]
     record = dict(zip(header, rows[1], strict=True))
     assert {key: record[key] for key in ("编号", "行业", "电话", "客户状态", "负责人", "标签", "所属部门")} == {
@@ -154,7 +154,7 @@ def test_an_export_maps_back_on_import_and_its_rows_are_caught_as_duplicates(org
                                                     "province", "city", "district", "address", "phone", "website",
                                                     "source", "level", "status", "legal_representative",
                                                     "registered_capital", "founded_on", "business_status", "owner",
-                                                    "tags"])
+                                                    "tags", "pool"])
     assert (job.valid_rows, job.errors) == (0, [{
         "row": 1, "column": "统一社会信用代码", "field": "credit_code",
         "message": "与已有记录重复，不能导入：北京甲公司（统一社会信用代码相同：91110108551385082Q）"}])

@@ -449,7 +449,8 @@ def test_template_has_the_labels_and_a_valid_example_row(org, fmt):
     job = upload(org["manager"], response.content, f"template.{fmt}")
     assert job.headers == [
         "客户名称", "简称", "统一社会信用代码", "行业", "规模", "省份", "城市", "区县", "地址", "电话", "网站", "来源",
-        "客户级别", "客户状态", "法定代表人", "注册资本（万元）", "成立日期", "登记状态", "负责人", "标签", "合同等级",
+        "客户级别", "客户状态", "法定代表人", "注册资本（万元）", "成立日期", "登记状态", "负责人", "标签", "公海",
+        "合同等级",
     ]
     assert len(job.mapping) == len(job.headers)
     job = imports.import_validate(actor=org["manager"], import_id=job.pk)

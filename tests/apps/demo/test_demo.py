@@ -66,10 +66,27 @@ def test_empty_database_is_loaded_with_progress_lines_and_fast(demo):
     assert lines[1] == "  5 departments, 8 users"
     assert re.fullmatch(r"  540 accounts, \d{4} contacts", lines[2])
     assert re.fullmatch(r"  \d+ follow-ups, \d+ to-dos, \d+ notifications", lines[3])
-    assert re.fullmatch(r"  duplicate-control keys for \d{4} records", lines[4])
-    assert re.fullmatch(r"Demo company loaded in \d+\.\d s\.", lines[5])
-    assert len(lines) == 6
+    assert lines[4] == "  60 accounts in public pools, " + lines[4].split(", ")[1]
+    assert re.fullmatch(r"\d+ held under pool rules", lines[4].split(", ")[1])
+    assert re.fullmatch(r"  duplicate-control keys for \d{4} records", lines[5])
+    assert re.fullmatch(r"Demo company loaded in \d+\.\d s\.", lines[6])
+    assert len(lines) == 7
     assert demo.seconds < 15
+
+
+def test_public_pools_hold_quiet_prospects_and_govern_the_rest(demo):
+    from l2c.apps.customers.models import Account, AccountStatus
+    from l2c.apps.customers.pool import held_accounts, member_pools, pool_accounts
+
+    [north] = member_pools(_user("rep1"))
+    [east] = member_pools(_user("rep3"))
+    assert (north.name, east.name) == ("华北公海", "华东公海")
+    assert pool_accounts(user=_user("rep1"), pool=north).count() == 40
+    assert pool_accounts(user=_user("rep3"), pool=east).count() == 20
+    held = list(held_accounts(_user("rep1")))
+    assert held and all(account.status == AccountStatus.POTENTIAL for account in held)
+    assert all(account.reclaim_due_at is not None and account.reclaim_due_at > account.held_since for account in held)
+    assert not Account.objects.filter(owner__isnull=True, pool__isnull=True).exists()
 
 
 def test_department_tree_and_managers(demo):
@@ -153,17 +170,19 @@ def test_accounts_are_fully_described(demo):
         assert errors == [], (account.name, errors)
         assert cleaned["website"] == account.website
         assert re.fullmatch(r"0\d{2,3}-[5-8]\d{6,7}", account.phone)
-        assert account.owner.username in SALES_OWNERS
-        assert account.department_id == account.owner.department_id
+        # Accounts released into a public pool have no owner and keep their department.
+        assert account.owner.username in SALES_OWNERS if account.owner else account.pool is not None
+        assert account.owner is None or account.department_id == account.owner.department_id
         assert account.search_text == search_text(account.name, account.short_name)
         assert account.legal_representative and account.address.startswith(account.province)
         assert account.registered_capital > Decimal(0) and account.founded_on is not None
     assert sum(1 for account in accounts if account.tags.all()) > len(accounts) // 2
-    owners = {username: sum(1 for a in accounts if a.owner.username == username) for username in SALES_OWNERS}
+    owners = {username: sum(1 for a in accounts if a.owner and a.owner.username == username)
+              for username in SALES_OWNERS}
     assert min(owners.values()) > 0
-    north = [a for a in accounts if a.department.name == "华北销售部"]
+    north = [a for a in accounts if a.department.name == "华北销售部" and a.owner]
     assert sum(1 for a in north if a.owner.username in ("rep1", "rep2")) > 0.8 * len(north)
-    assert {a.owner.username for a in accounts if a.department.name == "华东销售部"} == {"rep3"}
+    assert {a.owner.username for a in accounts if a.department.name == "华东销售部" and a.owner} == {"rep3"}
 
 
 def test_account_custom_fields_are_defined_and_filled_validly(demo):
@@ -322,7 +341,13 @@ def test_loaded_accounts_match_the_pure_generator(demo):
 
     dataset = demo_dataset()
 
-    loaded = list(Account.objects.order_by("pk").values_list("name", "credit_code", "owner__username"))
+    from l2c.apps.identity.models import OwnershipTransfer
+
+    # A pooled account's generated owner is the one who released it.
+    released_by = dict(OwnershipTransfer.objects.filter(object_type="account", via="release")
+                       .values_list("object_id", "from_user__username"))
+    loaded = [(name, code, owner or released_by[pk]) for pk, name, code, owner in
+              Account.objects.order_by("pk").values_list("pk", "name", "credit_code", "owner__username")]
 
     assert loaded == [(a.name, a.credit_code, a.owner) for a in dataset.accounts]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -19,6 +19,17 @@ from l2c.kernel.errors import FieldError, NotFound, PermissionDenied, Validation
 
 from .audit import audit_bulk, audit_record
 from .models import AuditEvent, FollowUp, Note, Notification, Todo
+
+# Extension point: higher apps react to a recorded follow-up (e.g. the public pool extends a hold).
+# Each listener gets (object_type, object_id, occurred_at) inside the follow-up's transaction.
+FollowUpListener = Callable[[str, int, dt.datetime], None]
+_FOLLOWUP_LISTENERS: list[FollowUpListener] = []
+
+
+def followup_listen(listener: FollowUpListener) -> None:
+    """Register a listener (from an AppConfig.ready()); registering the same one twice is a no-op."""
+    if listener not in _FOLLOWUP_LISTENERS:
+        _FOLLOWUP_LISTENERS.append(listener)
 
 
 def _touch_followed_up(*, key: str, object_id: int, at: dt.datetime) -> None:
@@ -63,6 +74,8 @@ def followup_create(
         next_step_at=next_step_at, owner=actor,
     )
     _touch_followed_up(key=object_type, object_id=record.pk, at=occurred_at)
+    for listener in _FOLLOWUP_LISTENERS:
+        listener(object_type, record.pk, occurred_at)
     if next_step.strip() and next_step_at:
         Todo.objects.create(
             title=next_step.strip()[:200], due_at=next_step_at, assignee=actor, object_type=object_type,

@@ -17,10 +17,10 @@ from l2c.api.pagination import DEFAULT_PAGE_SIZE, keyset_page
 from l2c.api.problems import READ_ERRORS, WRITE_ERRORS
 from l2c.api.types import RecordId
 from l2c.apps.activity.selectors import timeline_for
-from l2c.apps.activity.services import records_transfer
 from l2c.apps.identity.models import User
 from l2c.kernel.errors import FieldError, ValidationFailed
 
+from . import pool as pool_service
 from . import selectors, services
 from .models import Account
 
@@ -52,6 +52,7 @@ class AccountIn(Schema):
     founded_on: dt.date | None = None
     business_status: str = ""
     owner_id: int | None = None
+    pool_id: RecordId | None = Field(None, description="a pool of yours: the owner holds the account under its rules")
     tags: list[str] = []
     custom: dict[str, Any] = {}
     confirm_duplicates: bool = Field(False, description=CONFIRM_DUPLICATES)
@@ -76,6 +77,7 @@ class AccountPatch(Schema):
     registered_capital: Decimal | None = None
     founded_on: dt.date | None = None
     business_status: str | None = None
+    pool_id: RecordId | None = Field(None, description="move to another pool (null: none); admins and managers only")
     tags: list[str] | None = None
     custom: dict[str, Any] | None = None
     confirm_duplicates: bool = Field(False, description=CONFIRM_DUPLICATES)
@@ -103,6 +105,11 @@ class AccountOut(Schema):
     business_status: str
     owner_id: int | None
     department_id: int | None
+    pool_id: int | None = Field(description="the pool the account lies in (no owner) or is held under")
+    held_since: dt.datetime | None
+    reclaim_due_at: dt.datetime | None = Field(description="when the pool's rules return it to the pool")
+    risk_level: str | None = Field(description="risk badge: the highest severity (low, medium, high, critical) "
+                                               "among the account's open risk events; null when none")
     tags: list[str]
     custom: dict[str, Any]
     last_followed_up_at: dt.datetime | None
@@ -139,6 +146,7 @@ class AccountFilters(Schema):
     q: str | None = Field(None, max_length=100)
     owner_id: int | None = None
     department_id: int | None = None
+    pool_id: RecordId | None = Field(None, description="accounts lying in or held under this pool")
     industry: str | None = None
     province: str | None = None
     city: str | None = None
@@ -150,6 +158,11 @@ class AccountFilters(Schema):
     created_from: dt.date | None = None
     created_to: dt.date | None = None
     custom: list[str] = Field([], description="custom field filters as key:value", max_length=10)
+    rfm_segment: Literal["important_value", "important_development", "important_retention", "important_recovery",
+                         "general_value", "general_development", "general_retention", "general_recovery",
+                         "none"] | None = Field(None, description="RFM segment code; none = no RFM score")
+    risk_level: Literal["any", "low", "medium", "high", "critical"] | None = Field(
+        None, description="accounts at this risk level; any = with any open risk event")
     sort: Literal["-updated_at", "updated_at", "name", "-name", "-created_at", "created_at", "-id"] | None = Field(
         None, description="default -updated_at; with q, -id (newest first)")
     cursor: str | None = Field(None, max_length=2048)
@@ -261,8 +274,8 @@ def transfer_accounts(request: HttpRequest, payload: TransferIn) -> Any:
     if to_user is None:
         raise ValidationFailed(_("用户不存在或已停用。"), errors=[
             FieldError("to_user_id", _("没有 ID 为 %(id)s 的在职用户。") % {"id": payload.to_user_id}, "not_found")])
-    count = records_transfer(actor=request.user, object_type="account", object_ids=payload.ids, to_user=to_user,
-                             reason=payload.reason)
+    count = pool_service.accounts_transfer(actor=request.user, account_ids=payload.ids, to_user=to_user,
+                                           reason=payload.reason)
     return {"transferred": count}
 
 

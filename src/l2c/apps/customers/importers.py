@@ -52,7 +52,7 @@ from l2c.apps.identity.models import User
 from l2c.kernel.errors import FieldError
 from l2c.kernel.uscc import USCC_CHARSET, USCC_LENGTH, USCC_WEIGHTS, normalize_uscc, uscc_generate
 
-from . import duplicates, selectors
+from . import duplicates, pool_import, selectors
 from .models import (
     Account,
     AccountLevel,
@@ -64,6 +64,7 @@ from .models import (
     Industry,
     Tag,
 )
+from .rfm import segment_names as rfm_segment_names
 from .search_index import search_index_deferred
 from .services import ACCOUNT_AUDITED, CONTACT_AUDITED
 from .validation import ACCOUNT_FIELDS, CONTACT_FIELDS, Cleaner, clean_fields, credit_code, search_text
@@ -92,6 +93,7 @@ ACCOUNT_ALIASES: dict[str, tuple[str, ...]] = {
     "business_status": ("经营状态", "business status"),
     "owner": ("所有者", "销售", "客户负责人", "owner", "owner username"),
     "tags": ("标签", "tags", "tag"),
+    "pool": ("公海", "所属公海", "pool", "public pool"),
 }
 CONTACT_ALIASES: dict[str, tuple[str, ...]] = {
     "name": ("联系人", "联系人姓名", "名字", "name", "contact", "contact name"),
@@ -116,7 +118,7 @@ ACCOUNT_EXAMPLE = {
     "industry": "I", "size": "medium", "province": "北京市", "city": "北京市", "district": "海淀区",
     "address": "中关村大街1号", "phone": "010-62345678", "website": "www.example.com", "source": "website",
     "level": "important", "status": "potential", "legal_representative": "张伟", "registered_capital": "1000",
-    "founded_on": "2015-06-01", "business_status": "operating", "owner": "", "tags": "重点,华北",
+    "founded_on": "2015-06-01", "business_status": "operating", "owner": "", "tags": "重点,华北", "pool": "",
 }
 ACCOUNT_CHOICES: dict[str, type[TextChoices]] = {
     "industry": Industry, "size": CompanySize, "source": AccountSource, "level": AccountLevel,
@@ -148,9 +150,14 @@ def _account_columns() -> list[ColumnSpec]:
                    example=ACCOUNT_EXAMPLE["owner"]),
         ColumnSpec(key="tags", label=gettext_lazy("标签"), aliases=ACCOUNT_ALIASES["tags"],
                    example=ACCOUNT_EXAMPLE["tags"]),
+        # A pool name: with no owner the account goes into that pool, with an owner it is held under
+        # the pool's rules (see pool_import).
+        ColumnSpec(key="pool", label=gettext_lazy("公海"), aliases=ACCOUNT_ALIASES["pool"],
+                   example=ACCOUNT_EXAMPLE["pool"]),
         ColumnSpec(key="department", label=gettext_lazy("所属部门"), importable=False),
         ColumnSpec(key="created_at", label=gettext_lazy("创建时间"), importable=False),
         ColumnSpec(key="updated_at", label=gettext_lazy("更新时间"), importable=False),
+        ColumnSpec(key="rfm_segment", label=gettext_lazy("RFM 分群"), importable=False),
     ]
     return columns
 
@@ -237,7 +244,9 @@ def _account_validate(row: dict[str, str], number: int,
     tags = _split_tags(row.get("tags", ""), number, errors)
     if errors or owner is None:
         return None, errors
-    return {**cleaned, "owner_id": owner.pk, "department_id": owner.department_id, "tags": tags}, []
+    row_clean = {**cleaned, "owner_id": owner.pk, "department_id": owner.department_id, "tags": tags}
+    pool_import.apply_pool(context, row_clean, row.get("pool") or "", row.get("owner") or "", number, errors)
+    return (None, errors) if errors else (row_clean, [])
 
 
 # Column-wise validation: a column's cleaner runs once per distinct cell text as long as the column
@@ -442,12 +451,20 @@ def _account_validate_batch(context: ImportContext, batch: RowBatch) -> BatchVal
         for message in messages:
             report(index, FieldError("tags", message, "invalid", numbers[index]))
     keys = (*ACCOUNT_FIELDS, "owner_id", "department_id", "tags")
+    pool_cells = batch.columns.get("pool") or [""] * count
     cleans: list[dict[str, Any] | None] = []
     for index, (*values, owner, (names, _messages)) in enumerate(zip(*cleaned, owners, tags, strict=True)):
         if index in errors:
             cleans.append(None)
+            continue
+        row_clean = dict(zip(keys, (*values, *owner, names), strict=True))
+        row_errors: list[FieldError] = []
+        pool_import.apply_pool(context, row_clean, pool_cells[index], owner_cells[index], numbers[index], row_errors)
+        if row_errors:
+            errors[index] = row_errors
+            cleans.append(None)
         else:
-            cleans.append(dict(zip(keys, (*values, *owner, names), strict=True)))
+            cleans.append(row_clean)
     return cleans, errors
 
 
@@ -535,9 +552,10 @@ def _records_create(actor: User, model: type[Account] | type[Contact], rows: Seq
 
 
 def _account_commit(actor: User, rows: list[dict[str, Any]]) -> int:
-    ids = _records_create(actor, Account, rows, fields=[*ACCOUNT_FIELDS, "owner", "department"],
+    ids = _records_create(actor, Account, rows, fields=[*ACCOUNT_FIELDS, "owner", "department", "pool"],
                           search_keys=("name", "short_name"), audited=ACCOUNT_IMPORT_AUDITED)
     _tag_links(ids, rows)
+    pool_import.commit_pools(ids, rows)
     # New records get their duplicate-control keys set-based, in the chunk's transaction.
     duplicates.keys_write("account", [duplicates.account_fingerprint(record_id, row)
                                       for record_id, row in zip(ids, rows, strict=True)], replace=False)
@@ -556,7 +574,9 @@ def _choice_labels() -> dict[str, dict[str, str]]:
 
 def _account_export_rows(queryset: QuerySet[Account]) -> Iterator[dict[str, Any]]:
     labels = _choice_labels()
-    rows = queryset.select_related("owner", "department").prefetch_related("tags")
+    with translation.override(SOURCE_LANGUAGE):
+        segment_names = rfm_segment_names()
+    rows = queryset.select_related("owner", "department", "rfm", "pool").prefetch_related("tags")
     for account in rows.iterator(chunk_size=1000):
         values: dict[str, Any] = {name: getattr(account, name) for name in ACCOUNT_FIELDS}
         for name, mapping in labels.items():
@@ -565,8 +585,11 @@ def _account_export_rows(queryset: QuerySet[Account]) -> Iterator[dict[str, Any]
             id=account.pk, owner=account.owner.username if account.owner else "",
             tags=",".join(sorted(tag.name for tag in account.tags.all())),
             department=account.department.name if account.department else "",
+            pool=account.pool.name if account.pool else "",
             created_at=_local(account.created_at), updated_at=_local(account.updated_at), custom=account.custom,
         )
+        score = getattr(account, "rfm", None)
+        values["rfm_segment"] = segment_names.get(score.segment, score.segment) if score is not None else ""
         yield values
 
 

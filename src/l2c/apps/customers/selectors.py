@@ -36,7 +36,7 @@ def default_sort(q: str | None) -> str:
 
 
 ACCOUNT_FILTERS = ("q", "owner_id", "department_id", "industry", "province", "city", "status", "level", "size",
-                   "source", "tag", "created_from", "created_to")
+                   "source", "tag", "created_from", "created_to", "rfm_segment", "risk_level")
 
 
 # The FTS5 tables of migration customers 0003; the MATCH expression is a parameter.
@@ -162,7 +162,7 @@ def account_list(*, user: User, filters: Mapping[str, Any] | None = None, action
     filters = _without_nul(filters)
     if filters.get("q"):
         queryset = queryset.filter(_search_q(str(filters["q"])))
-    for name in ("owner_id", "department_id"):
+    for name in ("owner_id", "department_id", "pool_id"):
         if filters.get(name) not in (None, ""):
             queryset = queryset.filter(**{name: int(filters[name])})
     for name in ("industry", "province", "city", "status", "level", "size", "source"):
@@ -176,6 +176,13 @@ def account_list(*, user: User, filters: Mapping[str, Any] | None = None, action
         queryset = queryset.filter(created_at__date__lte=_as_date(filters["created_to"]))
     if filters.get("custom"):
         queryset = queryset.filter(custom_field_q("account", filters["custom"]))
+    if filters.get("rfm_segment"):
+        from .rfm import segment_filter
+
+        queryset = segment_filter(queryset, str(filters["rfm_segment"]))
+    if filters.get("risk_level"):  # the risk badge's column: "any" = with any open risk event
+        level = str(filters["risk_level"])
+        queryset = queryset.filter(risk_level__isnull=False) if level == "any" else queryset.filter(risk_level=level)
     return queryset
 
 

@@ -22,10 +22,11 @@ from l2c.apps.identity.models import User
 from l2c.kernel.errors import Conflict, FieldError, NotFound, PermissionDenied, PreconditionFailed, ValidationFailed
 
 from . import duplicates
-from .models import Account, AccountTeamMember, Contact, Tag
+from . import pool as pool_service
+from .models import Account, AccountTeamMember, Contact, Pool, Tag
 from .validation import ACCOUNT_FIELDS, CONTACT_FIELDS, clean_fields, search_text
 
-ACCOUNT_AUDITED = [*ACCOUNT_FIELDS, "owner", "department", "custom"]
+ACCOUNT_AUDITED = [*ACCOUNT_FIELDS, "owner", "department", "pool", "custom"]
 CONTACT_AUDITED = [*CONTACT_FIELDS, "account", "reports_to", "custom"]
 
 
@@ -61,6 +62,30 @@ def _tags(names: Sequence[str]) -> list[Tag]:
     return [existing[name] for name in dict.fromkeys(clean)]
 
 
+def _resolve_pool(*, actor: User, pool_id: Any, errors: list[FieldError]) -> Pool | None:
+    """The pool named by `pool_id` (None/"" for none); it must be one of the actor's pools."""
+    if pool_id in (None, ""):
+        return None
+    try:
+        pool = pool_service.member_pools(actor).filter(pk=int(pool_id)).first()
+    except (TypeError, ValueError):
+        pool = None
+    if pool is None:
+        errors.append(FieldError("pool_id", _("没有 ID 为 %(id)s 的公海，或你不是它的成员。") % {"id": pool_id},
+                                 "invalid"))
+    return pool
+
+
+def _pool_change_fields(account: Account, pool: Pool | None) -> dict[str, Any]:
+    """Columns to write when an owned account moves to another pool (or out of every pool)."""
+    if pool is None or account.owner_id is None:
+        return {"reclaim_due_at": None, "reclaim_reminded_at": None}
+    held = Account(pk=account.pk, owner_id=account.owner_id, held_since=account.held_since or _now(),
+                   last_followed_up_at=account.last_followed_up_at, last_won_at=account.last_won_at)
+    return {"held_since": held.held_since, "reclaim_due_at": pool_service.due_of(held, pool),
+            "reclaim_reminded_at": None}
+
+
 def _check_version(current: int, expected: int | None, what: str) -> None:
     if expected is not None and expected != current:
         raise PreconditionFailed(
@@ -81,6 +106,7 @@ def account_create(*, actor: User, data: Mapping[str, Any]) -> Account:
         custom = clean_custom_values("account", data.get("custom") or {})
     except ValidationFailed as failure:
         errors.extend(failure.errors)
+    pool = _resolve_pool(actor=actor, pool_id=data.get("pool_id"), errors=errors)
     _raise(errors, "account")
     assert owner is not None
     duplicates.duplicates_guard(actor=actor, object_type="account", values=cleaned,
@@ -91,6 +117,10 @@ def account_create(*, actor: User, data: Mapping[str, Any]) -> Account:
     duplicates.record_keys_write("account", account.pk, cleaned)
     if data.get("tags"):
         account.tags.set(_tags(list(data["tags"])))
+    if pool is not None:
+        # The owner now holds the account under the pool's rules (cap checked; deadline set).
+        pool_service.holds_start(account_ids=[account.pk], owner=owner, pool=pool, actor=actor)
+        account.refresh_from_db()
     audit_record(object_type="account", object_id=account.pk, action=AuditEvent.Kind.CREATE, actor_id=actor.pk,
                  object_repr=account.name, changes=diff({}, snapshot(account, ACCOUNT_AUDITED)))
     return account
@@ -112,7 +142,15 @@ def account_update(*, actor: User, account_id: int, data: Mapping[str, Any],
             errors.extend(failure.errors)
     if "owner_id" in data and data["owner_id"] != account.owner_id:
         errors.append(FieldError("owner_id", _("请通过转移来更换负责人。"), "use_transfer"))
+    new_pool: Pool | None = account.pool
+    if "pool_id" in data and data["pool_id"] != account.pool_id:
+        if not access.is_admin(actor) and "transfer" not in access.allowed_actions(actor, "account", account):
+            errors.append(FieldError("pool_id", _("只有管理员或有转移权限的人可以更改所属公海。"), "forbidden"))
+        else:
+            new_pool = _resolve_pool(actor=actor, pool_id=data["pool_id"], errors=errors)
     _raise(errors, "account")
+    if new_pool != account.pool:
+        cleaned["pool"] = new_pool
     before = snapshot(account, ACCOUNT_AUDITED)
     for name, value in cleaned.items():
         setattr(account, name, value)
@@ -133,6 +171,8 @@ def account_update(*, actor: User, account_id: int, data: Mapping[str, Any],
                                     confirmed=bool(data.get("confirm_duplicates")))
     account.search_text = search_text(account.name, account.short_name)
     fields = {name: getattr(account, name) for name in cleaned}
+    if "pool" in cleaned:
+        fields.update(_pool_change_fields(account, new_pool))
     # Compare-and-set on version: a concurrent writer between our read and this update loses.
     updated = Account.objects.filter(pk=account.pk, version=account.version).update(
         **fields, search_text=account.search_text, version=F("version") + 1, updated_at=_now()
@@ -164,6 +204,13 @@ def account_delete(*, actor: User, account_id: int, expected_version: int | None
             "客户“%(name)s”还有 %(count)s 个联系人，请先删除或移走这些联系人。",
             contact_count,
         ) % {"name": account.name, "count": contact_count})
+    transaction_count = account.transactions.count()
+    if transaction_count:  # the order history is kept (PROTECT): it is the input of RFM and, later, revenue
+        raise Conflict(ngettext(
+            "客户“%(name)s”有 %(count)s 笔交易记录，不能删除。",
+            "客户“%(name)s”有 %(count)s 笔交易记录，不能删除。",
+            transaction_count,
+        ) % {"name": account.name, "count": transaction_count})
     audit_record(object_type="account", object_id=account.pk, action=AuditEvent.Kind.DELETE, actor_id=actor.pk,
                  object_repr=account.name, changes=diff(snapshot(account, ACCOUNT_AUDITED), {}))
     duplicates.keys_delete("account", [account.pk])

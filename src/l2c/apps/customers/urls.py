@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import merge_views, pool_views, profile_views, rfm_views, risk_views, views
 
 urlpatterns = [
     path("accounts/", views.account_list, name="account_list"),
@@ -14,6 +14,35 @@ urlpatterns = [
     path("accounts/<int:account_id>/delete/", views.account_delete, name="account_delete"),
     path("accounts/<int:account_id>/share/", views.account_share, name="account_share"),
     path("accounts/<int:account_id>/team/", views.account_team, name="account_team"),
+    path("accounts/<int:account_id>/rfm/", rfm_views.account_rfm_panel, name="account_rfm"),
+    path("accounts/<int:account_id>/transactions/", rfm_views.account_transaction_add, name="account_transaction_add"),
+    path("accounts/<int:account_id>/transactions/<int:transaction_id>/delete/", rfm_views.account_transaction_delete,
+         name="account_transaction_delete"),
+    path("rfm/", rfm_views.rfm_settings, name="rfm_settings"),
+    path("rfm/recompute/", rfm_views.rfm_recompute, name="rfm_recompute"),
+    path("accounts/<int:account_id>/risk/", risk_views.account_risk_panel, name="account_risk"),
+    path("risk/", risk_views.risk_event_list, name="risk_event_list"),
+    path("risk/rules/", risk_views.risk_rules_page, name="risk_rules"),
+    path("risk/events/<int:event_id>/resolve/", risk_views.risk_event_resolve, name="risk_event_resolve"),
+    path("risk/events/<int:event_id>/reopen/", risk_views.risk_event_reopen, name="risk_event_reopen"),
+    path("duplicates/", merge_views.duplicate_queue, name="duplicate_queue"),
+    path("duplicates/batch/", merge_views.duplicate_batch_start, name="duplicate_batch_start"),
+    path("duplicates/<int:group_id>/", merge_views.duplicate_group, name="duplicate_group"),
+    path("duplicates/<int:group_id>/dismiss/", merge_views.duplicate_group_dismiss, name="duplicate_group_dismiss"),
+    path("merges/", merge_views.merge_log, name="merge_log"),
+    path("merges/<int:merge_id>/undo/", merge_views.merge_undo, name="merge_undo"),
+    path("accounts/<int:account_id>/merges/", merge_views.account_merges_panel, name="account_merges"),
+    path("pools/", pool_views.pool_list, name="pool_list"),
+    path("pools/manage/", pool_views.pool_manage, name="pool_manage"),
+    path("pools/manage/new/", pool_views.pool_edit, name="pool_create"),
+    path("pools/manage/<int:pool_id>/", pool_views.pool_edit, name="pool_edit"),
+    path("pools/<int:pool_id>/", pool_views.pool_browse, name="pool_browse"),
+    path("pools/<int:pool_id>/claim/<int:account_id>/", pool_views.pool_claim, name="pool_claim"),
+    path("pools/<int:pool_id>/assign/", pool_views.pool_assign, name="pool_assign"),
+    path("accounts/<int:account_id>/release/", pool_views.account_release, name="account_release"),
+    path("accounts/<int:account_id>/profile/", profile_views.account_profile, name="account_profile"),
+    path("accounts/<int:account_id>/registration/refresh/", profile_views.registration_refresh_view,
+         name="registration_refresh"),
     path("contacts/", views.contact_list, name="contact_list"),
     path("contacts/new/", views.contact_create, name="contact_create"),
     path("contacts/validate/", views.contact_validate, name="contact_validate"),

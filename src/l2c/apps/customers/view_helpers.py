@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import wraps
 from typing import Any
 
@@ -123,7 +123,14 @@ def duplicates_context(found: DuplicateFound | None, object_type: str) -> dict[s
     if found is None:
         return None
     detail_url = "customers:account_detail" if object_type == "account" else "customers:contact_detail"
-    candidates = [{**candidate, "url": reverse(detail_url, args=[candidate["id"]])} for candidate in found.duplicates]
+    levels: dict[int, str | None] = {}
+    if object_type == "account" and found.duplicates:  # the risk badge next to each candidate: one query
+        from .models import Account
+
+        levels = dict(Account.objects.filter(pk__in=[candidate["id"] for candidate in found.duplicates])
+                      .values_list("pk", "risk_level"))
+    candidates = [{**candidate, "url": reverse(detail_url, args=[candidate["id"]]),
+                   "risk_level": levels.get(candidate["id"])} for candidate in found.duplicates]
     return {"detail": found.detail, "candidates": candidates, "hidden": found.hidden_duplicates,
             "blocking": found.blocking}
 
@@ -179,6 +186,11 @@ def change_value(model: type[Model], name: str, value: Any, users: Mapping[int, 
         return users.get(value, f"#{value}")
     if name == "department" and isinstance(value, int):
         return departments.get(value, f"#{value}")
+    if name in ("risk_level", "risk_event_status"):  # risk alerts' audit entries (customers.risk)
+        from .models import RiskEventStatus, RiskSeverity
+
+        choices = RiskSeverity if name == "risk_level" else RiskEventStatus
+        return dict(choices.choices).get(value, value)
     try:
         model_field = model._meta.get_field(name)
     except Exception:
@@ -189,7 +201,8 @@ def change_value(model: type[Model], name: str, value: Any, users: Mapping[int, 
 
 
 def field_label(model: type[Model], name: str) -> Any:
-    extra = {"next_step": _("下一步"), "team": _("团队成员"), "share": _("共享")}
+    extra = {"next_step": _("下一步"), "team": _("团队成员"), "share": _("共享"), "risk_event": _("风险事件"),
+             "risk_event_status": _("风险事件状态")}
     if name in extra:
         return extra[name]
     try:
@@ -209,6 +222,27 @@ def custom_changes(old: Mapping[str, Any], new: Mapping[str, Any],
             for key in dict.fromkeys([*old, *new]) if old.get(key) != new.get(key)]
 
 
+MERGE_REFERENCES = frozenset({"merge_id", "survivor_id", "undone_merge_id"})
+
+
+def _merge_reference(entry: Mapping[str, Any]) -> int | None:
+    """The merge a merge audit entry of the survivor refers to (merge.accounts_merge writes it)."""
+    if entry.get("kind") != "audit" or entry.get("action") != AuditEvent.Kind.MERGE:
+        return None
+    pair = (entry.get("changes") or {}).get("merge_id")
+    return pair[1] if isinstance(pair, list | tuple) and len(pair) == 2 and isinstance(pair[1], int) else None
+
+
+def _standing_merges(entries: Sequence[Mapping[str, Any]]) -> set[int]:
+    """Which merges named by these entries still stand (may be undone): one query, none without merges."""
+    ids = {merge_id for entry in entries if (merge_id := _merge_reference(entry)) is not None}
+    if not ids:
+        return set()
+    from .models import RecordMerge
+
+    return set(RecordMerge.objects.filter(pk__in=ids, undone_at__isnull=True).values_list("pk", flat=True))
+
+
 def timeline(object_type: str, record: Model) -> list[dict[str, Any]]:
     """timeline_for entries in the shape web/components/timeline.html expects."""
     entries = activity_selectors.timeline_for(object_type=object_type, object_id=record.pk)
@@ -226,6 +260,7 @@ def timeline(object_type: str, record: Model) -> list[dict[str, Any]]:
     departments = {d.pk: str(d) for d in Department.objects.filter(pk__in=department_ids)} if department_ids else {}
     model = type(record)
     custom_labels = {field.key: field.label for field in definitions(object_type)}
+    undoable = _standing_merges(entries)
     events = []
     for entry in entries:
         if entry["kind"] == "followup":
@@ -238,13 +273,20 @@ def timeline(object_type: str, record: Model) -> list[dict[str, Any]]:
         for name, pair in (entry.get("changes") or {}).items():
             if not isinstance(pair, list | tuple) or len(pair) != 2 or (empty(pair[0]) and empty(pair[1])):
                 continue
+            if name in MERGE_REFERENCES:  # shown as the undo button, not as a change
+                continue
             if name == "custom" and all(isinstance(v, dict) or v is None for v in pair):
                 changes.extend(custom_changes(pair[0] or {}, pair[1] or {}, custom_labels))
                 continue
             old, new = (change_value(model, name, v, users, departments) for v in pair)
             changes.append((field_label(model, name), old, new))
-        events.append({"created_at": entry["at"], "actor_name": entry["actor_name"], "action_label": label,
-                       "summary": entry["summary"], "changes": changes})
+        event = {"created_at": entry["at"], "actor_name": entry["actor_name"], "action_label": label,
+                 "summary": entry["summary"], "changes": changes}
+        merge_id = _merge_reference(entry)
+        if merge_id in undoable:
+            event["post_actions"] = [{"url": reverse("customers:merge_undo", args=[merge_id]), "label": _("撤销合并"),
+                                      "confirm": _("确定撤销这次合并吗？被合并的客户和它的相关记录会恢复。")}]
+        events.append(event)
     return events
 
 

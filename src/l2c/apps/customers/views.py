@@ -34,6 +34,7 @@ from l2c.kernel.errors import (
     ValidationFailed,
 )
 
+from . import pool as pool_service
 from . import selectors, services
 from .forms import (
     STALE_MESSAGE,
@@ -48,7 +49,9 @@ from .forms import (
     human_message,
     tag_names,
 )
-from .models import Account, AccountLevel, AccountStatus, Contact, Industry
+from .models import Account, AccountLevel, AccountStatus, Contact, Industry, RiskSeverity
+from .rfm import NO_SEGMENT, SEGMENT_CODES
+from .rfm_views import rfm_segment_cell, rfm_segment_choices
 from .validation import ACCOUNT_FIELDS, CONTACT_FIELDS
 from .view_helpers import (
     ACCOUNT_LIST_SORTS,
@@ -70,6 +73,8 @@ from .view_helpers import (
     paginate,
     query_string,
 )
+
+RISK_LEVEL_FILTERS = ("any", *RiskSeverity.values)
 
 
 # --- account list ---------------------------------------------------------------------------------
@@ -98,6 +103,7 @@ def _account_columns(custom_fields: list[CustomField]) -> list[Column]:
         Column("owner", _label("owner"), lambda a: str(a.owner) if a.owner_id else ""),
         Column("department", _label("department"), lambda a: str(a.department) if a.department_id else ""),
         Column("tags", _label("tags"), lambda a: "、".join(tag.name for tag in a.tags.all())),
+        Column("rfm_segment", _("RFM 分群"), rfm_segment_cell()),
         Column("last_followed_up_at", _label("last_followed_up_at"), lambda a: a.last_followed_up_at),
         Column("updated_at", _label("updated_at"), lambda a: a.updated_at),
         Column("created_at", _label("created_at"), lambda a: a.created_at),
@@ -142,6 +148,12 @@ def _account_filters(params: QueryDict) -> dict[str, Any]:
     owner_id = int_or_none(params.get("owner_id"))
     if owner_id is not None:
         filters["owner_id"] = owner_id
+    risk_level = params.get("risk_level") or ""
+    if risk_level in RISK_LEVEL_FILTERS:
+        filters["risk_level"] = risk_level
+    segment = params.get("rfm_segment") or ""
+    if segment in (*SEGMENT_CODES, NO_SEGMENT):
+        filters["rfm_segment"] = segment
     return filters
 
 
@@ -154,7 +166,7 @@ def account_list(request: HttpRequest) -> HttpResponse:
     if sort not in ACCOUNT_LIST_SORTS:
         sort = selectors.default_sort(filters.get("q"))
     queryset, stream = selectors.account_page_source(user=user, filters=filters, sort=sort)
-    page = paginate(request, queryset.select_related("owner", "department").prefetch_related("tags"), sort,
+    page = paginate(request, queryset.select_related("owner", "department", "rfm").prefetch_related("tags"), sort,
                     ACCOUNT_LIST_SORTS, stream=stream)
     listed_custom = [field for field in definitions("account") if field.show_in_list]
     columns = _account_columns(listed_custom)
@@ -178,6 +190,8 @@ def account_list(request: HttpRequest) -> HttpResponse:
         "industries": Industry.choices,
         "statuses": AccountStatus.choices,
         "levels": AccountLevel.choices,
+        "rfm_segments": rfm_segment_choices(),
+        "risk_levels": [("any", _("有风险")), *reversed(RiskSeverity.choices)],
         "owners": active_users(),
         "tags": tag_names(),
         "may_create": access.can(user, "account", "create"),
@@ -210,9 +224,8 @@ def account_bulk(request: HttpRequest) -> HttpResponse:
             to_user = User.objects.filter(pk=data["to_user_id"], is_active=True).first()
             if to_user is None:
                 raise ValidationFailed(_("接收人不存在或已停用。"))
-            count = activity_services.records_transfer(actor=request.user, object_type="account",
-                                                       object_ids=data["ids"], to_user=to_user,
-                                                       reason=data.get("reason") or "")
+            count = pool_service.accounts_transfer(actor=request.user, account_ids=data["ids"], to_user=to_user,
+                                                   reason=data.get("reason") or "")
             messages.success(request, _("已转移 %(count)s 个客户。") % {"count": count})
         else:
             count = services.accounts_tag(actor=request.user, account_ids=data["ids"], add=[data["tag"].strip()])
@@ -227,7 +240,15 @@ def account_bulk(request: HttpRequest) -> HttpResponse:
 @domain_errors
 def account_detail(request: HttpRequest, account_id: int) -> HttpResponse:
     user = request.user
-    account = selectors.account_detail(user=user, account_id=account_id)
+    try:
+        account = selectors.account_detail(user=user, account_id=account_id)
+    except DomainError:
+        from .merge_views import merged_redirect  # a merged-away account: go to the survivor
+
+        found = merged_redirect(request, account_id)
+        if found is None:
+            raise
+        return found
     allowed = access.allowed_actions(user, "account", account)
     may_edit = "edit" in allowed
     contacts = list(selectors.contact_list(user=user, filters={"account_id": account.pk})
@@ -291,8 +312,8 @@ def account_edit(request: HttpRequest, account_id: int) -> HttpResponse:
                     to_user = User.objects.filter(pk=new_owner_id, is_active=True).first()
                     if to_user is None:
                         raise ValidationFailed.for_field("owner_id", _("负责人不存在或已停用。"))
-                    activity_services.records_transfer(actor=user, object_type="account", object_ids=[account.pk],
-                                                       to_user=to_user, reason=_("编辑客户时更换负责人"))
+                    pool_service.accounts_transfer(actor=user, account_ids=[account.pk], to_user=to_user,
+                                                   reason=_("编辑客户时更换负责人"))
         except PreconditionFailed:
             form.add_error(None, STALE_MESSAGE)
         except ValidationFailed as error:
@@ -457,7 +478,15 @@ def contact_list(request: HttpRequest) -> HttpResponse:
 @domain_errors
 def contact_detail(request: HttpRequest, contact_id: int) -> HttpResponse:
     user = request.user
-    contact = selectors.contact_detail(user=user, contact_id=contact_id)
+    try:
+        contact = selectors.contact_detail(user=user, contact_id=contact_id)
+    except DomainError:
+        from .merge_views import merged_contact_redirect  # a merged-away contact: go to the survivor
+
+        found = merged_contact_redirect(request, contact_id)
+        if found is None:
+            raise
+        return found
     context = {
         "contact": contact,
         "allowed": access.allowed_actions(user, "contact", contact),

@@ -23,6 +23,9 @@ from l2c.apps.activity.custom_fields import clean_custom_values
 from l2c.apps.activity.models import AuditEvent, CustomField, FollowUp, Notification, Todo
 from l2c.apps.customers import duplicates
 from l2c.apps.customers.models import Account, AccountTeamMember, Contact, Tag
+from l2c.apps.customers.pool_demo import pool_demo
+from l2c.apps.customers.rfm_demo import rfm_demo
+from l2c.apps.customers.risk_demo import risk_events_demo
 from l2c.apps.customers.validation import search_text
 from l2c.apps.identity.models import Department, Share, User
 from l2c.apps.identity.services import department_create, roles_ensure_builtin, user_create
@@ -294,6 +297,13 @@ def demo_load(*, stdout: Any = None) -> None:
                                                      departments=departments)
         _say(stdout, f"  {len(followups)} follow-ups, {todo_count} to-dos, {notification_count} notifications")
         _audit(accounts, contacts, actor=users["admin"])
+        # A few risk events, ingested like the API does (graded, alerted, audited): the risk badge shows.
+        risk_events_demo(accounts=accounts, actor=users["admin"], today=anchor.date())
+        # Two years of orders and the first RFM computation: the RFM panel and segment filter show something.
+        rfm_demo(accounts=accounts, actor=users["admin"], today=anchor.date())
+        # Public pools: quiet prospects lie in the pools, the other prospects are held under their rules.
+        pooled = pool_demo(accounts=accounts, users=users, departments=departments, anchor=anchor)
+        _say(stdout, f"  {pooled['pooled']} accounts in public pools, {pooled['held']} held under pool rules")
         # Bulk-written records get their duplicate-control keys set-based, as imports do.
         duplicate_keys = sum(duplicates.keys_rebuild(object_type) for object_type in ("account", "contact"))
         _say(stdout, f"  duplicate-control keys for {duplicate_keys} records")

@@ -16,6 +16,7 @@ groups; their names are data an admin may rename.
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -93,7 +94,9 @@ def quantile_edges(values: Sequence[int | Decimal], bins: int = DEFAULT_BINS) ->
 
 
 def _score(value: int | Decimal, edges: Sequence[int | Decimal]) -> int:
-    return 1 + sum(1 for edge in edges if edge < value)
+    # The edges are ascending, so the number of edges strictly below the value is its left
+    # insertion point: O(log bins) per value, which counts at 100,000 customers.
+    return 1 + bisect_left(edges, value)
 
 
 def rfm_scores(values: Sequence[RfmValues], *, bins: int = DEFAULT_BINS) -> list[RfmScore]:

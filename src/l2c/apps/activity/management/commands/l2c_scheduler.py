@@ -17,8 +17,8 @@ def enqueue_due(now: datetime) -> list[str]:
     enqueued = []
     epoch = now.timestamp()
     for job in PERIODIC_JOBS:
-        period = job.every.total_seconds()
-        occurrence = datetime.fromtimestamp(epoch - epoch % period, tz=UTC)
+        period, offset = job.every.total_seconds(), job.offset.total_seconds()
+        occurrence = datetime.fromtimestamp(epoch - (epoch - offset) % period, tz=UTC)
         key = f"{job.name}@{occurrence.isoformat()}"
         if job_enqueue(task=import_string(job.task), name=job.name, unique_key=key) is not None:
             enqueued.append(key)

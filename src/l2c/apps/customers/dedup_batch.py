@@ -1,0 +1,417 @@
+"""Batch duplicate detection over the whole base (ADR 0003): candidate pairs set-based from the
+blocking index, scored in chunks from the stored profiles, grouped (union–find) into the review
+queue (`DuplicateGroup` / `DuplicateCandidate`), and the review actions on a group.
+
+Pairs come from one self-join of the blocking index inside the object type, in a temporary table:
+two records meet when they share a key of a kind some active rule compares. A core name is joined
+as its own deletion, so a record meets those one character longer (their deletion equals its core)
+as well as those one substitution away (a shared deletion); a Chinese brand's pinyin meets the Latin
+brand of the same spelling, never another Chinese record of the same brand. Keys held by more than
+`KEY_CAP` records are skipped: a phone shared by 500 branches or a two-character core name says
+nothing about any one pair. Grams of long names are not joined (their deletions still are), so a
+long-name pair two edits apart is not found by the batch job.
+
+A run replaces the object type's OPEN groups; merged and dismissed groups stay. A dismissed group
+is remembered by its members: a later run drops every pair of records that were dismissed
+together, so the same group never comes back unchanged; a new record matching one of them forms a
+new group (which then contains the dismissed members only through that new record).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from array import array
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from l2c.apps.activity.audit import audit_record
+from l2c.apps.activity.imports import rows_insert
+from l2c.apps.activity.jobs import job_enqueue, job_log, job_progress
+from l2c.apps.activity.models import AuditEvent, JobRun
+from l2c.apps.identity import access
+from l2c.apps.identity.models import User
+from l2c.engines import dedup
+from l2c.kernel.errors import Conflict, NotFound, PermissionDenied
+
+from . import duplicates
+from .models import DuplicateCandidate, DuplicateGroup, DuplicateGroupStatus, DuplicateKey, DuplicateProfile
+
+JOB_NAME = "customers.duplicates_batch"
+KEY_CAP = 50  # keys held by more records than this make no pairs
+SCORE_CHUNK = 20_000  # pairs scored per chunk (one profile query per 2,000 of their records)
+WRITE_BATCH = 2_000
+# Kinds that are joined, and how: a stored core name meets deletions; brand keys of the two scripts
+# meet each other (side 1 and 2), never their own script.
+JOINED_KINDS = (dedup.KeyKind.CREDIT_CODE, dedup.KeyKind.PHONE, dedup.KeyKind.EMAIL, dedup.KeyKind.CORE,
+                dedup.KeyKind.DELETION, dedup.KeyKind.BRAND_PINYIN, dedup.KeyKind.LATIN_BRAND,
+                dedup.KeyKind.ADDRESS)
+TEMP_TABLE = "l2c_dedup_batch_keys"
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    pairs: int
+    scored_pairs: int
+    matched_pairs: int
+    groups: int
+    records: int
+    dismissed_pairs_skipped: int
+    region_pairs_skipped: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)  # by phase: pairs, scoring, writing
+
+
+# --- candidate pairs --------------------------------------------------------------------------------
+def _joined_kinds(rules: Sequence[dedup.Rule]) -> list[str]:
+    kinds = dedup.key_kinds(rules)
+    return [str(kind) for kind in JOINED_KINDS if kind in kinds]
+
+
+def candidate_pairs(object_type: str, rules: Sequence[dedup.Rule], *, key_cap: int = KEY_CAP) -> tuple[array[int],
+                                                                                                       array[int]]:
+    """Distinct (low id, high id) record pairs sharing a joinable key, ordered; two parallel arrays
+    (16 bytes a pair) so 10 million pairs fit in 160 MB."""
+    kinds = _joined_kinds(rules)
+    left: array[int] = array("q")
+    right: array[int] = array("q")
+    if not kinds:
+        return left, right
+    key_table = DuplicateKey._meta.db_table
+    prefix = {str(kind): f"{kind}:" for kind in kinds}
+    like = " OR ".join("key LIKE %s" for _kind in kinds)
+    core = f"{dedup.KeyKind.CORE}:"
+    latin = f"{dedup.KeyKind.LATIN_BRAND}:"
+    brand = f"{dedup.KeyKind.BRAND_PINYIN}:"
+    deletion = f"{dedup.KeyKind.DELETION}:"
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {TEMP_TABLE}")
+        cursor.execute(f"CREATE TEMPORARY TABLE {TEMP_TABLE} (k VARCHAR(240) NOT NULL, record_id BIGINT NOT NULL, "
+                       f"side SMALLINT NOT NULL)")
+        try:
+            cursor.execute(
+                f"INSERT INTO {TEMP_TABLE} (k, record_id, side) SELECT "  # noqa: S608 (names from the models)
+                f"CASE WHEN key LIKE %s THEN %s || SUBSTR(key, {len(core) + 1}) "
+                f"WHEN key LIKE %s THEN 'brand:' || SUBSTR(key, {len(latin) + 1}) "
+                f"WHEN key LIKE %s THEN 'brand:' || SUBSTR(key, {len(brand) + 1}) ELSE key END, record_id, "
+                f"CASE WHEN key LIKE %s THEN 2 WHEN key LIKE %s THEN 1 ELSE 0 END "
+                f"FROM {key_table} WHERE object_type = %s AND ({like})",
+                [core + "%", deletion, latin + "%", brand + "%", latin + "%", brand + "%", object_type,
+                 *(value + "%" for value in prefix.values())])
+            cursor.execute(f"CREATE INDEX {TEMP_TABLE}_k ON {TEMP_TABLE} (k, record_id)")
+            if connection.vendor == "postgresql":
+                cursor.execute(f"ANALYZE {TEMP_TABLE}")
+            cursor.execute(
+                f"SELECT DISTINCT a.record_id, b.record_id FROM {TEMP_TABLE} a "  # noqa: S608
+                f"JOIN {TEMP_TABLE} b ON a.k = b.k AND a.record_id < b.record_id "
+                f"WHERE ((a.side = 0 AND b.side = 0) OR (a.side + b.side = 3)) "
+                f"AND a.k IN (SELECT k FROM {TEMP_TABLE} GROUP BY k HAVING COUNT(*) BETWEEN 2 AND %s) "
+                f"ORDER BY 1, 2", [key_cap])
+            while True:
+                rows = cursor.fetchmany(50_000)
+                if not rows:
+                    break
+                for low, high in rows:
+                    left.append(low)
+                    right.append(high)
+        finally:
+            cursor.execute(f"DROP TABLE IF EXISTS {TEMP_TABLE}")
+    return left, right
+
+
+# --- scoring and grouping ---------------------------------------------------------------------------
+def _profiles(object_type: str, ids: Sequence[int]) -> dict[int, dedup.Fingerprint]:
+    found: dict[int, dedup.Fingerprint] = {}
+    for start in range(0, len(ids), 2000):
+        for profile in (DuplicateProfile.objects.filter(object_type=object_type, record_id__in=ids[start:start + 2000])
+                        .values(*duplicates.PROFILE_COLUMNS)):
+            found[profile["record_id"]] = duplicates._from_profile(profile)
+    return found
+
+
+# Fields locating a record: a name-only match below 100 between records of two different cities is
+# not a pair (trade names are registered per region, so 上海瑞创货运 and 广州创嘉货运 are two firms).
+REGION_FIELDS: dict[str, tuple[str, ...]] = {"account": ("city",)}
+NAME_ONLY_REASONS = frozenset({"name_similar"})
+
+
+def _regions(object_type: str, ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+    fields = REGION_FIELDS.get(object_type)
+    if not fields:
+        return {}
+    found: dict[int, tuple[str, ...]] = {}
+    model = duplicates.MODELS[object_type]
+    for start in range(0, len(ids), 2000):
+        for row in model._default_manager.filter(pk__in=ids[start:start + 2000]).values_list("pk", *fields):
+            found[row[0]] = tuple(str(value or "").strip() for value in row[1:])
+    return found
+
+
+def _apart(match: dedup.Match, first: tuple[str, ...] | None, second: tuple[str, ...] | None) -> bool:
+    """A name-only, not identical match between records of two known, different regions."""
+    if match.score >= 100 or not first or not second:
+        return False
+    if any(reason.code not in NAME_ONLY_REASONS for reason in match.reasons):
+        return False
+    return any(a and b and a != b for a, b in zip(first, second, strict=True))
+
+
+def scored_pairs(object_type: str, left: Sequence[int], right: Sequence[int], rules: Sequence[dedup.Rule],
+                 *, chunk: int = SCORE_CHUNK, progress: Any = None,
+                 apart: list[int] | None = None) -> Iterator[tuple[int, int, dedup.Match]]:
+    """The pairs some rule matches, with the match (scored from the stored profiles), in chunks.
+    Name-only matches between records of different regions are left out (counted in `apart`)."""
+    for start in range(0, len(left), chunk):
+        lows, highs = left[start:start + chunk], right[start:start + chunk]
+        ids = sorted(set(lows) | set(highs))
+        profiles = _profiles(object_type, ids)
+        regions = _regions(object_type, ids)
+        for low, high in zip(lows, highs, strict=True):
+            first, second = profiles.get(low), profiles.get(high)
+            if first is None or second is None:
+                continue
+            match = dedup.best_match(first, second, rules)
+            if match is None:
+                continue
+            if _apart(match, regions.get(low), regions.get(high)):
+                if apart is not None:
+                    apart[0] += 1
+                continue
+            yield low, high, match
+        if progress is not None:
+            progress(min(start + chunk, len(left)))
+
+
+class _UnionFind:
+    def __init__(self) -> None:
+        self.parent: dict[int, int] = {}
+
+    def find(self, item: int) -> int:
+        parent = self.parent.setdefault(item, item)
+        root = item
+        while parent != root:
+            root = parent
+            parent = self.parent[root]
+        while self.parent[item] != root:  # path compression
+            self.parent[item], item = root, self.parent[item]
+        return root
+
+    def union(self, first: int, second: int) -> None:
+        a, b = self.find(first), self.find(second)
+        if a != b:
+            if a < b:
+                self.parent[b] = a
+            else:
+                self.parent[a] = b
+
+
+@dataclass
+class _Member:
+    score: int
+    match: dedup.Match
+
+
+def _dismissed_together(object_type: str) -> dict[int, set[int]]:
+    """record id → ids of the dismissed groups it belongs to."""
+    memberships: dict[int, set[int]] = {}
+    for group_id, record_id in (DuplicateCandidate.objects
+                                .filter(group__object_type=object_type, group__status=DuplicateGroupStatus.DISMISSED)
+                                .values_list("group_id", "record_id")):
+        memberships.setdefault(record_id, set()).add(group_id)
+    return memberships
+
+
+def duplicates_batch_run(*, object_type: str = "account", run: JobRun | None = None,
+                         key_cap: int = KEY_CAP) -> BatchResult:
+    """Find every duplicate group of the object type and replace its open review groups."""
+    rules = duplicates.active_rules(object_type)
+
+    def log(line: str) -> None:
+        if run is not None:
+            job_log(run.pk, line)
+
+    started = time.perf_counter()
+    seconds: dict[str, float] = {}
+    left, right = candidate_pairs(object_type, rules, key_cap=key_cap)
+    seconds["pairs"] = round(time.perf_counter() - started, 2)
+    log(f"{len(left)} candidate pairs from the blocking index (keys held by more than {key_cap} records skipped) "
+        f"in {seconds['pairs']} s")
+    if run is not None:
+        job_progress(run.pk, 0, len(left))
+    dismissed = _dismissed_together(object_type)
+    union = _UnionFind()
+    best: dict[int, _Member] = {}
+    matched = skipped = 0
+    apart = [0]
+
+    def progress(done: int) -> None:
+        if run is not None:
+            job_progress(run.pk, done)
+
+    started = time.perf_counter()
+    for low, high, match in scored_pairs(object_type, left, right, rules, progress=progress, apart=apart):
+        if dismissed and dismissed.get(low, set()) & dismissed.get(high, set()):
+            skipped += 1
+            continue
+        matched += 1
+        union.union(low, high)
+        for record_id, other in ((low, high), (high, low)):
+            member = best.get(record_id)
+            if member is None or match.score > member.score:
+                best[record_id] = _Member(match.score, dedup.Match(other, match.score, match.rule, match.reasons))
+    components: dict[int, list[int]] = {}
+    for record_id in best:
+        components.setdefault(union.find(record_id), []).append(record_id)
+    groups = [sorted(members) for members in components.values() if len(members) >= 2]
+    seconds["scoring"] = round(time.perf_counter() - started, 2)
+    log(f"{matched} pairs matched a rule ({skipped} pairs dismissed before and {apart[0]} name-only pairs of "
+        f"different cities skipped); {len(groups)} groups in {seconds['scoring']} s")
+    started = time.perf_counter()
+    with transaction.atomic():
+        DuplicateCandidate.objects.filter(group__object_type=object_type,
+                                          group__status=DuplicateGroupStatus.OPEN).delete()
+        DuplicateGroup.objects.filter(object_type=object_type, status=DuplicateGroupStatus.OPEN).delete()
+        for start in range(0, len(groups), WRITE_BATCH):
+            batch = groups[start:start + WRITE_BATCH]
+            rows = []
+            for members in batch:
+                strongest = max((best[record_id] for record_id in members), key=lambda member: member.score)
+                rows.append(DuplicateGroup(object_type=object_type, status=DuplicateGroupStatus.OPEN,
+                                           score=strongest.score, rule=strongest.match.rule.key, size=len(members),
+                                           job_run_id=run.pk if run is not None else None))
+            created = DuplicateGroup.objects.bulk_create(rows)
+            rows_insert(DuplicateCandidate, ["group_id", "record_id", "score", "reasons"], (
+                (group.pk, record_id, best[record_id].score,
+                 json.dumps(_reasons(best[record_id].match), ensure_ascii=False))
+                for group, members in zip(created, batch, strict=True) for record_id in members))
+    seconds["writing"] = round(time.perf_counter() - started, 2)
+    result = BatchResult(pairs=len(left), scored_pairs=len(left), matched_pairs=matched, groups=len(groups),
+                         records=sum(len(members) for members in groups), dismissed_pairs_skipped=skipped,
+                         region_pairs_skipped=apart[0], seconds=seconds)
+    log(f"wrote {result.groups} open groups with {result.records} records in {seconds['writing']} s")
+    return result
+
+
+def _reasons(match: dedup.Match) -> list[dict[str, Any]]:
+    """The reasons of a member's strongest pair, naming the other record of that pair."""
+    return [{"code": reason.code, "values": dict(reason.values), "with": match.record_id, "rule": match.rule.key}
+            for reason in match.reasons]
+
+
+# --- starting the job -------------------------------------------------------------------------------
+def may_run_batch(user: User) -> bool:
+    """Administrators and managers (who may delete accounts, i.e. merge them) start the job."""
+    return access.is_admin(user) or access.can(user, "account", "delete")
+
+
+def duplicates_batch_start(*, actor: User | None, object_type: str = "account") -> JobRun:
+    """Queue a batch run now (on demand). One at a time per object type: 409 while one is queued or running."""
+    from .dedup_tasks import duplicates_batch
+
+    if actor is not None and not may_run_batch(actor):
+        raise PermissionDenied(_("只有管理员和销售经理可以运行批量查重。"))
+    active = JobRun.objects.filter(name=JOB_NAME, arguments__object_type=object_type,
+                                   status__in=[JobRun.Status.QUEUED, JobRun.Status.RUNNING]).order_by("-pk").first()
+    if active is not None:
+        raise Conflict(_("批量查重任务 %(id)s 正在排队或运行，请等它结束。") % {"id": active.pk})
+    run = job_enqueue(task=duplicates_batch, name=JOB_NAME, arguments={"object_type": object_type}, actor=actor)
+    assert run is not None
+    return run
+
+
+# --- the review queue -------------------------------------------------------------------------------
+def groups_visible(*, user: User, object_type: str = "account",
+                   status: str = DuplicateGroupStatus.OPEN) -> Any:
+    """Groups of which the user may see at least two records, annotated with `visible_count`;
+    strongest first. One query."""
+    condition = access.record_filter(user, object_type, "view")
+    queryset = DuplicateGroup.objects.filter(object_type=object_type, status=status)
+    if condition is None:
+        return queryset.annotate(visible_count=Count("candidates")).order_by("-score", "id")
+    visible_ids = duplicates.MODELS[object_type]._default_manager.filter(condition).values("pk")
+    return (queryset.annotate(visible_count=Count("candidates", filter=Q(candidates__record_id__in=visible_ids)))
+            .filter(visible_count__gte=2).order_by("-score", "id"))
+
+
+@dataclass(frozen=True)
+class GroupRecord:
+    record_id: int
+    name: str
+    score: int
+    reasons: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class GroupView:
+    group: DuplicateGroup
+    records: list[GroupRecord]  # the visible ones
+    hidden_count: int
+
+
+def groups_view(*, user: User, groups: Sequence[DuplicateGroup]) -> list[GroupView]:
+    """The visible members (names, scores, reasons) of a page of groups: two queries for any page."""
+    if not groups:
+        return []
+    object_type = groups[0].object_type
+    candidates = list(DuplicateCandidate.objects.filter(group__in=[group.pk for group in groups])
+                      .order_by("-score", "record_id").values("group_id", "record_id", "score", "reasons"))
+    names = duplicates._names_and_visibility(user, object_type, sorted({row["record_id"] for row in candidates}))
+    by_group: dict[int, list[dict[str, Any]]] = {}
+    for row in candidates:
+        by_group.setdefault(row["group_id"], []).append(row)
+    views = []
+    for group in groups:
+        rows = by_group.get(group.pk, [])
+        visible = [GroupRecord(row["record_id"], names[row["record_id"]][0], row["score"], row["reasons"])
+                   for row in rows if row["record_id"] in names and names[row["record_id"]][1]]
+        views.append(GroupView(group, visible, len(rows) - len(visible)))
+    return views
+
+
+def group_get(*, user: User, group_id: int) -> GroupView:
+    """One group the user may see (two visible records at least), else 404."""
+    group = DuplicateGroup.objects.filter(pk=group_id).first()
+    if group is None or not groups_visible(user=user, object_type=group.object_type, status=group.status) \
+            .filter(pk=group.pk).exists():
+        raise NotFound(_("没有 ID 为 %(id)s 的疑似重复组。") % {"id": group_id})
+    return groups_view(user=user, groups=[group])[0]
+
+
+def reason_text(reason: dict[str, Any]) -> str:
+    template = duplicates.REASON_MESSAGES.get(str(reason.get("code")))
+    values = reason.get("values") or {}
+    try:
+        return _(template) % values if template else str(reason.get("code"))
+    except (KeyError, TypeError, ValueError):
+        return str(reason.get("code"))
+
+
+@transaction.atomic
+def duplicate_group_dismiss(*, actor: User, group_id: int) -> DuplicateGroup:
+    """Mark an open group "not duplicates": it leaves the queue and the batch job no longer pairs
+    its members with each other. The actor must see every record of the group and may edit records."""
+    view = group_get(user=actor, group_id=group_id)
+    group = view.group
+    if group.status != DuplicateGroupStatus.OPEN:
+        raise Conflict(_("这个疑似重复组已处理（%(status)s）。") % {"status": group.get_status_display()})
+    if view.hidden_count:
+        raise PermissionDenied(_("这个组里有 %(count)s 条你无权查看的记录，不能由你判定为不重复。")
+                               % {"count": view.hidden_count})
+    if not access.can(actor, group.object_type, "edit"):
+        raise PermissionDenied(_("你没有编辑%(object)s的权限。") % {"object": access.noun(group.object_type)})
+    updated = DuplicateGroup.objects.filter(pk=group.pk, status=DuplicateGroupStatus.OPEN).update(
+        status=DuplicateGroupStatus.DISMISSED, resolved_at=timezone.now(), resolved_by=actor)
+    if not updated:
+        raise Conflict(_("这个疑似重复组刚被其他人处理。"))
+    ids = [record.record_id for record in view.records]
+    audit_record(object_type="duplicate_group", object_id=group.pk, action=AuditEvent.Kind.STATUS, actor_id=actor.pk,
+                 object_repr=" / ".join(record.name for record in view.records)[:255],
+                 changes={"status": [DuplicateGroupStatus.OPEN, DuplicateGroupStatus.DISMISSED],
+                          "records": [None, ids]})
+    group.refresh_from_db()
+    return group

@@ -1,0 +1,21 @@
+"""Background tasks of the customers context. Thin: a JobRun id in, a service call inside."""
+
+from __future__ import annotations
+
+from django_tasks import task
+
+from l2c.apps.activity.jobs import job_log, run_job
+from l2c.apps.activity.models import JobRun
+
+from .pool import pool_reclaim_run
+
+
+@task()
+def pool_reclaim(job_run_id: int) -> None:
+    """Return overdue held accounts to their pools and remind holders of upcoming reclaims."""
+
+    def work(run: JobRun) -> None:
+        result = pool_reclaim_run()
+        job_log(run.pk, ", ".join(f"{count} {what}" for what, count in result.items()))
+
+    run_job(job_run_id, work)
