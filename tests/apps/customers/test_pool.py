@@ -207,7 +207,7 @@ def test_follow_ups_extend_the_protection_period_up_to_the_maximum(org):
 def test_reclaim_job_returns_overdue_accounts_notifies_and_is_idempotent(org):
     from l2c.apps.activity.models import Notification
     from l2c.apps.customers.models import Account
-    from l2c.apps.customers.pool import pool_claim, pool_reclaim_run
+    from l2c.apps.customers.pool import pool_claim, pool_reclaim_run, reason_text
     from l2c.apps.identity.models import OwnershipTransfer
 
     pool = _pool(org, reclaim_no_followup_days=5)
@@ -223,7 +223,8 @@ def test_reclaim_job_returns_overdue_accounts_notifies_and_is_idempotent(org):
     assert (first["reclaimed"], second["reclaimed"]) == (1, 0)
     assert _owner(overdue.pk) is None and _owner(fresh.pk) == org["rep1"].pk
     reclaim = OwnershipTransfer.objects.get(object_id=overdue.pk, via="reclaim")
-    assert (reclaim.from_user_id, reclaim.reason) == (org["rep1"].pk, "no follow-up for 5 days")
+    assert (reclaim.from_user_id, reclaim.reason, reason_text(reclaim.reason)) == (
+        org["rep1"].pk, "no_followup:5", "5 天未跟进")
     titles = Notification.objects.filter(recipient=org["rep1"], kind="pool_reclaim").values_list("title", flat=True)
     assert list(titles) == ["客户“北京逾期有限公司”已被回收到公海“华北公海”"]
 
@@ -373,3 +374,109 @@ def test_transferring_an_account_to_its_own_holder_does_not_extend_the_hold(org)
 
     assert Account.objects.values_list("held_since", "reclaim_due_at").get(pk=account.pk) == (
         earlier, earlier + dt.timedelta(days=10))
+
+
+def test_release_removes_the_team_and_the_shares_so_nobody_keeps_the_account(org):
+    from l2c.apps.activity.services import record_share
+    from l2c.apps.customers.pool import pool_release
+    from l2c.apps.customers.services import account_team_set
+    from l2c.apps.identity import access
+
+    pool = _pool(org)
+    account = make_account(org["rep1"], "北京团队共享有限公司")
+    account_team_set(actor=org["rep1"], account_id=account.pk, user_id=org["rep2"].pk, access_level="edit")
+    record_share(actor=org["rep1"], object_type="account", object_id=account.pk, user_id=org["rep3"].pk,
+                 access_level="edit")
+
+    pool_release(actor=org["rep1"], account_id=account.pk, reason="退回", pool_id=pool.pk)
+
+    for username in ("rep1", "rep2", "rep3"):
+        assert not access.visible(org[username], "account").filter(pk=account.pk).exists(), username
+        assert not access.visible(org[username], "account", "edit").filter(pk=account.pk).exists(), username
+
+
+def test_a_follow_up_on_a_pooled_account_sets_no_deadline(org):
+    from l2c.apps.activity.services import followup_create
+    from l2c.apps.customers.models import Account
+
+    pool = _pool(org, reclaim_no_followup_days=5)
+    account = _pooled(org, pool)
+
+    followup_create(actor=org["admin"], object_type="account", object_id=account.pk, kind="call", content="回访")
+
+    assert Account.objects.values_list("owner_id", "reclaim_due_at").get(pk=account.pk) == (None, None)
+
+
+def test_moving_an_owned_account_into_a_pool_checks_the_cap_and_starts_a_hold(org):
+    from l2c.apps.customers.pool import PoolConflict
+    from l2c.apps.customers.services import account_update
+
+    pool = _pool(org, max_held_per_rep=1, protection_days=10)
+    first, second = make_account(org["rep1"], "北京移入一有限公司"), make_account(org["rep1"], "北京移入二有限公司")
+
+    moved = account_update(actor=org["manager"], account_id=first.pk, data={"pool_id": pool.pk})
+    assert moved.reclaim_due_at == moved.held_since + dt.timedelta(days=10)
+    with pytest.raises(PoolConflict) as error:
+        account_update(actor=org["manager"], account_id=second.pk, data={"pool_id": pool.pk})
+    assert error.value.code == "held_cap_reached"
+    from l2c.apps.customers.models import Account
+
+    assert Account.objects.get(pk=second.pk).pool_id is None
+
+
+def test_a_won_deal_ends_the_protection_rule(org):
+    from l2c.apps.customers.pool import pool_claim
+    from l2c.apps.customers.services import account_update
+
+    pool = _pool(org, protection_days=10, reclaim_no_followup_days=30)
+    account = _pooled(org, pool)
+    held = pool_claim(actor=org["rep1"], account_id=account.pk)
+    assert held.reclaim_due_at == held.held_since + dt.timedelta(days=10)
+
+    won = account_update(actor=org["rep1"], account_id=account.pk, data={"status": "active"})
+
+    assert won.last_won_at is not None
+    assert won.reclaim_due_at == held.held_since + dt.timedelta(days=30)  # only the follow-up rule is left
+
+
+def test_browsing_cannot_filter_by_a_field_the_pool_hides(org):
+    from l2c.apps.customers.pool import pool_accounts
+
+    pool = _pool(org, visible_fields=["name"])
+    _pooled(org, pool, "北京隐藏字段有限公司", city="北京")
+
+    # The city filter is ignored (else filtering would reveal the hidden city one value at a time).
+    assert pool_accounts(user=org["rep1"], pool=pool, filters={"city": "上海"}).count() == 1
+
+
+def test_creating_for_an_owner_outside_the_pool_is_refused(org):
+    from l2c.apps.customers.services import account_create
+    from l2c.kernel.errors import ValidationFailed
+
+    pool = _pool(org)
+
+    with pytest.raises(ValidationFailed) as error:
+        account_create(actor=org["admin"], data={"name": "上海非成员有限公司", "pool_id": pool.pk,
+                                                 "owner_id": org["rep3"].pk})
+
+    assert [(e.field, e.code, e.message) for e in error.value.errors] == [
+        ("pool_id", "not_member", "负责人“rep3”不是公海“华北公海”的成员。")]
+
+
+def test_a_transaction_dated_during_the_hold_counts_as_a_won_deal_an_older_one_does_not(org):
+    from l2c.apps.customers.models import Account
+    from l2c.apps.customers.pool import pool_claim
+    from l2c.apps.customers.rfm import transaction_create
+
+    pool = _pool(org, protection_days=10)
+    account = _pooled(org, pool)
+    held = pool_claim(actor=org["rep1"], account_id=account.pk)
+
+    transaction_create(actor=org["rep1"], account_id=account.pk,
+                       data={"occurred_on": "2025-03-01", "amount": "100", "reference": "OLD-1"})
+    assert Account.objects.get(pk=account.pk).reclaim_due_at == held.held_since + dt.timedelta(days=10)
+
+    today = timezone.localdate().isoformat()
+    transaction_create(actor=org["rep1"], account_id=account.pk,
+                       data={"occurred_on": today, "amount": "100", "reference": "NEW-1"})
+    assert Account.objects.get(pk=account.pk).reclaim_due_at is None

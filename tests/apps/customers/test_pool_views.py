@@ -67,7 +67,7 @@ def test_a_failed_claim_shows_the_reason_and_stays_in_the_pool_page(org):
     response = client.post(f"/pools/{pool.pk}/claim/{account.pk}/", {"next": f"/pools/{pool.pk}/"}, follow=True)
 
     assert response.redirect_chain == [(f"/pools/{pool.pk}/", 302)]
-    assert "这个客户已被领取。" in response.content.decode()
+    assert f"客户“北京公海页面有限公司”（ID {account.pk}）已被领取。" in response.content.decode()
 
 
 def test_release_from_the_account_page_needs_a_reason(org):

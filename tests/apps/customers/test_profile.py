@@ -45,7 +45,8 @@ def test_profile_has_at_least_twenty_dimensions_with_their_facts(org):
     _account, built = account_profile(user=org["rep1"], account_id=account.pk)
     data = {dimension.key: values for dimension, values in built}
 
-    assert len(data) + len(upcoming_modules()) >= 20
+    assert len(data) >= 20  # real dimensions; the upcoming modules are not counted
+    assert len(upcoming_modules()) == 6
     assert data["registration"]["legal_representative"] == "张三"
     assert data["contacts"]["count"] == 3 and data["contacts"]["with_mobile"] == 3
     assert (data["followups"]["total"], data["followups"]["last_30"], data["followups"]["cadence_days"]) == (4, 3, 10.0)
@@ -54,6 +55,9 @@ def test_profile_has_at_least_twenty_dimensions_with_their_facts(org):
     assert data["tags"] == {"tags": ["重点"]}
     assert data["ownership"]["owner"] == "rep1"
     assert data["duplicates"] == {"candidates": [], "hidden": 0}
+    assert data["lifecycle"]["first_transaction_on"] == dt.date(2026, 1, 5)
+    assert data["completeness"]["percent"] == 20  # legal representative, capital, contacts: 3 of 15
+    assert "统一社会信用代码" in data["completeness"]["missing"]
 
 
 def test_profile_is_404_for_an_invisible_account_and_its_page_renders(org):
@@ -74,7 +78,7 @@ def test_profile_api_returns_the_same_dimensions(org, api_client_for):
     assert response.status_code == 200
     body = response.json()
     keys = [dimension["key"] for dimension in body["dimensions"]]
-    assert keys[:3] == ["registration", "classification", "region"] and len(keys) == 18
+    assert keys[:3] == ["registration", "classification", "region"] and len(keys) == 20
     assert body["upcoming"] == ["商机", "报价", "合同", "发票", "回款", "应收"]
     assert api_client_for("rep2").get(f"/api/v1/accounts/{account.pk}/profile").status_code == 404
 
@@ -133,3 +137,18 @@ def test_registration_refresh_needs_edit_and_reports_an_unknown_company(org, api
     assert missing.status_code == 200 and missing.json() == {"found": False, "provider": "file", "changes": {},
                                                              "version": 1}
     assert other.status_code == 404
+
+
+def test_registration_refresh_never_copies_a_namesake_with_another_credit_code(org, tmp_path, settings):
+    from l2c.apps.customers.registration import registration_refresh
+
+    account = make_account(org["rep1"], "北京同名测试有限公司", credit_code="91110108551385082Q",
+                           legal_representative="张三")
+    source = tmp_path / "registry.csv"
+    source.write_text("credit_code,name,legal_representative\n914403001922038216,北京同名测试有限公司,王五\n",
+                      encoding="utf-8")
+    settings.REGISTRATION_OPTIONS = {"path": str(source)}
+
+    result = registration_refresh(actor=org["rep1"], account_id=account.pk)
+
+    assert (result.found, result.changes, result.account.legal_representative) == (False, {}, "张三")

@@ -310,3 +310,19 @@ def test_rfm_panel_has_a_fixed_query_budget(org, scored):
 
     assert response.content.decode().count('action="/accounts/') == 20 + 1  # 20 delete forms, the add form
     assert len(small) == len(large)
+
+
+def test_without_javascript_the_panel_is_a_page_and_forms_redirect_to_it(org, scored):
+    client = _browser(org["rep1"])
+    url = f"/accounts/{scored['empty'].pk}/rfm/"
+
+    page = client.get(url)
+    bad = client.post(f"/accounts/{scored['empty'].pk}/transactions/",
+                      {"occurred_on": "2026-03-01", "amount": "x", "currency": "CNY"})
+    good = client.post(f"/accounts/{scored['empty'].pk}/transactions/",
+                       {"occurred_on": "2026-03-01", "amount": "5", "currency": "CNY"})
+
+    assert page.status_code == 200 and "<title>" in page.content.decode()
+    assert "北京空白科技有限公司" in page.content.decode()
+    assert bad.status_code == 422 and "“x”不是有效的金额" in bad.content.decode()
+    assert (good.status_code, good["Location"]) == (302, url)

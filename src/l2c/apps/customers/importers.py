@@ -555,7 +555,7 @@ def _account_commit(actor: User, rows: list[dict[str, Any]]) -> int:
     ids = _records_create(actor, Account, rows, fields=[*ACCOUNT_FIELDS, "owner", "department", "pool"],
                           search_keys=("name", "short_name"), audited=ACCOUNT_IMPORT_AUDITED)
     _tag_links(ids, rows)
-    pool_import.commit_pools(ids, rows)
+    pool_import.commit_pools(actor, ids, rows)
     # New records get their duplicate-control keys set-based, in the chunk's transaction.
     duplicates.keys_write("account", [duplicates.account_fingerprint(record_id, row)
                                       for record_id, row in zip(ids, rows, strict=True)], replace=False)

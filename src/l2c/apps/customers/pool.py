@@ -26,14 +26,15 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from l2c.apps.activity.audit import audit_bulk, audit_record
+from l2c.apps.activity.jobs import job_enqueue
 from l2c.apps.activity.models import AuditEvent, FollowUp
 from l2c.apps.activity.services import notification_send, owner_assignable, records_transfer
 from l2c.apps.identity import access
-from l2c.apps.identity.models import Department, OwnershipTransfer, User
+from l2c.apps.identity.models import Department, OwnershipTransfer, Share, User
 from l2c.engines.pool import Hold, PoolRules, reclaim_due, remind_at
 from l2c.kernel.errors import Conflict, FieldError, NotFound, PermissionDenied, PreconditionFailed, ValidationFailed
 
-from .models import POOL_DEFAULT_VISIBLE_FIELDS, Account, Contact, Pool, PoolClaimCounter
+from .models import POOL_DEFAULT_VISIBLE_FIELDS, Account, AccountTeamMember, Contact, Pool, PoolClaimCounter
 
 # Fields a pool may show before a claim; contact data (phone, address, credit code …) never is.
 POOL_SHOWABLE_FIELDS = ("name", "short_name", "industry", "size", "province", "city", "district", "level",
@@ -128,11 +129,13 @@ def pool_accounts(*, user: User, pool: Pool, q: str = "",
     """Accounts lying in `pool` (the user must be a member: see pool_for_member), newest first.
     Callers show only `visible_fields(pool)` of them."""
     accounts = Account.objects.filter(pool=pool, owner__isnull=True)
-    if q.strip():
+    shown = set(visible_fields(pool))
+    # Searching or filtering by a field the pool hides would reveal it one value at a time.
+    if q.strip() and "name" in shown:
         accounts = accounts.filter(name__icontains=q.strip())
     for name in ("industry", "province", "city", "level", "size"):
         value = (filters or {}).get(name)
-        if value:
+        if value and name in shown:
             accounts = accounts.filter(**{name: value})
     return accounts.order_by("-id")
 
@@ -184,7 +187,7 @@ def _check_cap(pool: Pool, user: User, adding: int) -> None:
                            % {"user": user, "pool": pool.name, "held": held, "cap": pool.max_held_per_rep})
 
 
-def _check_cooldown(pool: Pool, user: User, account_id: int) -> None:
+def _check_cooldown(pool: Pool, user: User, account_id: int, name: str) -> None:
     if not pool.reclaim_cooldown_days:
         return
     since = timezone.now() - dt.timedelta(days=pool.reclaim_cooldown_days)
@@ -193,18 +196,34 @@ def _check_cooldown(pool: Pool, user: User, account_id: int) -> None:
                .order_by("-created_at").values_list("created_at", flat=True).first())
     if left_at is not None:
         until = timezone.localtime(left_at + dt.timedelta(days=pool.reclaim_cooldown_days))
-        raise PoolConflict("claim_cooldown", _("这个客户是你退回或被回收的，%(until)s 之后才能重新领取。")
-                           % {"until": f"{until:%Y-%m-%d %H:%M}"})
+        raise PoolConflict("claim_cooldown", _("客户“%(name)s”是你退回或被回收的，%(until)s 之后才能重新领取。")
+                           % {"name": name, "until": f"{until:%Y-%m-%d %H:%M}"})
 
 
-def _hold_fields(pool: Pool | None, owner: User, now: dt.datetime, account: Account | None = None) -> dict[str, Any]:
-    """Column values that start a hold of `owner` now (deadline from the pool's rules)."""
+def _hold_fields(pool: Pool | None, owner: User, now: dt.datetime) -> dict[str, Any]:
+    """Column values that start a hold of `owner` now (deadline from the pool's rules; a deal won
+    before the hold does not count)."""
     fields: dict[str, Any] = {"owner_id": owner.pk, "department_id": owner.department_id, "held_since": now,
                               "pool_entered_at": None, "reclaim_reminded_at": None, "reclaim_due_at": None}
     if pool is not None and pool.is_active:
-        won_at = account.last_won_at if account is not None else None
-        fields["reclaim_due_at"] = reclaim_due(pool_rules(pool), Hold(since=now, won_at=won_at))
+        fields["reclaim_due_at"] = reclaim_due(pool_rules(pool), Hold(since=now))
     return fields
+
+
+def _drop_access(account_id: int) -> dict[str, list[Any]]:
+    """An account going into a pool leaves its team and its shares: nobody keeps seeing or editing it
+    in full except through their role's scope (else a rep could "release" it and keep it)."""
+    team = sorted(AccountTeamMember.objects.filter(account_id=account_id).values_list("user_id", flat=True))
+    shares = list(Share.objects.filter(object_type="account", object_id=account_id)
+                  .values_list("user_id", "department_id", "access"))
+    AccountTeamMember.objects.filter(account_id=account_id).delete()
+    Share.objects.filter(object_type="account", object_id=account_id).delete()
+    changes: dict[str, list[Any]] = {}
+    if team:
+        changes["team"] = [team, []]
+    if shares:
+        changes["shares"] = [[list(share) for share in shares], []]
+    return changes
 
 
 def _history(*, account_id: int, from_user_id: int | None, to_user_id: int | None, via: str, reason: str,
@@ -230,13 +249,15 @@ def pool_claim(*, actor: User, account_id: int) -> Account:
     """Claim (领取) an account lying in one of the actor's pools. Compare-and-set: of concurrent claims
     of one account exactly one succeeds, the others get 409 `already_claimed`."""
     pools = member_pools(actor)
-    row = Account.objects.filter(pk=account_id, pool__in=pools).values("owner_id", "pool_id").first()
+    row = Account.objects.filter(pk=account_id, pool__in=pools).values("owner_id", "pool_id", "name").first()
     if row is None:
         raise NotFound(_("没有 ID 为 %(id)s 的公海客户，或你不是它所在公海的成员。") % {"id": account_id})
+    taken = PoolConflict("already_claimed", _("客户“%(name)s”（ID %(id)s）已被领取。")
+                         % {"name": row["name"], "id": account_id})
     if row["owner_id"] is not None:
-        raise PoolConflict("already_claimed", _("这个客户已被领取。"))
+        raise taken
     pool = Pool.objects.get(pk=row["pool_id"])
-    _check_cooldown(pool, actor, account_id)
+    _check_cooldown(pool, actor, account_id, row["name"])
     _lock_counter(pool, actor, claim=True)
     _check_cap(pool, actor, 1)
     now = timezone.now()
@@ -245,7 +266,7 @@ def pool_claim(*, actor: User, account_id: int) -> Account:
     )
     if not updated:
         # Another claim won between our read and the update; the counter increment rolls back with us.
-        raise PoolConflict("already_claimed", _("这个客户已被领取。"))
+        raise taken
     account = Account.objects.get(pk=account_id)
     _history(account_id=account_id, from_user_id=None, to_user_id=actor.pk, via="claim", reason="", actor=actor)
     audit_record(object_type="account", object_id=account_id, action=AuditEvent.Kind.TRANSFER, actor_id=actor.pk,
@@ -283,11 +304,12 @@ def pool_release(*, actor: User, account_id: int, reason: str, pool_id: int | No
         reclaim_reminded_at=None, version=F("version") + 1, updated_at=now,
     )
     if not updated:
-        raise Conflict(_("这个客户刚被其他人修改，请刷新后重试。"))
+        raise Conflict(_("客户“%(name)s”刚被其他人修改，请刷新后重试。") % {"name": account.name})
     _history(account_id=account.pk, from_user_id=account.owner_id, to_user_id=None, via="release",
              reason=reason.strip(), actor=actor)
+    dropped = _drop_access(account.pk)
     audit_record(object_type="account", object_id=account.pk, action=AuditEvent.Kind.TRANSFER, actor_id=actor.pk,
-                 object_repr=account.name, changes={"owner_id": [account.owner_id, None]},
+                 object_repr=account.name, changes={"owner_id": [account.owner_id, None], **dropped},
                  summary=f"released to pool {target.name}: {reason.strip()[:400]}")
     if account.owner_id not in (None, actor.pk):
         _notify(account.owner_id, "pool_release",
@@ -350,6 +372,9 @@ def accounts_transfer(*, actor: User, account_ids: Sequence[int], to_user: User,
     and each held account starts a new hold for the recipient. All or nothing."""
     ids = sorted({int(i) for i in account_ids})
     owners_before = dict(Account.objects.filter(pk__in=ids).values_list("pk", "owner_id"))
+    # Lock the recipient's counters before the accounts, in the order claims use: no deadlock.
+    for pool in Pool.objects.filter(pk__in=Account.objects.filter(pk__in=ids).values("pool_id")).order_by("pk"):
+        _lock_counter(pool, to_user, claim=False)
     count = records_transfer(actor=actor, object_type="account", object_ids=ids, to_user=to_user, reason=reason)
     # Only accounts that changed hands start a new hold: "transferring" an account to its own holder
     # must not extend the hold.
@@ -357,6 +382,12 @@ def accounts_transfer(*, actor: User, account_ids: Sequence[int], to_user: User,
             .values_list("pk", "pool_id") if owners_before.get(pk) != to_user.pk]
     _restart_holds(held, to_user, actor)
     return count
+
+
+def holds_restart(held: Iterable[tuple[int, int]], owner: User, actor: User | None) -> None:
+    """(account id, pool id) pairs now owned by `owner` start a new hold; raises when that puts the
+    owner over a pool's cap (the caller's transaction then rolls everything back)."""
+    _restart_holds(held, owner, actor)
 
 
 def _restart_holds(held: Iterable[tuple[int, int]], owner: User, actor: User | None) -> None:
@@ -374,15 +405,36 @@ def _restart_holds(held: Iterable[tuple[int, int]], owner: User, actor: User | N
                                    _("“%(user)s”在公海“%(pool)s”下将持有 %(held)s 个客户，超过上限 %(cap)s 个。")
                                    % {"user": owner, "pool": pool.name, "held": held_count,
                                       "cap": pool.max_held_per_rep})
-        for account in Account.objects.filter(pk__in=by_pool[pool.pk]):
-            fields = _hold_fields(pool, owner, now, account)
-            Account.objects.filter(pk=account.pk).update(**fields)
+        # A fresh hold has no follow-ups and no won deal yet (earlier wins predate it): one deadline
+        # for all of them, one UPDATE.
+        Account.objects.filter(pk__in=by_pool[pool.pk]).update(**_hold_fields(pool, owner, now))
 
 
 def holds_start(*, account_ids: Sequence[int], owner: User, pool: Pool, actor: User | None) -> None:
     """Put newly created or imported accounts of `owner` under `pool`'s rules (cap checked)."""
     Account.objects.filter(pk__in=account_ids).update(pool=pool)
     _restart_holds([(account_id, pool.pk) for account_id in account_ids], owner, actor)
+
+
+def won_on(day: dt.date) -> dt.datetime:
+    """A deal dated `day` (a transaction date) counts as won at the end of that local day, so an order
+    dated the day of a claim counts for that hold and an older one does not."""
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.max))
+
+
+def accounts_won(*, won: Mapping[int, dt.datetime]) -> None:
+    """Deals were won on these accounts (account id → when: a transaction recorded, the status set
+    to 成交; later a won opportunity): remember the latest, and drop the protection deadline of the
+    ones held under a pool since before then."""
+    for account_id, at in won.items():
+        Account.objects.filter(pk=account_id).filter(Q(last_won_at__isnull=True) | Q(last_won_at__lt=at)).update(
+            last_won_at=at)
+    for account in Account.objects.select_related("pool").filter(pk__in=list(won), owner__isnull=False,
+                                                                 pool__isnull=False):
+        due = due_of(account, account.pool)
+        if due != account.reclaim_due_at:
+            Account.objects.filter(pk=account.pk, owner_id=account.owner_id).update(reclaim_due_at=due,
+                                                                                    reclaim_reminded_at=None)
 
 
 # --- follow-ups and the reclaim job ------------------------------------------------------------------
@@ -401,7 +453,9 @@ def pool_followup_recorded(object_type: str, object_id: int, occurred_at: dt.dat
         return
     due = due_of(account, account.pool)
     if due != account.reclaim_due_at:
-        Account.objects.filter(pk=account.pk).update(reclaim_due_at=due, reclaim_reminded_at=None)
+        # Still held by the same owner (the reclaim job may have taken it meanwhile).
+        Account.objects.filter(pk=account.pk, owner_id=account.owner_id).update(reclaim_due_at=due,
+                                                                                reclaim_reminded_at=None)
 
 
 def pool_reclaim_run(*, now: dt.datetime | None = None, limit: int = 5000) -> dict[str, int]:
@@ -424,7 +478,9 @@ def pool_reclaim_run(*, now: dt.datetime | None = None, limit: int = 5000) -> di
 
 
 def _reclaim_one(account_id: int, now: dt.datetime) -> str:
-    account = Account.objects.select_related("pool").filter(pk=account_id).first()
+    # The row lock (PostgreSQL; SQLite's write transactions are serial anyway) makes a follow-up being
+    # recorded either commit before our read — and move the deadline — or wait until we are done.
+    account = Account.objects.select_for_update(of=("self",)).select_related("pool").filter(pk=account_id).first()
     if account is None or account.owner_id is None or account.pool is None:
         return "skipped"
     due = due_of(account, account.pool)
@@ -443,19 +499,28 @@ def _reclaim_one(account_id: int, now: dt.datetime) -> str:
     rules = pool_rules(pool)
     followup_due = (None if rules.no_followup_days is None
                     else reclaim_due(PoolRules(no_followup_days=rules.no_followup_days), hold))
-    if followup_due is not None and due == followup_due:
-        reason = f"no follow-up for {rules.no_followup_days} days"
-    else:
-        reason = "protection period ended without a won deal"
+    # Stored as codes, shown in the reader's language (RECLAIM_REASONS).
+    reason = f"no_followup:{rules.no_followup_days}" if followup_due is not None and due == followup_due \
+        else "protection_ended"
     _history(account_id=account.pk, from_user_id=account.owner_id, to_user_id=None, via="reclaim", reason=reason,
              actor=None)
+    dropped = _drop_access(account.pk)
     audit_record(object_type="account", object_id=account.pk, action=AuditEvent.Kind.TRANSFER, actor_id=None,
-                 object_repr=account.name, changes={"owner_id": [account.owner_id, None]},
+                 object_repr=account.name, changes={"owner_id": [account.owner_id, None], **dropped},
                  summary=f"reclaimed to pool {pool.name}: {reason}")
     _notify(account.owner_id, "pool_reclaim",
             lambda: _("客户“%(name)s”已被回收到公海“%(pool)s”") % {"name": account.name, "pool": pool.name},
             url=f"/accounts/{account.pk}/")
     return "reclaimed"
+
+
+def reason_text(reason: str) -> str:
+    """A stored reclaim reason code in the active language; other reasons (typed by people) as they are."""
+    if reason == "protection_ended":
+        return _("保护期内未成交")
+    if reason.startswith("no_followup:"):
+        return _("%(days)s 天未跟进") % {"days": reason.split(":", 1)[1]}
+    return reason
 
 
 def _send_reminders(now: dt.datetime, limit: int) -> int:
@@ -588,7 +653,12 @@ def pool_save(*, actor: User, data: Mapping[str, Any], pool_id: int | None = Non
                  action=AuditEvent.Kind.UPDATE if before else AuditEvent.Kind.CREATE, actor_id=actor.pk,
                  object_repr=pool.name, changes=changes)
     if before and any(name in changes for name in (*POOL_NUMBER_FIELDS, *POOL_COUNT_FIELDS, "is_active")):
-        pool_reschedule(pool)
+        # Recomputing every held account's deadline is a job (batched, after this commit), not part
+        # of the admin's request.
+        from .pool_tasks import pool_reschedule_task
+
+        job_enqueue(task=pool_reschedule_task, name="customers.pool_reschedule", arguments={"pool_id": pool.pk},
+                    actor=actor)
     return pool
 
 
@@ -600,12 +670,24 @@ def _pool_snapshot(pool: Pool) -> dict[str, Any]:
     return values
 
 
-def pool_reschedule(pool: Pool) -> int:
-    """Recompute the deadline of every account held under `pool` (after its rules changed)."""
-    changed = 0
-    for account in Account.objects.filter(pool=pool, owner__isnull=False).iterator(chunk_size=2000):
-        due = due_of(account, pool)
-        if due != account.reclaim_due_at:
-            Account.objects.filter(pk=account.pk).update(reclaim_due_at=due, reclaim_reminded_at=None)
-            changed += 1
-    return changed
+def pool_reschedule(pool_id: int, *, chunk: int = 500) -> int:
+    """Recompute the deadline of every account held under a pool (after its rules changed), a chunk
+    per transaction. Each write is a compare-and-set on the hold (owner and start), so a claim,
+    release or reclaim in between is never overwritten."""
+    pool = Pool.objects.filter(pk=pool_id).first()
+    if pool is None:
+        return 0
+    changed, last_id = 0, 0
+    while True:
+        with transaction.atomic():
+            accounts = list(Account.objects.filter(pool=pool, owner__isnull=False, pk__gt=last_id)
+                            .order_by("pk")[:chunk])
+            for account in accounts:
+                due = due_of(account, pool)
+                if due != account.reclaim_due_at:
+                    changed += Account.objects.filter(
+                        pk=account.pk, owner_id=account.owner_id, held_since=account.held_since,
+                    ).update(reclaim_due_at=due, reclaim_reminded_at=None)
+        if len(accounts) < chunk:
+            return changed
+        last_id = accounts[-1].pk

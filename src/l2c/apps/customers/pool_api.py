@@ -36,7 +36,8 @@ RULE_HELP = {
     "protection_max_days": "the protection period never exceeds this (null: no maximum)",
     "max_held_per_rep": "most accounts one user may hold under this pool (null: no cap)",
     "daily_claim_quota": "most claims per user per day from this pool (null: no quota)",
-    "reclaim_cooldown_days": "days before a previous owner may claim the account again",
+    "reclaim_cooldown_days": "days before a previous owner may claim the account again (0 lets a rep restart "
+                             "a hold by releasing and re-claiming)",
     "reminder_days": "remind the holder this many days before the reclaim",
 }
 
@@ -54,7 +55,7 @@ class PoolIn(Schema):
     protection_max_days: int | None = Field(None, description=RULE_HELP["protection_max_days"])
     max_held_per_rep: int | None = Field(None, description=RULE_HELP["max_held_per_rep"])
     daily_claim_quota: int | None = Field(None, description=RULE_HELP["daily_claim_quota"])
-    reclaim_cooldown_days: int = Field(0, description=RULE_HELP["reclaim_cooldown_days"])
+    reclaim_cooldown_days: int = Field(7, description=RULE_HELP["reclaim_cooldown_days"])
     reminder_days: int = Field(3, description=RULE_HELP["reminder_days"])
     visible_fields: list[str] = Field(list(pool_service.POOL_DEFAULT_VISIBLE_FIELDS),
                                       description="fields members see before claiming: "

@@ -6,12 +6,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 
-from django.db.models import F
+from django.db.models import F, OuterRef, Subquery
 
 from l2c.apps.identity.models import Department, OwnershipTransfer, User
 
-from .models import Account, AccountStatus, Pool
-from .pool import due_of, pool_save
+from .models import Account, AccountStatus, CustomerTransaction, Pool
+from .pool import due_of, pool_save, won_on
 
 DEMO_POOL_RULES = {
     "reclaim_no_followup_days": 30, "protection_days": 60, "protection_extension_days": 7,
@@ -26,6 +26,12 @@ def pool_demo(*, accounts: Sequence[Account], users: Mapping[str, User], departm
               anchor: dt.datetime) -> dict[str, int]:
     """Create the demo pools; release each owner's quietest prospects into them and put the other
     prospects of the pools' members under the pools' rules (held since at most 25 days ago)."""
+    # Demo transactions were bulk-written: their latest date is the accounts' last won deal.
+    latest = CustomerTransaction.objects.filter(account=OuterRef("pk")).order_by("-occurred_on").values(
+        "occurred_on")[:1]
+    for account_id, day in Account.objects.annotate(day=Subquery(latest)).filter(day__isnull=False).values_list(
+            "pk", "day"):
+        Account.objects.filter(pk=account_id).update(last_won_at=won_on(day))
     counts = {"pooled": 0, "held": 0}
     for name, department_key, owners, limit in DEMO_POOLS:
         pool = pool_save(actor=users["admin"], data={

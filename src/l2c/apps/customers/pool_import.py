@@ -18,11 +18,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from l2c.apps.activity.imports import ImportContext
-from l2c.engines.pool import Hold, reclaim_due
+from l2c.apps.identity.models import User
 from l2c.kernel.errors import FieldError
 
 from .models import Account, Pool
-from .pool import member_pools, pool_rules
+from .pool import holds_restart, member_pools
 
 
 def pool_of_cell(context: ImportContext, cell: str) -> tuple[Pool | None, str | None]:
@@ -75,11 +75,12 @@ def apply_pool(context: ImportContext, cleaned: dict[str, Any], pool_cell: str, 
         errors.append(FieldError("owner", problem, "held_cap_reached", number))
 
 
-def commit_pools(account_ids: Sequence[int], rows: Sequence[Mapping[str, Any]]) -> None:
+def commit_pools(actor: User, account_ids: Sequence[int], rows: Sequence[Mapping[str, Any]]) -> None:
     """After the insert: pooled rows enter their pool now; held rows start their hold now."""
     now = timezone.now()
     pooled: list[int] = []
     held: dict[int, list[int]] = {}
+    owners = {account_id: row.get("owner_id") for account_id, row in zip(account_ids, rows, strict=True)}
     for account_id, row in zip(account_ids, rows, strict=True):
         pool_id = row.get("pool_id")
         if pool_id is None:
@@ -90,6 +91,14 @@ def commit_pools(account_ids: Sequence[int], rows: Sequence[Mapping[str, Any]]) 
             held.setdefault(pool_id, []).append(account_id)
     if pooled:
         Account.objects.filter(pk__in=pooled).update(pool_entered_at=now)
-    for pool in Pool.objects.filter(pk__in=held):
-        due = reclaim_due(pool_rules(pool), Hold(since=now)) if pool.is_active else None
-        Account.objects.filter(pk__in=held[pool.pk]).update(held_since=now, reclaim_due_at=due)
+    # Holds start through the pool service: the owner's counter is locked and the cap re-counted with
+    # the new rows, so a claim or another import since the dry run cannot take an owner over it (the
+    # chunk then fails as a whole and the import reports why).
+    by_owner: dict[int, list[tuple[int, int]]] = {}
+    for pool_id, ids in held.items():
+        for account_id in ids:
+            owner_id = owners[account_id]
+            by_owner.setdefault(owner_id, []).append((account_id, pool_id))
+    users = User.objects.in_bulk(list(by_owner))
+    for owner_id, pairs in by_owner.items():
+        holds_restart(pairs, users[owner_id], actor)

@@ -21,7 +21,16 @@ from l2c.kernel.errors import DomainError, NotFound, ValidationFailed
 
 from . import pool as pool_service
 from .forms import assignable_users
-from .models import Account, AccountLevel, CompanySize, Industry, Pool
+from .models import (
+    Account,
+    AccountLevel,
+    AccountSource,
+    AccountStatus,
+    BusinessStatus,
+    CompanySize,
+    Industry,
+    Pool,
+)
 from .view_helpers import back, domain_errors, error_text, int_or_none, page_urls, paginate
 
 BROWSE_SORTS = {"-id": "-id"}
@@ -30,7 +39,8 @@ FIELD_LABELS = {name: Account._meta.get_field(name).verbose_name for name in poo
 
 def _display(row: dict[str, Any], name: str) -> Any:
     value = row.get(name)
-    choices = {"industry": Industry, "size": CompanySize, "level": AccountLevel}.get(name)
+    choices = {"industry": Industry, "size": CompanySize, "level": AccountLevel, "source": AccountSource,
+               "status": AccountStatus, "business_status": BusinessStatus}.get(name)
     if choices is not None and value:
         return dict(choices.choices).get(value, value)
     return value if value not in (None, "") else "—"
@@ -141,7 +151,7 @@ class PoolForm(forms.Form):
     max_held_per_rep = forms.IntegerField(label=gettext_lazy("每人持有上限"), required=False, min_value=0)
     daily_claim_quota = forms.IntegerField(label=gettext_lazy("每日领取上限"), required=False, min_value=0)
     reclaim_cooldown_days = forms.IntegerField(label=gettext_lazy("原负责人重新领取冷却期（天）"), min_value=0,
-                                               initial=0)
+                                               initial=7)
     reminder_days = forms.IntegerField(label=gettext_lazy("回收前提醒（天）"), min_value=0, initial=3)
     visible_fields = forms.MultipleChoiceField(label=gettext_lazy("领取前可见字段"), required=False,
                                                widget=forms.CheckboxSelectMultiple)

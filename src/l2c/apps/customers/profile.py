@@ -120,7 +120,8 @@ def owners_over_time(user: User, account: Account) -> dict[str, Any]:
     rows = (OwnershipTransfer.objects.filter(object_type="account", object_id=account.pk)
             .select_related("from_user", "to_user", "actor").order_by("-created_at", "-pk")[:50])
     return {"changes": [{"at": row.created_at, "from": str(row.from_user or ""), "to": str(row.to_user or ""),
-                         "via": row.via, "via_label": str(VIA_LABELS.get(row.via, row.via)), "reason": row.reason,
+                         "via": row.via, "via_label": str(VIA_LABELS.get(row.via, row.via)),
+                         "reason": pool_service.reason_text(row.reason),
                          "actor": str(row.actor or "")} for row in rows]}
 
 
@@ -133,11 +134,13 @@ def pool_state(user: User, account: Account) -> dict[str, Any]:
 
 
 def contacts(user: User, account: Account) -> dict[str, Any]:
-    rows = list(account.contacts.select_related("reports_to").order_by("-is_primary", "name", "id")[:200])
+    # Contacts pass the contact permission of the user's role, not only the account's visibility.
+    visible = access.restrict(account.contacts.all(), user, "contact")
+    counts = visible.aggregate(count=Count("pk"), with_mobile=Count("pk", filter=~Q(mobile="")),
+                               with_email=Count("pk", filter=~Q(email="")))
+    rows = list(visible.select_related("reports_to").order_by("-is_primary", "name", "id")[:200])
     return {
-        "count": account.contacts.count() if len(rows) == 200 else len(rows),
-        "with_mobile": sum(1 for contact in rows if contact.mobile),
-        "with_email": sum(1 for contact in rows if contact.email),
+        **counts,
         "contacts": [{"id": contact.pk, "name": contact.name, "title": contact.title,
                       "department": contact.department, "is_primary": contact.is_primary,
                       "reports_to": contact.reports_to.name if contact.reports_to else ""} for contact in rows],
@@ -232,6 +235,33 @@ def merges(user: User, account: Account) -> dict[str, Any]:
             "last_merged_at": rows.aggregate(last=Max("created_at"))["last"]}
 
 
+def lifecycle(user: User, account: Account) -> dict[str, Any]:
+    first = CustomerTransaction.objects.filter(account=account).aggregate(first=Min("occurred_on"))["first"]
+    return {"created_at": account.created_at, "created_by": str(account.created_by or ""),
+            "age_days": (timezone.now() - account.created_at).days, "first_transaction_on": first,
+            "last_won_at": account.last_won_at, "status": _choice(account, "status"),
+            # Only meaningful when the history starts after the account was entered (imports of old
+            # orders predate it).
+            "days_to_first_transaction": days if first and (days := (
+                first - timezone.localtime(account.created_at).date()).days) >= 0 else None}
+
+
+# Fields that make a complete profile, and their weight in the completeness score.
+COMPLETENESS_FIELDS = ("credit_code", "industry", "size", "province", "city", "address", "phone", "website",
+                       "legal_representative", "registered_capital", "founded_on", "business_status", "level",
+                       "source")
+
+
+def completeness(user: User, account: Account) -> dict[str, Any]:
+    missing = [name for name in COMPLETENESS_FIELDS if getattr(account, name) in (None, "")]
+    has_contact = account.contacts.exists()
+    total = len(COMPLETENESS_FIELDS) + 1
+    filled = total - len(missing) - (0 if has_contact else 1)
+    return {"percent": round(100 * filled / total), "missing": [
+        str(Account._meta.get_field(name).verbose_name) for name in missing] + ([] if has_contact else [
+            str(_("联系人"))])}
+
+
 def changes(user: User, account: Account) -> dict[str, Any]:
     events = (AuditEvent.objects.filter(object_type="account", object_id=account.pk)
               .select_related("actor").order_by("-created_at", "-pk")[:10])
@@ -242,7 +272,7 @@ def changes(user: User, account: Account) -> dict[str, Any]:
 
 BUILT_IN = frozenset(("registration", "classification", "region", "channels", "tags", "custom", "ownership",
                       "owners_over_time", "pool", "contacts", "followups", "work_items", "transactions", "rfm",
-                      "risk", "duplicates", "merges", "changes"))
+                      "risk", "duplicates", "merges", "lifecycle", "completeness", "changes"))
 
 for _key, _label, _build in (
     ("registration", _("工商信息"), registration),
@@ -262,6 +292,8 @@ for _key, _label, _build in (
     ("risk", _("风险预警"), risk),
     ("duplicates", _("疑似重复"), duplicate_candidates),
     ("merges", _("合并记录"), merges),
+    ("lifecycle", _("客户生命周期"), lifecycle),
+    ("completeness", _("资料完整度"), completeness),
     ("changes", _("最近变更"), changes),
 ):
     register_dimension(_key, _label, _build)
@@ -270,7 +302,7 @@ for _key, _label, _build in (
 # --- the profile ----------------------------------------------------------------------------------
 def account_profile(*, user: User, account_id: int) -> tuple[Account, list[tuple[Dimension, dict[str, Any]]]]:
     """The visible account and each dimension's data, in display order."""
-    queryset = Account.objects.select_related("owner", "department", "pool").prefetch_related("tags")
+    queryset = Account.objects.select_related("owner", "department", "pool", "created_by").prefetch_related("tags")
     account: Account = access.get_for_action(user, "account", account_id, "view", queryset=queryset)
     return account, [(dimension, dimension.build(user, account)) for dimension in dimensions()]
 

@@ -148,6 +148,9 @@ def registration_refresh(*, actor: User, account_id: int) -> RefreshResult:
     except (OSError, ValueError) as error:
         raise DomainError(_("工商信息数据源“%(name)s”读取失败：%(error)s")
                           % {"name": source.name, "error": error}) from None
+    if record is not None and record.credit_code and account.credit_code \
+            and normalize_uscc(account.credit_code) != record.credit_code:
+        record = None  # a namesake with another credit code is another company: never copy its data
     if record is None:
         return RefreshResult(found=False, provider=source.name, changes={}, account=account)
     data: dict[str, Any] = {}

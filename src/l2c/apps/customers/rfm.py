@@ -37,6 +37,7 @@ from l2c.engines.rfm import SEGMENTS, RfmValues, rfm_scores
 from l2c.kernel.errors import Conflict, FieldError, PermissionDenied, ValidationFailed
 from l2c.kernel.money import CURRENCY_EXPONENTS, Money
 
+from . import pool as pool_service
 from .models import Account, AccountRfm, CustomerTransaction, RfmSegmentName, RfmSettings, TransactionSource
 
 if TYPE_CHECKING:
@@ -307,6 +308,8 @@ def transaction_create(*, actor: User, account_id: int, data: Mapping[str, Any],
         message = _("这个客户已有单据号为“%(reference)s”的交易记录。") % {"reference": cleaned["reference"]}
         raise Conflict(message, errors=[FieldError("reference", message, "duplicate")])
     record = CustomerTransaction.objects.create(account=account, source=source, created_by=actor, **cleaned)
+    # A transaction is a won deal (until opportunities exist): the public pool's protection rule ends.
+    pool_service.accounts_won(won={account.pk: pool_service.won_on(record.occurred_on)})
     audit_record(object_type="account", object_id=account.pk, action=AuditEvent.Kind.UPDATE, actor_id=actor.pk,
                  object_repr=account.name, summary=_("新增交易记录：%(text)s") % {"text": _transaction_summary(record)},
                  changes={"transaction": [None, _transaction_changes(record)]})

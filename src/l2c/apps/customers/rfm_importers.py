@@ -38,6 +38,7 @@ from l2c.kernel.errors import FieldError
 from l2c.kernel.uscc import normalize_uscc
 
 from .models import Account, CustomerTransaction, TransactionSource
+from .pool import accounts_won, won_on
 from .rfm import amount_text, transaction_fields
 
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -177,6 +178,10 @@ def _commit(actor: User, rows: list[dict[str, Any]]) -> int:
     rows_insert(CustomerTransaction, [meta.get_field(name).column for name in TRANSACTION_COLUMNS], (
         (row["account_id"], ops.adapt_datefield_value(row["occurred_on"]), row["amount_minor"], row["currency"],
          row["reference"], source, row["note"], actor.pk, stamp) for row in new))
+    latest: dict[int, Any] = {}
+    for row in new:
+        latest[row["account_id"]] = max(latest.get(row["account_id"], row["occurred_on"]), row["occurred_on"])
+    accounts_won(won={account_id: won_on(day) for account_id, day in latest.items()})
     names = dict(Account.objects.filter(pk__in={row["account_id"] for row in new}).values_list("pk", "name"))
     action = AuditEvent.Kind.IMPORT.value
     audit_insert(actor_id=actor.pk, events=[

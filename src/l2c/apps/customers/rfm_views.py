@@ -70,6 +70,7 @@ class SettingsForm(forms.Form):
 # --- account panel --------------------------------------------------------------------------------
 def _panel(request: HttpRequest, account_id: int, form: TransactionForm | None = None,
            status: int = 200) -> HttpResponse:
+    """The panel alone for htmx; the panel on a page of its own otherwise (no JavaScript)."""
     user = request.user
     view = rfm.account_rfm(user=user, account_id=account_id)
     may_add = access.can(user, "transaction", "create") and access.restrict(
@@ -92,16 +93,16 @@ def _panel(request: HttpRequest, account_id: int, form: TransactionForm | None =
         if access.can(user, "transaction", "import") else None,
         "settings_url": reverse("customers:rfm_settings") if rfm.may_recompute(user) else None,
     }
-    return render(request, "customers/_rfm_panel.html", context, status=status)
+    if getattr(request, "htmx", False):
+        return render(request, "customers/_rfm_panel.html", context, status=status)
+    context["account_name"] = Account.objects.filter(pk=account_id).values_list("name", flat=True).first()
+    return render(request, "customers/account_rfm.html", context, status=status)
 
 
 @login_required
 @domain_errors
 def account_rfm_panel(request: HttpRequest, account_id: int) -> HttpResponse:
-    """The RFM panel of the account page (loaded by htmx; also a page of its own without it)."""
-    if not getattr(request, "htmx", False):
-        rfm.account_rfm(user=request.user, account_id=account_id)  # 404 when invisible
-        return redirect(reverse("customers:account_detail", args=[account_id]) + "#rfm")
+    """The RFM panel of the account page (loaded by htmx; a page of its own without it)."""
     return _panel(request, account_id)
 
 
@@ -120,12 +121,8 @@ def account_transaction_add(request: HttpRequest, account_id: int) -> HttpRespon
             messages.success(request, _("交易记录已添加；RFM 评分将在下次计算时更新。"))
             if htmx:
                 return _panel(request, account_id)
-            return redirect(reverse("customers:account_detail", args=[account_id]) + "#rfm")
-    if htmx:
-        return _panel(request, account_id, form=form)
-    messages.error(request, _("交易记录未保存：%(problems)s")
-                   % {"problems": "; ".join(" ".join(errors) for errors in form.errors.values())})
-    return redirect(reverse("customers:account_detail", args=[account_id]) + "#rfm")
+            return redirect("customers:account_rfm", account_id=account_id)
+    return _panel(request, account_id, form=form, status=200 if htmx else 422)
 
 
 @login_required
@@ -138,7 +135,7 @@ def account_transaction_delete(request: HttpRequest, account_id: int, transactio
     messages.success(request, _("交易记录已删除。"))
     if getattr(request, "htmx", False):
         return _panel(request, account_id)
-    return redirect(reverse("customers:account_detail", args=[account_id]) + "#rfm")
+    return redirect("customers:account_rfm", account_id=account_id)
 
 
 # --- settings page --------------------------------------------------------------------------------

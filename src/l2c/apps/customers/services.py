@@ -23,7 +23,7 @@ from l2c.kernel.errors import Conflict, FieldError, NotFound, PermissionDenied, 
 
 from . import duplicates
 from . import pool as pool_service
-from .models import Account, AccountTeamMember, Contact, Pool, Tag
+from .models import Account, AccountStatus, AccountTeamMember, Contact, Pool, Tag
 from .validation import ACCOUNT_FIELDS, CONTACT_FIELDS, clean_fields, search_text
 
 ACCOUNT_AUDITED = [*ACCOUNT_FIELDS, "owner", "department", "pool", "custom"]
@@ -76,16 +76,6 @@ def _resolve_pool(*, actor: User, pool_id: Any, errors: list[FieldError]) -> Poo
     return pool
 
 
-def _pool_change_fields(account: Account, pool: Pool | None) -> dict[str, Any]:
-    """Columns to write when an owned account moves to another pool (or out of every pool)."""
-    if pool is None or account.owner_id is None:
-        return {"reclaim_due_at": None, "reclaim_reminded_at": None}
-    held = Account(pk=account.pk, owner_id=account.owner_id, held_since=account.held_since or _now(),
-                   last_followed_up_at=account.last_followed_up_at, last_won_at=account.last_won_at)
-    return {"held_since": held.held_since, "reclaim_due_at": pool_service.due_of(held, pool),
-            "reclaim_reminded_at": None}
-
-
 def _check_version(current: int, expected: int | None, what: str) -> None:
     if expected is not None and expected != current:
         raise PreconditionFailed(
@@ -107,6 +97,9 @@ def account_create(*, actor: User, data: Mapping[str, Any]) -> Account:
     except ValidationFailed as failure:
         errors.extend(failure.errors)
     pool = _resolve_pool(actor=actor, pool_id=data.get("pool_id"), errors=errors)
+    if pool is not None and owner is not None and not pool_service.member_pools(owner).filter(pk=pool.pk).exists():
+        errors.append(FieldError("pool_id", _("负责人“%(user)s”不是公海“%(pool)s”的成员。")
+                                 % {"user": owner, "pool": pool.name}, "not_member"))
     _raise(errors, "account")
     assert owner is not None
     duplicates.duplicates_guard(actor=actor, object_type="account", values=cleaned,
@@ -171,8 +164,8 @@ def account_update(*, actor: User, account_id: int, data: Mapping[str, Any],
                                     confirmed=bool(data.get("confirm_duplicates")))
     account.search_text = search_text(account.name, account.short_name)
     fields = {name: getattr(account, name) for name in cleaned}
-    if "pool" in cleaned:
-        fields.update(_pool_change_fields(account, new_pool))
+    if "pool" in cleaned and new_pool is None:  # out of every pool: no hold, no deadline
+        fields.update(held_since=None, reclaim_due_at=None, reclaim_reminded_at=None)
     # Compare-and-set on version: a concurrent writer between our read and this update loses.
     updated = Account.objects.filter(pk=account.pk, version=account.version).update(
         **fields, search_text=account.search_text, version=F("version") + 1, updated_at=_now()
@@ -181,6 +174,11 @@ def account_update(*, actor: User, account_id: int, data: Mapping[str, Any],
         raise PreconditionFailed(_("这个%(object)s已被其他人修改，请刷新后重试。") % {"object": access.noun("account")})
     if checked:
         duplicates.record_keys_write("account", account.pk, current)
+    if "pool" in cleaned and new_pool is not None and account.owner is not None:
+        # Into another pool: a new hold under its rules, the owner's cap checked (else all rolls back).
+        pool_service.holds_restart([(account.pk, new_pool.pk)], account.owner, actor)
+    if changes.get("status", [None, None])[1] == AccountStatus.ACTIVE:
+        pool_service.accounts_won(won={account.pk: _now()})
     audit_record(object_type="account", object_id=account.pk, action=AuditEvent.Kind.UPDATE, actor_id=actor.pk,
                  object_repr=account.name, changes=changes)
     account.refresh_from_db()

@@ -322,6 +322,8 @@ def account_edit(request: HttpRequest, account_id: int) -> HttpResponse:
             form.add_error("owner" if "owner" in form.fields else None, error.detail)
         except DuplicateFound as error:
             found = error
+        except DomainError as error:  # e.g. the new owner is at a pool's cap (409 held_cap_reached)
+            form.add_error("owner" if "owner" in form.fields else None, error.detail)
         else:
             messages.success(request, _("客户已保存。"))
             return redirect("customers:account_detail", account_id=account.pk)
