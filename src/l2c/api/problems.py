@@ -67,6 +67,13 @@ class DuplicateOut(Schema):
     reasons: list[DuplicateReasonOut]
 
 
+class ClaimableDuplicateOut(Schema):
+    id: int
+    name: str
+    pool_id: int
+    pool: str
+
+
 class Problem(Schema):
     """An RFC 9457 problem document with a stable machine `code` and per-field `errors`."""
 
@@ -81,6 +88,8 @@ class Problem(Schema):
         None, description="duplicate problems: the candidates the caller may see, strongest first")
     hidden_duplicates: int | None = Field(
         None, description="duplicate problems: candidates the caller may not see (counted, never named)")
+    claimable_duplicates: list[ClaimableDuplicateOut] | None = Field(
+        None, description="duplicate problems: hidden candidates lying in a public pool the caller may claim from")
 
 
 def problem_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> HttpResponse:

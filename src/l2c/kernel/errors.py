@@ -45,6 +45,7 @@ class ProblemDocument(TypedDict):
     errors: list[ProblemFieldError]
     duplicates: NotRequired[list[dict[str, object]]]
     hidden_duplicates: NotRequired[int]
+    claimable_duplicates: NotRequired[list[dict[str, object]]]
 
 
 @dataclass(frozen=True)
@@ -173,17 +174,20 @@ class RateLimited(DomainError):
 class DuplicateFound(Conflict):
     """The record looks like existing ones. ``blocking``: a rule forbids saving it; otherwise the
     caller may save it anyway by confirming (``confirm_duplicates``). ``duplicates`` lists the
-    candidates the caller may see; ``hidden_duplicates`` counts those they may not (never named)."""
+    candidates the caller may see; ``hidden_duplicates`` counts those they may not (never named);
+    ``claimable_duplicates`` names the hidden ones lying in a public pool the caller may claim from
+    (their pool pages show them anyway), so the caller claims instead of duplicating."""
 
     code = "duplicate"
     title = "Possible duplicate"
 
     def __init__(self, detail: str | None = None, *, blocking: bool, duplicates: Sequence[dict[str, object]],
-                 hidden_duplicates: int) -> None:
+                 hidden_duplicates: int, claimable_duplicates: Sequence[dict[str, object]] = ()) -> None:
         super().__init__(detail)
         self.blocking = blocking
         self.duplicates = list(duplicates)
         self.hidden_duplicates = hidden_duplicates
+        self.claimable_duplicates = list(claimable_duplicates)
 
     def to_problem(self, instance: str | None = None) -> ProblemDocument:
         problem = super().to_problem(instance)
@@ -191,4 +195,5 @@ class DuplicateFound(Conflict):
         problem["type"] = PROBLEM_TYPE_BASE + problem["code"]
         problem["duplicates"] = self.duplicates
         problem["hidden_duplicates"] = self.hidden_duplicates
+        problem["claimable_duplicates"] = self.claimable_duplicates
         return problem

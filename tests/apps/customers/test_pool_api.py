@@ -143,3 +143,18 @@ def test_account_list_filters_by_pool(org, api_client_for):
     response = api_client_for("rep1").get(f"/api/v1/accounts?pool_id={pool.pk}")
 
     assert [item["name"] for item in response.json()["items"]] == ["北京筛选公海有限公司"]
+
+
+def test_a_duplicate_lying_in_my_pool_is_named_so_i_claim_it_instead(org, api_client_for):
+    pool = _pool(org)
+    pooled = _pooled(org, pool, "北京撞单公海有限公司", credit_code="91110108551385082Q")
+    body = {"name": "北京撞单公海有限公司", "credit_code": "91110108551385082Q"}
+
+    member = api_client_for("rep1").post("/api/v1/accounts", body, content_type="application/json")
+    outsider = api_client_for("rep3").post("/api/v1/accounts", body, content_type="application/json")
+
+    assert member.status_code == 409 and member.json()["code"] == "duplicate"
+    assert member.json()["hidden_duplicates"] == 1
+    assert member.json()["claimable_duplicates"] == [
+        {"id": pooled.pk, "name": "北京撞单公海有限公司", "pool_id": pool.pk, "pool": "华北公海"}]
+    assert outsider.status_code == 409 and outsider.json()["claimable_duplicates"] == []

@@ -16,7 +16,7 @@ CLAIMS_PER_CLAIMER = 50  # 20 × 50 = 1,000 claims
 ACCOUNTS = 100
 
 
-def _setup(org, *, quota):
+def _setup(org, *, quota, cap=None):
     from l2c.apps.customers.models import Account
     from l2c.apps.customers.pool import pool_save
     from l2c.apps.identity.services import user_create
@@ -25,7 +25,7 @@ def _setup(org, *, quota):
                          email=f"claimer{i}@example.com", department_id=org.north.pk, role_codes=["sales_rep"])
              for i in range(CLAIMERS)]
     pool = pool_save(actor=org["admin"], data={"name": "抢单公海", "member_department_ids": [org.north.pk],
-                                                "daily_claim_quota": quota})
+                                                "daily_claim_quota": quota, "max_held_per_rep": cap})
     Account.objects.bulk_create([Account(name=f"抢单客户{i:03d}", pool=pool) for i in range(ACCOUNTS)])
     return users, list(Account.objects.filter(pool=pool).values_list("pk", flat=True))
 
@@ -104,16 +104,19 @@ def test_one_thousand_concurrent_claims_on_one_hundred_accounts(org):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_claims_never_exceed_a_binding_quota(org):
+@pytest.mark.parametrize(("limits", "refusal"), [({"quota": 3}, "claim_quota_reached"),
+                                                 ({"quota": None, "cap": 3}, "held_cap_reached")])
+def test_concurrent_claims_never_exceed_a_binding_quota_or_cap(org, limits, refusal):
     from l2c.apps.customers.models import Account, PoolClaimCounter
 
-    users, account_ids = _setup(org, quota=3)  # capacity 60 < 100 accounts: the quota binds
+    users, account_ids = _setup(org, **limits)  # capacity 60 < 100 accounts: the limit binds
 
     outcomes = _race(users, account_ids)
 
     kinds = Counter(outcome for _, outcome in outcomes)
     assert kinds["ok"] == CLAIMERS * 3
-    assert set(kinds) <= {"ok", "already_claimed", "claim_quota_reached"}
+    assert set(kinds) <= {"ok", "already_claimed", refusal}
     held = Counter(Account.objects.filter(pk__in=account_ids, owner__isnull=False).values_list("owner_id", flat=True))
     assert set(held.values()) == {3}
-    assert set(PoolClaimCounter.objects.values_list("claimed", flat=True)) == {3}
+    if "cap" not in limits:
+        assert set(PoolClaimCounter.objects.values_list("claimed", flat=True)) == {3}

@@ -123,3 +123,19 @@ def test_pool_settings_pages_are_for_admins(org):
     assert (pool.protection_days, pool.protection_extension_days, pool.visible_fields) == (10, 2, ["name", "city"])
     assert list(pool.member_departments.values_list("pk", flat=True)) == [org.east.pk]
     assert "测试公海" in admin.get("/pools/manage/").content.decode()
+
+
+def test_the_account_form_offers_to_claim_a_pooled_duplicate(org):
+    from l2c.apps.customers.pool import pool_release
+
+    pool = _pool(org)
+    account = make_account(org["admin"], "北京表单撞单有限公司", credit_code="91110108551385082Q")
+    pool_release(actor=org["admin"], account_id=account.pk, reason="测试", pool_id=pool.pk)
+
+    response = _client(org, "rep1").post("/accounts/new/", {"name": "北京表单撞单有限公司", "status": "potential",
+                                                            "credit_code": "91110108551385082Q"})
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "其中这些客户在你可领取的公海中" in html
+    assert f'formaction="/pools/{pool.pk}/claim/{account.pk}/"' in html

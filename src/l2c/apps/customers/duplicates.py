@@ -414,8 +414,24 @@ def duplicates_guard(*, actor: User, object_type: str, values: Mapping[str, Any]
             detail = ngettext("可能与 %(count)s 条已有记录重复；确认后仍可保存。",
                               "可能与 %(count)s 条已有记录重复；确认后仍可保存。", count)
         raise DuplicateFound(detail % {"count": count, "hidden": hidden},
-                             blocking=check.blocks, duplicates=visible, hidden_duplicates=check.hidden_count)
+                             blocking=check.blocks, duplicates=visible, hidden_duplicates=check.hidden_count,
+                             claimable_duplicates=_claimable(actor, object_type, check))
     return check
+
+
+def _claimable(actor: User, object_type: str, check: DuplicateCheck) -> list[dict[str, object]]:
+    """Hidden account candidates lying in a pool the actor is a member of: the actor may browse and
+    claim them anyway, so naming them prevents a duplicate instead of leaking one (撞单)."""
+    hidden = [candidate.match.record_id for candidate in check.candidates if not candidate.visible]
+    if object_type != "account" or not hidden:
+        return []
+    from .pool import member_pools
+
+    rows = (MODELS["account"]._default_manager.filter(pk__in=hidden, owner__isnull=True,
+                                                     pool__in=member_pools(actor))
+            .values("pk", "name", "pool_id", "pool__name").order_by("pk"))
+    return [{"id": row["pk"], "name": row["name"], "pool_id": row["pool_id"], "pool": row["pool__name"]}
+            for row in rows]
 
 
 def record_keys_write(object_type: str, record_id: int, values: Mapping[str, Any]) -> None:

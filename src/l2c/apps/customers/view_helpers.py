@@ -132,7 +132,7 @@ def duplicates_context(found: DuplicateFound | None, object_type: str) -> dict[s
     candidates = [{**candidate, "url": reverse(detail_url, args=[candidate["id"]]),
                    "risk_level": levels.get(candidate["id"])} for candidate in found.duplicates]
     return {"detail": found.detail, "candidates": candidates, "hidden": found.hidden_duplicates,
-            "blocking": found.blocking}
+            "blocking": found.blocking, "claimable": getattr(found, "claimable_duplicates", [])}
 
 
 # --- display helpers ------------------------------------------------------------------------------
