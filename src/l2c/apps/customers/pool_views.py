@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from l2c.apps.identity import access
@@ -111,7 +111,8 @@ def pool_assign(request: HttpRequest, pool_id: int) -> HttpResponse:
     except DomainError as error:
         messages.error(request, error_text(error))
     else:
-        messages.success(request, _("已把 %(count)s 个客户分配给“%(user)s”。") % {"count": count, "user": to_user})
+        text = ngettext("已把 %(count)s 个客户分配给“%(user)s”。", "已把 %(count)s 个客户分配给“%(user)s”。", count)
+        messages.success(request, text % {"count": count, "user": to_user})
     return back(request, "customers:pool_list")
 
 
