@@ -1,5 +1,6 @@
-"""Visibility matrix: every role × own / same department / other department / shared / team records,
-through list, detail, count, search, update, delete and export, against an independent reference.
+"""Visibility matrix: every role × own / same department / other department / shared / team / public
+pool records, through list, detail, count, search, update, delete and export, against an independent
+reference.
 
 The reference (`expected`) is written from the rules in the docstring of `identity/access.py` and the
 default grants of sales records; it does not call the choke point. Every denied write must leave the
@@ -37,6 +38,9 @@ class RecordSpec:
     user_shares: dict[str, str] = field(default_factory=dict)
     department_shares: dict[str, str] = field(default_factory=dict)
     team: dict[str, str] = field(default_factory=dict)
+    # Released by its owner into the 华北 pool (members: 华北销售部): no owner, the owner's department
+    # kept, shares and team dropped.
+    pooled: bool = False
 
 
 SPECS = [
@@ -54,7 +58,11 @@ SPECS = [
     RecordSpec("team-read-rep1", "rep3", team={"rep1": "read"}),
     RecordSpec("team-edit-rep1", "rep3", team={"rep1": "edit"}),
     RecordSpec("team-edit-manager", "rep3", team={"manager": "edit"}),
+    RecordSpec("pooled-north", "rep2", pooled=True),
+    RecordSpec("pooled-was-shared", "rep1", user_shares={"rep2": "edit"}, team={"rep3": "edit"}, pooled=True),
+    RecordSpec("pooled-east", "rep3", pooled=True),
 ]
+POOL_MEMBERS = {"admin", "manager", "rep1", "rep2"}  # 华北销售部 (and its sub-departments) and admins
 
 
 def _token(index: int) -> str:
@@ -69,16 +77,19 @@ class World:
     contacts: dict[str, Any]  # spec key → Contact (only when built with contacts)
     specs: dict[str, RecordSpec]
     tokens: dict[str, str]
+    pool: Any = None
 
 
 def build_world(org: Any, *, with_contacts: bool = False) -> World:
     from l2c.apps.activity.services import record_share
+    from l2c.apps.customers.pool import pool_release, pool_save
     from l2c.apps.customers.services import account_team_set
 
     departments = {"north": org.north, "east": org.east, "center": org.center}
     accounts: dict[str, Any] = {}
     contacts: dict[str, Any] = {}
     tokens: dict[str, str] = {}
+    pool = None
     for index, spec in enumerate(SPECS):
         owner = org[spec.owner]
         tokens[spec.key] = _token(index)
@@ -91,10 +102,14 @@ def build_world(org: Any, *, with_contacts: bool = False) -> World:
                          department_id=departments[department_key].pk, access_level=access_level)
         for username, access_level in spec.team.items():
             account_team_set(actor=owner, account_id=account.pk, user_id=org[username].pk, access_level=access_level)
-        accounts[spec.key] = account
         if with_contacts:
             contacts[spec.key] = make_contact(owner, account, f"矩阵联系人{tokens[spec.key]}")
-    return World(org, accounts, contacts, {spec.key: spec for spec in SPECS}, tokens)
+        if spec.pooled:
+            pool = pool or pool_save(actor=org["admin"], data={"name": "矩阵公海",
+                                                                "member_department_ids": [org.north.pk]})
+            account = pool_release(actor=org["admin"], account_id=account.pk, reason="矩阵", pool_id=pool.pk)
+        accounts[spec.key] = account
+    return World(org, accounts, contacts, {spec.key: spec for spec in SPECS}, tokens, pool)
 
 
 # --- the reference --------------------------------------------------------------------------------
@@ -120,11 +135,12 @@ def expected(user: Any, world: World, key: str, action: str) -> bool:
         return False
     scope = max((scope for scope, actions in grants if "view" in actions), key=SCOPE_WIDTH.__getitem__)
     owner = world.org[spec.owner]
+    owns = owner.pk == user.pk and not spec.pooled  # a pooled account has no owner
     in_scope = {
-        "own": owner.pk == user.pk,
-        "department": owner.pk == user.pk or (
+        "own": owns,
+        "department": owns or (
             account.department_id is not None and account.department_id == user.department_id),
-        "subtree": owner.pk == user.pk or (
+        "subtree": owns or (
             account.department is not None and user.department_id is not None
             and user.department_id in _department_and_ancestors(account.department)),
         "all": True,
@@ -136,6 +152,8 @@ def expected(user: Any, world: World, key: str, action: str) -> bool:
     reached += [level for name, level in spec.department_shares.items()
                 if departments[name].pk == user.department_id]
     reached += [level for name, level in spec.team.items() if name == user.username]
+    if spec.pooled:
+        reached = []  # going into the pool dropped its shares and team
     if action in ("view", "export"):
         return in_scope or bool(reached)
     assert action == "edit"
@@ -219,9 +237,18 @@ def test_account_reads_match_the_reference(org, api_client_for, username):
         if [item["id"] for item in found.json()["items"]] != ([account.pk] if should_see else []):
             mismatches.append(("search", key, found.json()["items"]))
     exported = set(access.restrict(Account.objects.all(), user, "account", "export").values_list("pk", flat=True))
+    browsed = client.get(f"/api/v1/pools/{world.pool.pk}/accounts", {"limit": 200})
 
     assert listed.status_code == 200
     assert {item["id"] for item in listed.json()["items"]} == visible
+    # Pool members browse every pooled account (the pool's fields only); others do not reach the pool.
+    if username in POOL_MEMBERS:
+        assert browsed.status_code == 200
+        assert {item["id"] for item in browsed.json()["items"]} == {
+            world.accounts[key].pk for key in world.accounts if world.specs[key].pooled}
+        assert all("phone" not in item for item in browsed.json()["items"])
+    else:
+        assert browsed.status_code == 404
     assert listed.json()["count"] == len(visible)
     assert counted.status_code == 200
     assert counted.json() == {"count": len(visible)}
@@ -245,7 +272,8 @@ def test_account_updates_match_the_reference_and_denials_change_nothing(org, api
                                 content_type="application/json")
         if expected(user, world, key, "edit"):
             rows_after = _account_rows()
-            if (response.status_code, response.json()["name"], response.json()["version"]) != (200, new_name, 2):
+            if (response.status_code, response.json()["name"], response.json()["version"]) != (
+                    200, new_name, rows_before[account.pk][2] + 1):
                 mismatches.append(("update", key, response.status_code))
             if rows_after[account.pk] != (new_name, rows_before[account.pk][1], rows_before[account.pk][2] + 1):
                 mismatches.append(("update-row", key, rows_after[account.pk]))
