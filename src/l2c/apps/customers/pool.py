@@ -615,21 +615,8 @@ def pool_save(*, actor: User, data: Mapping[str, Any], pool_id: int | None = Non
         if pool is None:
             raise NotFound(_("没有 ID 为 %(id)s 的公海。") % {"id": pool_id})
     cleaned, errors = _clean_pool(data, pool)
-    users = departments = None
-    if "member_user_ids" in data:
-        wanted = {int(i) for i in data.get("member_user_ids") or []}
-        users = list(User.objects.filter(pk__in=wanted))
-        if len(users) != len(wanted):
-            missing = sorted(wanted - {user.pk for user in users})
-            errors.append(FieldError("member_user_ids", _("没有这些用户：%(ids)s。")
-                                     % {"ids": ", ".join(map(str, missing))}, "invalid"))
-    if "member_department_ids" in data:
-        wanted = {int(i) for i in data.get("member_department_ids") or []}
-        departments = list(Department.objects.filter(pk__in=wanted))
-        if len(departments) != len(wanted):
-            missing = sorted(wanted - {department.pk for department in departments})
-            errors.append(FieldError("member_department_ids", _("没有这些部门：%(ids)s。")
-                                     % {"ids": ", ".join(map(str, missing))}, "invalid"))
+    users = _members(data, "member_user_ids", User, _("没有这些用户：%(ids)s。"), errors)
+    departments = _members(data, "member_department_ids", Department, _("没有这些部门：%(ids)s。"), errors)
     if errors:
         raise ValidationFailed(_("公海设置填写有误。"), errors=errors)
     before = _pool_snapshot(pool) if pool else {}
@@ -660,6 +647,19 @@ def pool_save(*, actor: User, data: Mapping[str, Any], pool_id: int | None = Non
         job_enqueue(task=pool_reschedule_task, name="customers.pool_reschedule", arguments={"pool_id": pool.pk},
                     actor=actor)
     return pool
+
+
+def _members(data: Mapping[str, Any], field: str, model: Any, message: str,
+             errors: list[FieldError]) -> list[Any] | None:
+    """The users or departments listed under `field` (None when not given); unknown ids are an error."""
+    if field not in data:
+        return None
+    wanted = {int(i) for i in data.get(field) or []}
+    found = list(model.objects.filter(pk__in=wanted))
+    missing = sorted(wanted - {row.pk for row in found})
+    if missing:
+        errors.append(FieldError(field, message % {"ids": ", ".join(map(str, missing))}, "invalid"))
+    return found
 
 
 def _pool_snapshot(pool: Pool) -> dict[str, Any]:
