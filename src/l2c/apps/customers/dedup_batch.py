@@ -46,6 +46,7 @@ from .models import DuplicateCandidate, DuplicateGroup, DuplicateGroupStatus, Du
 JOB_NAME = "customers.duplicates_batch"
 KEY_CAP = 50  # keys held by more records than this make no pairs
 SCORE_CHUNK = 20_000  # pairs scored per chunk (one profile query per 2,000 of their records)
+PRELOAD_LIMIT = 2_000_000  # records whose profiles are read at once (about 1 KB each)
 WRITE_BATCH = 2_000
 # Kinds that are joined, and how: a stored core name meets deletions; brand keys of the two scripts
 # meet each other (side 1 and 2), never their own script.
@@ -165,12 +166,21 @@ def scored_pairs(object_type: str, left: Sequence[int], right: Sequence[int], ru
                  *, chunk: int = SCORE_CHUNK, progress: Any = None,
                  apart: list[int] | None = None) -> Iterator[tuple[int, int, dedup.Match]]:
     """The pairs some rule matches, with the match (scored from the stored profiles), in chunks.
-    Name-only matches between records of different regions are left out (counted in `apart`)."""
+    Name-only matches between records of different regions are left out (counted in `apart`).
+    Up to PRELOAD_LIMIT records, the profiles of every record in a pair are read once in id order
+    (a near-sequential scan); beyond, per chunk (bounded memory, random reads)."""
+    everyone = sorted(set(left) | set(right))
+    preloaded = len(everyone) <= PRELOAD_LIMIT
+    if preloaded:
+        profiles = _profiles(object_type, everyone)
+        regions = _regions(object_type, everyone)
+    del everyone
     for start in range(0, len(left), chunk):
         lows, highs = left[start:start + chunk], right[start:start + chunk]
-        ids = sorted(set(lows) | set(highs))
-        profiles = _profiles(object_type, ids)
-        regions = _regions(object_type, ids)
+        if not preloaded:
+            ids = sorted(set(lows) | set(highs))
+            profiles = _profiles(object_type, ids)
+            regions = _regions(object_type, ids)
         for low, high in zip(lows, highs, strict=True):
             first, second = profiles.get(low), profiles.get(high)
             if first is None or second is None:
