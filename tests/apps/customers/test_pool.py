@@ -480,3 +480,29 @@ def test_a_transaction_dated_during_the_hold_counts_as_a_won_deal_an_older_one_d
     transaction_create(actor=org["rep1"], account_id=account.pk,
                        data={"occurred_on": today, "amount": "100", "reference": "NEW-1"})
     assert Account.objects.get(pk=account.pk).reclaim_due_at is None
+
+
+def test_a_merge_that_changes_the_owner_goes_through_the_pool_rules(org):
+    from l2c.apps.customers import merge
+    from l2c.apps.customers.models import Account
+    from l2c.apps.customers.pool import PoolConflict, pool_claim
+
+    pool = _pool(org, max_held_per_rep=1, protection_days=10)
+    survivor, taken = _pooled(org, pool, "北京合并公海有限公司"), _pooled(org, pool, "北京合并公海另一有限公司")
+    pool_claim(actor=org["rep1"], account_id=survivor.pk)
+    pool_claim(actor=org["rep2"], account_id=taken.pk)
+    other = make_account(org["rep2"], "北京合并来源有限公司")
+
+    # rep2 already holds one account under the pool (cap 1): taking over the survivor is refused.
+    with pytest.raises(PoolConflict) as error:
+        merge.accounts_merge(actor=org["manager"], survivor_id=survivor.pk, merged_ids=[other.pk],
+                             field_choices={"owner": other.pk})
+    assert error.value.code == "held_cap_reached"
+    assert Account.objects.filter(pk=other.pk).exists()
+
+    Account.objects.filter(pk=taken.pk).update(pool=None)  # rep2 now holds nothing under the pool
+    merge.accounts_merge(actor=org["manager"], survivor_id=survivor.pk, merged_ids=[other.pk],
+                         field_choices={"owner": other.pk})
+    moved = Account.objects.get(pk=survivor.pk)
+    assert moved.owner_id == org["rep2"].pk
+    assert moved.reclaim_due_at == moved.held_since + dt.timedelta(days=10)

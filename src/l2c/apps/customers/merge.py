@@ -44,6 +44,17 @@ CONTACT_MERGE_FIELDS: tuple[str, ...] = (*CONTACT_FIELDS, "account")
 MERGE_FIELDS = {"account": ACCOUNT_MERGE_FIELDS, "contact": CONTACT_MERGE_FIELDS}
 
 
+def _pool_hold(object_type: str, survivor: Any, updates: Mapping[str, Any], actor: User) -> None:
+    """A merge (or its undo) that gives a pooled or held account another owner goes through the pool
+    rules like any owner change: the owner's cap is checked and a new hold starts."""
+    owner_id = updates.get("owner_id")
+    if object_type != "account" or owner_id is None or survivor.pool_id is None:
+        return
+    from .pool import holds_restart
+
+    holds_restart([(survivor.pk, survivor.pool_id)], User.objects.get(pk=owner_id), actor)
+
+
 def _is_foreign_key(model: type[models.Model], name: str) -> bool:
     try:
         return isinstance(model._meta.get_field(name), models.ForeignKey)
@@ -339,6 +350,7 @@ def _merge(object_type: str, *, actor: User, survivor_id: int, merged_ids: Seque
         **updates, version=next_version, updated_at=timezone.now())
     if not updated:
         raise Conflict(_("保留的%(object)s刚被其他人修改，请刷新后重试。") % noun)
+    _pool_hold(object_type, survivor, updates, actor)
 
     merges: list[RecordMerge] = []
     tagged = object_type == "account"
@@ -529,6 +541,7 @@ def merge_undo(*, actor: User, merge_id: int) -> list[RecordMerge]:
         _insert_rows(model, [item.merged_snapshot["record"]])
     model._default_manager.filter(pk=survivor.pk).update(**updates, search_text=survivor.search_text,
                                                          version=F("version") + 1, updated_at=now)
+    _pool_hold(object_type, survivor, updates, actor)
     through = Account.tags.through
     not_restored: dict[str, int] = {}
     for item in merges:
