@@ -65,9 +65,9 @@ def test_hand_computed_example_gives_exact_values_scores_and_segments(example):
 
     assert _rows(example) == {
         "A": (1, 3, 60000, 4, 4, 4, "important_value"),
-        "B": (10, 1, 5000, 3, 1, 2, "general_recovery"),
+        "B": (10, 1, 5000, 3, 2, 2, "general_recovery"),
         "C": (121, 2, 200000, 2, 3, 5, "important_recovery"),
-        "D": (365, 1, 1000, 1, 1, 1, "general_recovery"),
+        "D": (365, 1, 1000, 1, 2, 1, "general_recovery"),
         "E": (0, 4, 8000, 5, 5, 3, "general_value"),
     }
     assert (result.accounts, result.transactions, result.currency, result.window_start) == (5, 11, "CNY", None)
@@ -100,7 +100,7 @@ def test_window_counts_only_the_last_n_days_up_to_as_of(org, example):
     assert result.window_start == dt.date(2026, 6, 1)
     assert _rows(example) == {
         "A": (1, 2, 30000, 4, 4, 5, "important_value"),
-        "B": (10, 1, 5000, 1, 1, 1, "general_recovery"),
+        "B": (10, 1, 5000, 2, 2, 2, "general_recovery"),
         "E": (0, 4, 8000, 5, 5, 4, "important_value"),
     }
 
@@ -110,7 +110,7 @@ def test_only_the_settings_currency_counts(org, example):
 
     rfm.rfm_recompute(as_of=AS_OF)
 
-    assert _rows(example) == {"F": (29, 1, 99999, 1, 1, 1, "general_recovery")}
+    assert _rows(example) == {"F": (29, 1, 99999, 5, 5, 5, "important_value")}  # a lone customer scores best
 
 
 def test_bins_setting_changes_the_score_range(org, example):

@@ -44,16 +44,27 @@ def test_a_window_leaves_out_older_transactions_and_customers_without_any():
 
 def test_quintile_scores_and_segments_by_hand():
     # recency (negated) sorted: -181 -171 -10 -5 -1 → edges -181 -171 -10 -5
-    # frequency sorted: 1 1 2 3 4 → edges 1 1 2 3; monetary: 20 150 300 1000 2000 → edges 20 150 300 1000
+    # frequency sorted: 1 1 2 3 4 → the tied 1s share ranks 1 and 2 (average 1.5 → ⌈5 × 1.5 / 5⌉ = 2);
+    # monetary: 20 150 300 1000 2000 → ranks 1..5 → scores 1..5
     scores = rfm_scores(rfm_values(TRANSACTIONS, as_of=AS_OF))
 
     assert [(s.customer_id, s.recency_score, s.frequency_score, s.monetary_score, s.segment) for s in scores] == [
         (1, 4, 3, 3, "general_development"),
-        (2, 2, 1, 4, "important_recovery"),
+        (2, 2, 2, 4, "important_recovery"),
         (3, 5, 4, 2, "general_value"),
-        (4, 1, 1, 1, "general_recovery"),
+        (4, 1, 2, 1, "general_recovery"),
         (5, 3, 5, 5, "important_retention"),
     ]
+
+
+def test_a_tie_at_the_top_never_scores_at_the_bottom_and_a_lone_customer_scores_best():
+    from l2c.engines.rfm import rank_scores
+
+    # 85 customers bought today (negated recency 0), 15 a hundred days ago (−100).
+    scores = rank_scores([0] * 85 + [-100] * 15)
+    assert set(scores[:85]) == {3} and set(scores[85:]) == {1}  # average ranks 58 and 8 of 100
+    assert rank_scores([7]) == [5]
+    assert rank_scores(list(range(10))) == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
 
 
 def test_quantile_edges_need_two_bins():

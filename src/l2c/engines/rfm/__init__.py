@@ -7,8 +7,9 @@ Definitions (stated in the UI and docs as well):
 - window    = transactions dated from `window_start` (inclusive; None = all history) to `as_of`
   (inclusive). Transactions after `as_of` are ignored.
 
-Scores 1–`bins` per dimension by quantile edges of the customers being scored (quintiles by
-default): higher is better, so a *short* recency scores high. Equal values always get equal scores.
+Scores 1–`bins` per dimension by percentile rank among the customers being scored (quintiles by
+default; tied values share their average rank): higher is better, so a *short* recency scores
+high. Equal values always get equal scores, and a tie at the top never scores at the bottom.
 Segments combine "high" (score above the middle) and "low" per dimension into the eight classic
 groups; their names are data an admin may rename.
 """
@@ -16,7 +17,6 @@ groups; their names are data an admin may rename.
 from __future__ import annotations
 
 import datetime as dt
-from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -93,24 +93,39 @@ def quantile_edges(values: Sequence[int | Decimal], bins: int = DEFAULT_BINS) ->
     return [ordered[max(0, (len(ordered) * k) // bins - 1)] for k in range(1, bins)]
 
 
-def _score(value: int | Decimal, edges: Sequence[int | Decimal]) -> int:
-    # The edges are ascending, so the number of edges strictly below the value is its left
-    # insertion point: O(log bins) per value, which counts at 100,000 customers.
-    return 1 + bisect_left(edges, value)
+def rank_scores(values: Sequence[int | Decimal], bins: int = DEFAULT_BINS) -> list[int]:
+    """Scores 1..bins by percentile rank, in input order: a value's score is ⌈bins × r / n⌉ where r is
+    its 1-based rank among the n values and tied values share the average of their ranks. With
+    distinct values this is the quintiles (the lowest fifth scores 1, the highest `bins`); a tie
+    scores in the middle of the ranks it spans, so 85 customers tied at the top score 3, not 1, and
+    a lone customer scores `bins`."""
+    if bins < 2:
+        raise ValueError("bins must be at least 2")
+    n = len(values)
+    order = sorted(range(n), key=values.__getitem__)
+    scores = [0] * n
+    start = 0
+    while start < n:
+        end = start
+        while end + 1 < n and values[order[end + 1]] == values[order[start]]:
+            end += 1
+        # Average 1-based rank (start + end + 2) / 2; the score ⌈bins × rank / n⌉ in integers.
+        score = max(1, min(bins, -(-bins * (start + end + 2) // (2 * n))))
+        for position in range(start, end + 1):
+            scores[order[position]] = score
+        start = end + 1
+    return scores
 
 
 def rfm_scores(values: Sequence[RfmValues], *, bins: int = DEFAULT_BINS) -> list[RfmScore]:
-    """Scores 1..bins per dimension and the segment of each customer. Recency is scored on its
-    negation, so the most recent customers score highest."""
-    recency_edges = quantile_edges([-value.recency_days for value in values], bins)
-    frequency_edges = quantile_edges([value.frequency for value in values], bins)
-    monetary_edges = quantile_edges([value.monetary for value in values], bins)
+    """Scores 1..bins per dimension (`rank_scores`) and the segment of each customer. Recency is
+    scored on its negation, so the most recent customers score highest."""
+    recency = rank_scores([-value.recency_days for value in values], bins)
+    frequency = rank_scores([value.frequency for value in values], bins)
+    monetary = rank_scores([value.monetary for value in values], bins)
     middle = (bins + 1) / 2
     scores = []
-    for value in values:
-        r = _score(-value.recency_days, recency_edges)
-        f = _score(value.frequency, frequency_edges)
-        m = _score(value.monetary, monetary_edges)
+    for value, r, f, m in zip(values, recency, frequency, monetary, strict=True):
         segment = SEGMENTS[(r > middle, f > middle, m > middle)]
         scores.append(RfmScore(value.customer_id, value.recency_days, value.frequency, value.monetary, r, f, m,
                                segment))
