@@ -295,3 +295,11 @@ def test_an_account_with_transactions_cannot_be_deleted(org):
 
     assert failure.value.detail == "The account “北京历史科技有限公司” has 1 transaction and cannot be deleted."
     assert Account.objects.filter(pk=account.pk).exists()
+
+
+def test_one_transaction_is_at_most_a_hundred_billion_so_sums_never_overflow():
+    from l2c.apps.customers.rfm import clean_amount_minor
+
+    assert clean_amount_minor("100000000000", "CNY") == 10**13
+    with pytest.raises(ValueError, match="金额太大（单笔最多 100,000,000,000）"):
+        clean_amount_minor("100000000000.01", "CNY")

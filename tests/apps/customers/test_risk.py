@@ -559,3 +559,23 @@ def test_ingest_costs_the_same_queries_for_3_or_30_accounts(org: Any) -> None:
 
     assert cost(many[:3], "small") == cost(many[3:], "large")
     assert Notification.objects.count() == 30 + 20  # every owner once, the manager once per rep's account
+
+
+def test_an_event_id_used_for_another_account_is_an_error_that_reveals_nothing(org):
+    from l2c.apps.customers.models import RiskEvent
+    from l2c.apps.customers.risk import risk_events_ingest
+    from l2c.kernel.errors import ValidationFailed
+
+    hidden = make_account(org["rep3"], "上海隐藏风险有限公司")
+    mine = make_account(org["rep1"], "北京我的风险有限公司")
+    risk_events_ingest(actor=org["admin"], events=[{"account_id": hidden.pk, "source": "qcc", "event_id": "E-1",
+                                                    "kind": "lawsuit", "title": "诉讼"}])
+
+    with pytest.raises(ValidationFailed) as error:
+        risk_events_ingest(actor=org["manager"], events=[{"account_id": mine.pk, "source": "qcc", "event_id": "E-1",
+                                                          "kind": "lawsuit", "title": "诉讼"}])
+
+    assert [(e.field, e.code, e.message) for e in error.value.errors] == [
+        ("events.0.event_id", "event_conflict", "这个数据来源的事件编号已用于另一个客户，不能重复使用。")]
+    assert error.value.detail == "1 条风险事件有误，整批都没有写入。"
+    assert RiskEvent.objects.filter(account=mine).count() == 0

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Max, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -68,7 +68,9 @@ DEFINITIONS: dict[str, Any] = {
 }
 RECOMPUTE_JOB = "customers.rfm_recompute"
 MAX_WINDOW_DAYS = 36_500
-MAX_MINOR = 2**63 - 1
+# One transaction at most 10^13 minor units (1,000亿 yuan): a realistic bound that keeps any sum of
+# transactions of one account far inside 64-bit integers (the recompute adds them up in SQL).
+MAX_MINOR = 10**13
 REFERENCE_MAX = 100
 NOTE_MAX = 255
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -219,7 +221,7 @@ def clean_amount_minor(raw: Any, currency: str) -> int:
     if minor != minor.to_integral_value():
         raise ValueError(_("金额最多 %(places)s 位小数（%(currency)s）") % {"places": exponent, "currency": currency})
     if abs(minor) > MAX_MINOR:
-        raise ValueError(_("金额太大"))
+        raise ValueError(_("金额太大（单笔最多 %(max)s）") % {"max": f"{MAX_MINOR // 10**exponent:,}"})
     return int(minor)
 
 
@@ -307,7 +309,12 @@ def transaction_create(*, actor: User, account_id: int, data: Mapping[str, Any],
             account=account, source=source, reference=cleaned["reference"]).exists():
         message = _("这个客户已有单据号为“%(reference)s”的交易记录。") % {"reference": cleaned["reference"]}
         raise Conflict(message, errors=[FieldError("reference", message, "duplicate")])
-    record = CustomerTransaction.objects.create(account=account, source=source, created_by=actor, **cleaned)
+    try:
+        with transaction.atomic():
+            record = CustomerTransaction.objects.create(account=account, source=source, created_by=actor, **cleaned)
+    except IntegrityError:  # the same reference saved by a concurrent request (a double submit)
+        message = _("这个客户已有单据号为“%(reference)s”的交易记录。") % {"reference": cleaned["reference"]}
+        raise Conflict(message, errors=[FieldError("reference", message, "duplicate")]) from None
     # A transaction is a won deal (until opportunities exist): the public pool's protection rule ends.
     pool_service.accounts_won(won={account.pk: pool_service.won_on(record.occurred_on)})
     audit_record(object_type="account", object_id=account.pk, action=AuditEvent.Kind.UPDATE, actor_id=actor.pk,

@@ -33,7 +33,7 @@ from django.db.models import Case, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from l2c.apps.activity.audit import audit_bulk, audit_record
 from l2c.apps.activity.models import AuditEvent, Notification
@@ -388,6 +388,25 @@ def _existing(pairs: set[tuple[str, str]]) -> dict[tuple[str, str], RiskEvent]:
     return found
 
 
+EVENT_ID_CONFLICT = gettext_lazy("这个数据来源的事件编号已用于另一个客户，不能重复使用。")
+
+
+def event_id_conflicts(items: Sequence[Mapping[str, Any]], *, prefix: str = "events.",
+                       rows: Sequence[int] | None = None) -> list[FieldError]:
+    """Items whose (source, event id) is stored already *for another account*: an error that names
+    neither that account nor the event (the caller may not see it); a re-sent event of the same
+    account stays "unchanged"."""
+    stored = _existing({(item["source"], item["event_id"]) for item in items})
+    errors = []
+    for index, item in enumerate(items):
+        event = stored.get((item["source"], item["event_id"]))
+        if event is not None and event.account_id != item["account_id"]:
+            field = f"{prefix}{index}.event_id" if rows is None else "event_id"
+            errors.append(FieldError(field, str(EVENT_ID_CONFLICT), "event_conflict",
+                                     None if rows is None else rows[index]))
+    return errors
+
+
 def _events_write(*, actor: User, items: Sequence[Mapping[str, Any]]) -> IngestResult:
     """Store the clean items (each with `account_id`) that are new; recompute levels, audit, alert.
     Call inside a transaction."""
@@ -414,7 +433,9 @@ def _events_write(*, actor: User, items: Sequence[Mapping[str, Any]]) -> IngestR
     if new_events:
         try:
             with transaction.atomic():
-                RiskEvent.objects.bulk_create(new_events, batch_size=1000)
+                # In key order, so two batches holding the same events in other orders cannot deadlock.
+                RiskEvent.objects.bulk_create(sorted(new_events, key=lambda event: (event.source, event.event_id)),
+                                              batch_size=1000)
         except IntegrityError:
             raise Conflict(
                 _("另一个请求正在写入其中的部分风险事件，请稍后重试（已写入的事件会报告为未改变）。")) from None
@@ -518,6 +539,8 @@ def risk_events_ingest(*, actor: User, events: Sequence[Mapping[str, Any]]) -> I
         account_id, account_errors = account_resolve(ref, lookup, prefix=f"events.{index}.")
         errors.extend(account_errors)
         clean["account_id"] = account_id
+    if not errors:
+        errors.extend(event_id_conflicts(cleans))
     if errors:
         bad = len({error.field.split(".")[1] for error in errors})
         raise ValidationFailed(ngettext("%(count)s 条风险事件有误，整批都没有写入。",

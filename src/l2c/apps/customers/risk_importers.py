@@ -141,7 +141,10 @@ def _check(context: ImportContext, rows: list[dict[str, Any]]) -> dict[int, tupl
     for index, row in enumerate(rows):
         key = (row["source"], row["event_id"])
         number = row[ROW_NUMBER_KEY]
-        if key in stored:
+        if key in stored and stored[key].account_id != row["account_id"]:
+            # Used for another account (maybe one the importer may not see): an error naming neither.
+            verdicts[index] = ([FieldError("event_id", str(risk.EVENT_ID_CONFLICT), "event_conflict", number)], [])
+        elif key in stored:
             message = _("已有数据来源为 %(source)s、事件编号为 %(event_id)s 的风险事件，将跳过。") % {
                 "source": key[0], "event_id": key[1]}
             verdicts[index] = ([], [FieldError("event_id", message, "unchanged", number)])
