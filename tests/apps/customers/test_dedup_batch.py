@@ -245,3 +245,22 @@ def test_queue_page_names_visible_records_counts_hidden_ones_in_both_languages(o
     assert "and 1 account you may not see" in english and "Compare and merge" in english
     assert "Possible duplicate accounts" in english
     assert f'href="/duplicates/{DuplicateCandidate.objects.get(record_id=mine[0]).group_id}/"' in chinese
+
+
+def test_changing_the_survivor_on_the_compare_page_shows_the_choices_again_instead_of_merging(
+        org: Any, client: Any) -> None:
+    ids = _labelled(org["rep1"])
+    dedup_batch.duplicates_batch_run(object_type="account")
+    group = _open_groups()[frozenset(ids["B"])]
+    client.force_login(org["manager"])
+    page = client.get(f"/duplicates/{group.pk}/")
+    rendered_for = page.context["survivor_id"]
+    other = next(pk for pk in ids["B"] if pk != rendered_for)
+
+    response = client.post(f"/duplicates/{group.pk}/", {"rendered_for": rendered_for, "survivor": other,
+                                                        "merge": ids["B"]})
+
+    assert response.status_code == 422
+    assert "保留的客户已更改" in response.content.decode()
+    assert response.context["survivor_id"] == other
+    assert Account.objects.filter(pk__in=ids["B"]).count() == 2 and not RecordMerge.objects.exists()

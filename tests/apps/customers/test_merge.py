@@ -162,7 +162,8 @@ def test_merge_repoints_every_relation_and_keeps_what_undo_needs(org: Any) -> No
                                                          world["transaction_blank"].pk]),
         "customers.RiskEvent.account": [world["risk"].pk],
     }
-    assert record.survivor_before == {"phone": "010-62345678", "address": "", "website": "", "custom.tier": None}
+    assert record.survivor_before == {"phone": "010-62345678", "address": "", "website": "", "custom.tier": None,
+                                      "last_followed_up_at": None}  # the survivor took the later follow-up date
     kept = record.merged_snapshot["kept_aside"]
     assert [row["id"] for row in kept["identity.Share.object_id"]] == [world["share_kept"].pk]
     assert [row["id"] for row in kept["customers.AccountTeamMember.account"]] == [world["team_both_merged"].pk]
@@ -345,3 +346,16 @@ def test_owner_chosen_from_a_merged_account_is_a_recorded_transfer_and_undo_give
     assert (after.owner_id, after.department_id) == (org["rep1"].pk, org.north.pk)
     assert Account.objects.get(pk=merged.pk).owner_id == org["rep3"].pk
     assert OwnershipTransfer.objects.filter(object_id=survivor.pk, via="merge_undo").count() == 1
+
+
+def test_every_relation_pointing_at_an_account_is_in_the_merge_registry() -> None:
+    """A later module that adds a foreign key to Account must register it (merge.register_relation),
+    else a merge would cascade-delete its rows or fail on PROTECT."""
+    from l2c.apps.customers import merge
+    from l2c.apps.customers.models import Account
+
+    registered = {relation.key for relation in merge.relations("account")}
+    pointing = {f"{rel.related_model._meta.label}.{rel.field.name}" for rel in Account._meta.related_objects
+                if not rel.many_to_many}  # tags (many-to-many) are combined by the merge itself
+
+    assert pointing - registered == set()

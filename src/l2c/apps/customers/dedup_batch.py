@@ -329,8 +329,12 @@ def duplicates_batch_start(*, actor: User | None, object_type: str = "account") 
                                    status__in=[JobRun.Status.QUEUED, JobRun.Status.RUNNING]).order_by("-pk").first()
     if active is not None:
         raise Conflict(_("批量查重任务 %(id)s 正在排队或运行，请等它结束。") % {"id": active.pk})
-    run = job_enqueue(task=duplicates_batch, name=JOB_NAME, arguments={"object_type": object_type}, actor=actor)
-    assert run is not None
+    # The check above races with a concurrent start; the unique key (one on-demand run per type and
+    # minute) settles it in the database.
+    run = job_enqueue(task=duplicates_batch, name=JOB_NAME, arguments={"object_type": object_type}, actor=actor,
+                      unique_key=f"{JOB_NAME}:{object_type}:on-demand:{timezone.now():%Y%m%d%H%M}")
+    if run is None:
+        raise Conflict(_("批量查重任务刚刚已经开始，请等它结束。"))
     return run
 
 
@@ -377,9 +381,15 @@ def groups_view(*, user: User, groups: Sequence[DuplicateGroup]) -> list[GroupVi
     views = []
     for group in groups:
         rows = by_group.get(group.pk, [])
-        visible = [GroupRecord(row["record_id"], names[row["record_id"]][0], row["score"], row["reasons"])
-                   for row in rows if row["record_id"] in names and names[row["record_id"]][1]]
-        views.append(GroupView(group, visible, len(rows) - len(visible)))
+        seen = {pk for pk, (_name, visible) in names.items() if visible}
+        # A reason names the other record of its pair (and quotes its name): only when that one is
+        # visible too, else the hidden record would leak through its visible partner.
+        visible = [GroupRecord(row["record_id"], names[row["record_id"]][0], row["score"],
+                               [reason for reason in row["reasons"] if reason.get("with") in seen])
+                   for row in rows if row["record_id"] in seen]
+        # Records deleted since the run are neither shown nor counted as hidden.
+        hidden = sum(1 for row in rows if row["record_id"] in names and row["record_id"] not in seen)
+        views.append(GroupView(group, visible, hidden))
     return views
 
 

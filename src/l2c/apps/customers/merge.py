@@ -44,15 +44,43 @@ CONTACT_MERGE_FIELDS: tuple[str, ...] = (*CONTACT_FIELDS, "account")
 MERGE_FIELDS = {"account": ACCOUNT_MERGE_FIELDS, "contact": CONTACT_MERGE_FIELDS}
 
 
-def _pool_hold(object_type: str, survivor: Any, updates: Mapping[str, Any], actor: User) -> None:
-    """A merge (or its undo) that gives a pooled or held account another owner goes through the pool
-    rules like any owner change: the owner's cap is checked and a new hold starts."""
-    owner_id = updates.get("owner_id")
-    if object_type != "account" or owner_id is None or survivor.pool_id is None:
+def _pool_hold(object_type: str, survivor: Any, updates: Mapping[str, Any], actor: User,
+               merged: Sequence[Any] = ()) -> None:
+    """Keep the public-pool state right after a merge or its undo: an owner change goes through the
+    pool rules like any other (cap, a new hold), an account left without an owner lies in its pool
+    again, and a merge recomputes the deadline (the survivor took over the latest follow-up and won
+    deal of the records folded in: `_activity_dates`)."""
+    if object_type != "account":
         return
-    from .pool import holds_restart
+    from .pool import due_of, holds_restart
 
-    holds_restart([(survivor.pk, survivor.pool_id)], User.objects.get(pk=owner_id), actor)
+    if survivor.pool_id is None:
+        return
+    if "owner_id" in updates and updates["owner_id"] is None:
+        Account.objects.filter(pk=survivor.pk).update(held_since=None, reclaim_due_at=None,
+                                                      reclaim_reminded_at=None, pool_entered_at=timezone.now())
+    elif updates.get("owner_id") is not None:
+        holds_restart([(survivor.pk, survivor.pool_id)], User.objects.get(pk=updates["owner_id"]), actor)
+    elif merged:
+        account = Account.objects.select_related("pool").get(pk=survivor.pk)
+        due = due_of(account, account.pool)
+        if due != account.reclaim_due_at:
+            Account.objects.filter(pk=account.pk).update(reclaim_due_at=due, reclaim_reminded_at=None)
+
+
+def _activity_dates(survivor: Any, merged: Sequence[Any], before: dict[int, dict[str, Any]],
+                    changes: dict[str, list[Any]], updates: dict[str, Any]) -> None:
+    """The survivor takes the latest follow-up and won-deal dates of the merged accounts (their
+    follow-ups and transactions move to it); recorded like a chosen field, so undo restores them."""
+    for name in ("last_followed_up_at", "last_won_at"):
+        current = getattr(survivor, name)
+        latest = max((record for record in merged if getattr(record, name) is not None),
+                     key=lambda record: getattr(record, name), default=None)
+        if latest is None or (current is not None and getattr(latest, name) <= current):
+            continue
+        before[latest.pk][name] = jsonable(current)
+        changes[name] = [jsonable(current), jsonable(getattr(latest, name))]
+        updates[name] = getattr(latest, name)
 
 
 def _is_foreign_key(model: type[models.Model], name: str) -> bool:
@@ -167,8 +195,11 @@ def _insert_rows(model: type[models.Model], rows: Iterable[Mapping[str, Any]]) -
     if not rows:
         return 0
     pk = model._meta.pk.attname  # type: ignore[union-attr]
-    existing = set(model._default_manager.filter(pk__in=[row[pk] for row in rows]).values_list("pk", flat=True))
-    rows = [row for row in rows if row[pk] not in existing]
+    existing = sorted(model._default_manager.filter(pk__in=[row[pk] for row in rows]).values_list("pk", flat=True))
+    if existing:
+        # A restored row keeps its id; another row holding it means the undo cannot be exact.
+        raise Conflict(_("无法撤销：ID 为 %(ids)s 的%(model)s已被另一条记录使用。")
+                       % {"ids": ", ".join(map(str, existing[:10])), "model": model._meta.verbose_name})
     objects = [model(**row) for row in rows]
     model._default_manager.bulk_create(objects)
     stamped = [field for field in model._meta.concrete_fields
@@ -177,19 +208,10 @@ def _insert_rows(model: type[models.Model], rows: Iterable[Mapping[str, Any]]) -
         values = {field.attname: row[field.attname] for field in stamped if field.attname in row}
         if values:
             model._default_manager.filter(pk=row[pk]).update(**values)
-    _reset_sequence(model)
+    # No sequence reset: every restored id was handed out by the sequence before, so it lies below the
+    # sequence's position; resetting to max(id) would rewind it when the newest row was merged away,
+    # and the next new record would get a deleted record's id (and its audit history).
     return len(rows)
-
-
-def _reset_sequence(model: type[models.Model]) -> None:
-    """PostgreSQL: an explicit id must not leave the sequence behind it (SQLite needs nothing)."""
-    if connection.vendor != "postgresql":
-        return
-    from django.core.management.color import no_style
-
-    with connection.cursor() as cursor:
-        for statement in connection.ops.sequence_reset_sql(no_style(), [model]):
-            cursor.execute(statement)
 
 
 def _empty(value: Any) -> bool:
@@ -299,6 +321,10 @@ def _merge(object_type: str, *, actor: User, survivor_id: int, merged_ids: Seque
     for name in fields:
         if name in chosen:
             source[name] = chosen[name]
+        elif name == "owner":
+            # The owner changes only when asked (and then with the transfer right, below): an account
+            # lying in a pool must not pass to the merged record's owner without a claim.
+            source[name] = survivor.pk
         elif _empty(_value(survivor, name)):
             source[name] = next((record.pk for record in merged_records if not _empty(_value(record, name))),
                                 survivor.pk)
@@ -306,6 +332,9 @@ def _merge(object_type: str, *, actor: User, survivor_id: int, merged_ids: Seque
             source[name] = survivor.pk
     taken = {name: record_id for name, record_id in source.items()
              if record_id != survivor.pk and _value(everyone[record_id], name) != _value(survivor, name)}
+    if "owner" in taken:
+        # Changing the owner is a transfer: edit on the survivor is not enough.
+        access.get_for_action(actor, object_type, survivor.pk, "transfer")
 
     # The survivor's new values, and what each merged record contributed (restored by its undo).
     before: dict[int, dict[str, Any]] = {record.pk: {} for record in merged_records}
@@ -329,6 +358,8 @@ def _merge(object_type: str, *, actor: User, survivor_id: int, merged_ids: Seque
             updates[f"{name}_id"] = new
         else:
             updates[name] = new
+    if object_type == "account":
+        _activity_dates(survivor, merged_records, before, changes, updates)
     if object_type == "contact" and survivor.reports_to_id in by_id:
         # The survivor reported to a merged contact: it would report to itself.
         first = survivor.reports_to_id
@@ -350,7 +381,7 @@ def _merge(object_type: str, *, actor: User, survivor_id: int, merged_ids: Seque
         **updates, version=next_version, updated_at=timezone.now())
     if not updated:
         raise Conflict(_("保留的%(object)s刚被其他人修改，请刷新后重试。") % noun)
-    _pool_hold(object_type, survivor, updates, actor)
+    _pool_hold(object_type, survivor, updates, actor, merged_records)
 
     merges: list[RecordMerge] = []
     tagged = object_type == "account"
@@ -507,6 +538,8 @@ def merge_undo(*, actor: User, merge_id: int) -> list[RecordMerge]:
     restored_fields: dict[str, Any] = {}
     for item in merges:
         restored_fields.update(item.survivor_before)
+    if "owner" in restored_fields:  # giving the owner back is a transfer too
+        access.get_for_action(actor, object_type, survivor.pk, "transfer")
     updates: dict[str, Any] = {}
     changes: dict[str, list[Any]] = {}
     custom = dict(survivor.custom or {})

@@ -133,7 +133,12 @@ def duplicate_group(request: HttpRequest, group_id: int) -> HttpResponse:
     if survivor_id not in ids:
         survivor_id = accounts[0].pk
     errors: list[str] = []
-    if request.method == "POST" and view.group.status == DuplicateGroupStatus.OPEN:
+    rendered_for = int_or_none(request.POST.get("rendered_for"))
+    if request.method == "POST" and rendered_for is not None and rendered_for != survivor_id:
+        # The field choices on the page were preset for another survivor: show them again for this one
+        # instead of merging values the user did not see.
+        errors.append(_("保留的客户已更改：各字段的取值已按新的保留客户重新预选，请确认后再合并。"))
+    elif request.method == "POST" and view.group.status == DuplicateGroupStatus.OPEN:
         merged_ids = [int(value) for value in request.POST.getlist("merge") if value.isdigit()
                       and int(value) != survivor_id]
         choices = {key[6:]: value for key, value in request.POST.items() if key.startswith("field:")}

@@ -23,7 +23,7 @@ from l2c.kernel.errors import Conflict, FieldError, NotFound, PermissionDenied, 
 
 from . import duplicates
 from . import pool as pool_service
-from .models import Account, AccountStatus, AccountTeamMember, Contact, Pool, Tag
+from .models import Account, AccountStatus, AccountTeamMember, Contact, DuplicateCandidate, Pool, Tag
 from .validation import ACCOUNT_FIELDS, CONTACT_FIELDS, clean_fields, search_text
 
 ACCOUNT_AUDITED = [*ACCOUNT_FIELDS, "owner", "department", "pool", "custom"]
@@ -212,6 +212,8 @@ def account_delete(*, actor: User, account_id: int, expected_version: int | None
     audit_record(object_type="account", object_id=account.pk, action=AuditEvent.Kind.DELETE, actor_id=actor.pk,
                  object_repr=account.name, changes=diff(snapshot(account, ACCOUNT_AUDITED), {}))
     duplicates.keys_delete("account", [account.pk])
+    # Out of the review queue too (a group left with one record is no group).
+    DuplicateCandidate.objects.filter(group__object_type="account", record_id=account.pk).delete()
     account.delete()
 
 
