@@ -476,10 +476,15 @@ def risk_levels_recompute(*, account_ids: Sequence[int], actor: User | None = No
     ids = sorted(set(account_ids))
     for start in range(0, len(ids), 5000):
         chunk = ids[start:start + 5000]
-        before = dict(Account.objects.filter(pk__in=chunk).values_list("pk", "risk_level"))
-        # Not a user edit: neither `version` nor `updated_at` moves, so no editor loses their save.
-        Account.objects.filter(pk__in=chunk).update(risk_level=Subquery(top))
-        after = dict(Account.objects.filter(pk__in=chunk).values_list("pk", "risk_level"))
+        # Lock the accounts first (PostgreSQL; in id order, so no deadlock): a concurrent ingest or
+        # resolve on the same account then waits, and the UPDATE below — a new statement — sees its
+        # committed events, so the level never lags behind an open event.
+        with transaction.atomic():
+            before = dict(Account.objects.select_for_update().filter(pk__in=chunk).order_by("pk")
+                          .values_list("pk", "risk_level"))
+            # Not a user edit: neither `version` nor `updated_at` moves, so no editor loses their save.
+            Account.objects.filter(pk__in=chunk).update(risk_level=Subquery(top))
+            after = dict(Account.objects.filter(pk__in=chunk).values_list("pk", "risk_level"))
         changes.update({pk: (before.get(pk), level) for pk, level in after.items() if before.get(pk) != level})
     if changes:
         audit_bulk(actor_id=actor.pk if actor else None, events=[
