@@ -34,7 +34,7 @@ from l2c.apps.activity.imports import (
 from l2c.apps.activity.models import AuditEvent
 from l2c.apps.identity import access
 from l2c.apps.identity.models import User
-from l2c.kernel.errors import FieldError
+from l2c.kernel.errors import FieldError, ValidationFailed
 from l2c.kernel.uscc import normalize_uscc
 
 from .models import Account, CustomerTransaction, TransactionSource
@@ -196,7 +196,11 @@ def _commit(actor: User, rows: list[dict[str, Any]]) -> int:
 def _export_queryset(user: User, filters: Mapping[str, Any]) -> QuerySet[CustomerTransaction]:
     rows = access.restrict(CustomerTransaction.objects.all(), user, "transaction", "export")
     if filters.get("account_id") not in (None, ""):
-        rows = rows.filter(account_id=int(filters["account_id"]))
+        try:
+            account_id = int(filters["account_id"])
+        except (TypeError, ValueError):
+            raise ValidationFailed.for_field("account_id", _("必须是整数。")) from None
+        rows = rows.filter(account_id=account_id)
     return rows.order_by("id")
 
 

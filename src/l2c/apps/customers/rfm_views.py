@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from l2c.apps.identity import access
-from l2c.kernel.errors import Conflict, PermissionDenied, ValidationFailed
+from l2c.kernel.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 
 from . import rfm
 from .forms import apply_errors
@@ -129,8 +129,11 @@ def account_transaction_add(request: HttpRequest, account_id: int) -> HttpRespon
 @require_POST
 @domain_errors
 def account_transaction_delete(request: HttpRequest, account_id: int, transaction_id: int) -> HttpResponse:
+    # Visibility first (404 for an account the user may not see), so the answer never tells which
+    # account a transaction belongs to.
+    access.get_for_action(request.user, "account", account_id, "view")
     if not rfm.CustomerTransaction.objects.filter(pk=transaction_id, account_id=account_id).exists():
-        raise PermissionDenied(_("这笔交易不属于这个客户。"))
+        raise NotFound(_("这个客户没有 ID 为 %(id)s 的交易记录。") % {"id": transaction_id})
     rfm.transaction_delete(actor=request.user, transaction_id=transaction_id)
     messages.success(request, _("交易记录已删除。"))
     if getattr(request, "htmx", False):
