@@ -579,3 +579,19 @@ def test_an_event_id_used_for_another_account_is_an_error_that_reveals_nothing(o
         ("events.0.event_id", "event_conflict", "这个数据来源的事件编号已用于另一个客户，不能重复使用。")]
     assert error.value.detail == "1 条风险事件有误，整批都没有写入。"
     assert RiskEvent.objects.filter(account=mine).count() == 0
+
+
+def test_a_risk_event_on_a_pooled_account_alerts_its_departments_manager(org):
+    from l2c.apps.activity.models import Notification
+    from l2c.apps.customers.pool import pool_release, pool_save
+    from l2c.apps.customers.risk import risk_events_ingest
+
+    pool = pool_save(actor=org["admin"], data={"name": "华北公海", "member_department_ids": [org.north.pk]})
+    account = make_account(org["rep1"], "北京公海风险有限公司")
+    pool_release(actor=org["rep1"], account_id=account.pk, reason="退回", pool_id=pool.pk)
+
+    risk_events_ingest(actor=org["admin"], events=[{"account_id": account.pk, "source": "qcc", "event_id": "P-1",
+                                                    "kind": "dishonest_debtor", "title": "失信"}])
+
+    assert list(Notification.objects.filter(kind="risk_alert").values_list("recipient__username", flat=True)) == [
+        "manager"]

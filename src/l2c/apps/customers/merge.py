@@ -309,8 +309,11 @@ def _merge(object_type: str, *, actor: User, survivor_id: int, merged_ids: Seque
         raise ValidationFailed(_("合并请求有误，没有合并任何%(object)s。") % noun, errors=errors)
     survivor: Any = access.get_for_action(actor, object_type, survivor_id, "edit")
     merged_records = [access.get_for_action(actor, object_type, record_id, "delete") for record_id in ids]
-    survivor = _lock(model._default_manager.filter(pk=survivor.pk)).get()
-    by_id = {record.pk: record for record in _lock(model._default_manager.filter(pk__in=ids))}
+    # All rows locked in one statement in id order, so two opposite merges cannot deadlock.
+    locked = {record.pk: record for record in _lock(model._default_manager.filter(pk__in=[survivor.pk, *ids])
+                                                    .order_by("pk"))}
+    survivor = locked.pop(survivor.pk)
+    by_id = locked
     merged_records = [by_id[record.pk] for record in merged_records]
     everyone = {survivor.pk: survivor, **by_id}
 

@@ -628,17 +628,22 @@ def _alert(*, events: Sequence[RiskEvent]) -> int:
     for event in events:
         by_account.setdefault(event.account_id, []).append(event)
     accounts = {row["pk"]: row for row in Account.objects.filter(pk__in=list(by_account)).values(
-        "pk", "name", "owner_id", "owner__department_id")}
+        "pk", "name", "owner_id", "owner__department_id", "department_id")}
     owners = {row["owner_id"]: row["owner__department_id"] for row in accounts.values() if row["owner_id"]}
+    # An account lying in a public pool has no owner: its department's manager is told instead (keyed
+    # by the negated account id, which no user id can equal).
+    owners.update({-row["pk"]: row["department_id"] for row in accounts.values() if row["owner_id"] is None})
     managers = _managers(owners)
-    users = {user.pk: user for user in User.objects.filter(pk__in={*owners, *managers.values()}, is_active=True)}
+    users = {user.pk: user for user in User.objects.filter(pk__in={*(pk for pk in owners if pk > 0),
+                                                                   *managers.values()}, is_active=True)}
     url_pattern = _account_url_pattern()
     notifications: list[Notification] = []
     for account_id, account_events in sorted(by_account.items()):
         row = accounts.get(account_id)
-        if row is None or row["owner_id"] is None:
+        if row is None:
             continue
-        recipients = [row["owner_id"], managers.get(row["owner_id"])]
+        recipients = ([row["owner_id"], managers.get(row["owner_id"])] if row["owner_id"] is not None
+                      else [managers.get(-account_id)])
         ordered = sorted(account_events, key=lambda e: (-RISK_SEVERITY_RANK.get(e.severity, 0), e.pk))  # type: ignore[call-overload]
         for recipient_id in dict.fromkeys(r for r in recipients if r is not None):
             recipient = users.get(recipient_id)
