@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 
 from l2c.api.problems import READ_ERRORS, WRITE_ERRORS
+from l2c.apps.identity import access
 from l2c.kernel.errors import FieldError, ValidationFailed
 
 from . import dedup_batch, merge
@@ -185,7 +186,14 @@ def contacts_merge(request: HttpRequest, payload: MergeIn) -> Any:
 
 @router.get("/merges/{merge_id}", response={200: MergeOut, **READ_ERRORS}, summary="One merge")
 def merge_detail(request: HttpRequest, merge_id: int) -> Any:
-    return _merge_out(merge.merge_get(actor=request.user, merge_id=merge_id))
+    record = merge.merge_get(actor=request.user, merge_id=merge_id)
+    body = _merge_out(record)
+    # The survivor's former values belong to the survivor: only for those who may see it (one may
+    # reach a merge through its merged record alone, e.g. after an undo).
+    if not (record.actor_id == request.user.pk
+            or access.visible(request.user, record.object_type).filter(pk=record.survivor_id).exists()):
+        body["survivor_before"] = {}
+    return body
 
 
 @router.post("/merges/{merge_id}/undo", response={200: MergeResultOut, **WRITE_ERRORS},
