@@ -359,3 +359,24 @@ def test_every_relation_pointing_at_an_account_is_in_the_merge_registry() -> Non
                 if not rel.many_to_many}  # tags (many-to-many) are combined by the merge itself
 
     assert pointing - registered == set()
+
+
+def test_a_merge_seen_only_through_its_merged_record_hides_the_survivors_former_values(org, api_client_for) -> None:
+    from l2c.apps.customers import merge
+    from l2c.apps.customers.models import RecordMerge
+
+    survivor = make_account(org["rep3"], "上海合并保留有限公司", phone="021-11112222")
+    merged = make_account(org["rep3"], "上海合并保留（分部）有限公司", phone="")
+    merge.accounts_merge(actor=org["admin"], survivor_id=survivor.pk, merged_ids=[merged.pk],
+                         field_choices={"phone": merged.pk})
+    record = RecordMerge.objects.get()
+    merge.merge_undo(actor=org["admin"], merge_id=record.pk)
+    from l2c.apps.customers.pool import accounts_transfer
+
+    accounts_transfer(actor=org["admin"], account_ids=[merged.pk], to_user=org["rep1"])  # rep1 sees only it
+
+    seen_by_rep1 = api_client_for("rep1").get(f"/api/v1/merges/{record.pk}")
+    seen_by_admin = api_client_for("admin").get(f"/api/v1/merges/{record.pk}")
+
+    assert seen_by_rep1.status_code == 200 and seen_by_rep1.json()["survivor_before"] == {}
+    assert seen_by_admin.json()["survivor_before"] == {"phone": "021-11112222"}

@@ -129,3 +129,20 @@ def test_rep_cannot_import_but_may_export_own_transactions(org):
     assert denied
     assert rows[0][:7] == ["编号", "客户", "交易日期", "金额（元）", "币种", "单据号", "备注"]
     assert [row[1:6] for row in rows[1:]] == [["北京星河科技有限公司", "2026-03-01", "1.50", "CNY", "R150"]]
+
+
+def test_deleting_a_transaction_through_another_accounts_page_is_404_and_a_bad_export_filter_is_422(org):
+    mine = make_account(org["rep1"], "北京删除测试有限公司")
+    hidden = make_account(org["rep2"], "天津别人的有限公司")
+    theirs = CustomerTransaction.objects.create(account=hidden, occurred_on="2026-03-01", amount_minor=100,
+                                                reference="T-1")
+    client = Client()
+    client.force_login(org["rep1"])
+
+    through_mine = client.post(f"/accounts/{mine.pk}/transactions/{theirs.pk}/delete/")
+    through_theirs = client.post(f"/accounts/{hidden.pk}/transactions/{theirs.pk}/delete/")
+    bad_filter = client.get("/export/", {"object_type": "transaction", "format": "csv", "account_id": "abc"})
+
+    assert (through_mine.status_code, through_theirs.status_code) == (404, 404)
+    assert CustomerTransaction.objects.filter(pk=theirs.pk).exists()
+    assert bad_filter.status_code == 400  # the export page answers a bad filter with 400 and its message
