@@ -210,6 +210,26 @@ def _hold_fields(pool: Pool | None, owner: User, now: dt.datetime) -> dict[str, 
     return fields
 
 
+def _into_pool(account: Account, pool: Pool, *, now: dt.datetime, via: str, reason: str, actor: User | None,
+               summary: str) -> bool:
+    """Put a held account into `pool` (release, reclaim): a compare-and-set on its version and owner,
+    then its ownership history, its team and shares dropped, and the audit event. False when the row
+    changed since it was read (nothing is written then)."""
+    updated = Account.objects.filter(pk=account.pk, version=account.version, owner_id=account.owner_id).update(
+        owner=None, pool=pool, held_since=None, pool_entered_at=now, reclaim_due_at=None, reclaim_reminded_at=None,
+        version=F("version") + 1, updated_at=now,
+    )
+    if not updated:
+        return False
+    _history(account_id=account.pk, from_user_id=account.owner_id, to_user_id=None, via=via, reason=reason,
+             actor=actor)
+    dropped = _drop_access(account.pk)
+    audit_record(object_type="account", object_id=account.pk, action=AuditEvent.Kind.TRANSFER,
+                 actor_id=actor.pk if actor else None, object_repr=account.name,
+                 changes={"owner_id": [account.owner_id, None], **dropped}, summary=summary)
+    return True
+
+
 def _drop_access(account_id: int) -> dict[str, list[Any]]:
     """An account going into a pool leaves its team and its shares: nobody keeps seeing or editing it
     in full except through their role's scope (else a rep could "release" it and keep it)."""
@@ -298,19 +318,9 @@ def pool_release(*, actor: User, account_id: int, reason: str, pool_id: int | No
         raise PreconditionFailed(
             _("这个客户已被其他人修改（当前版本 %(current)s，你的版本 %(expected)s），请刷新后重试。")
             % {"current": account.version, "expected": expected_version})
-    now = timezone.now()
-    updated = Account.objects.filter(pk=account.pk, version=account.version, owner_id=account.owner_id).update(
-        owner=None, pool=target, held_since=None, pool_entered_at=now, reclaim_due_at=None,
-        reclaim_reminded_at=None, version=F("version") + 1, updated_at=now,
-    )
-    if not updated:
+    if not _into_pool(account, target, now=timezone.now(), via="release", reason=reason.strip(), actor=actor,
+                      summary=f"released to pool {target.name}: {reason.strip()[:400]}"):
         raise Conflict(_("客户“%(name)s”刚被其他人修改，请刷新后重试。") % {"name": account.name})
-    _history(account_id=account.pk, from_user_id=account.owner_id, to_user_id=None, via="release",
-             reason=reason.strip(), actor=actor)
-    dropped = _drop_access(account.pk)
-    audit_record(object_type="account", object_id=account.pk, action=AuditEvent.Kind.TRANSFER, actor_id=actor.pk,
-                 object_repr=account.name, changes={"owner_id": [account.owner_id, None], **dropped},
-                 summary=f"released to pool {target.name}: {reason.strip()[:400]}")
     if account.owner_id not in (None, actor.pk):
         _notify(account.owner_id, "pool_release",
                 lambda: _("客户“%(name)s”已被退回公海") % {"name": account.name}, body=reason.strip())
@@ -426,10 +436,14 @@ def accounts_won(*, won: Mapping[int, dt.datetime]) -> None:
     """Deals were won on these accounts (account id → when: a transaction recorded, the status set
     to 成交; later a won opportunity): remember the latest, and drop the protection deadline of the
     ones held under a pool since before then."""
-    for account_id, at in won.items():
-        Account.objects.filter(pk=account_id).filter(Q(last_won_at__isnull=True) | Q(last_won_at__lt=at)).update(
-            last_won_at=at)
-    for account in Account.objects.select_related("pool").filter(pk__in=list(won), owner__isnull=False,
+    current = dict(Account.objects.filter(pk__in=list(won)).values_list("pk", "last_won_at"))
+    # Only accounts whose latest win moves are written (a conditional UPDATE each: a later win stored
+    # concurrently is never overwritten) and only their deadlines can change.
+    later = [pk for pk, at in won.items() if pk in current and (current[pk] is None or current[pk] < at)]
+    for account_id in later:
+        Account.objects.filter(pk=account_id).filter(
+            Q(last_won_at__isnull=True) | Q(last_won_at__lt=won[account_id])).update(last_won_at=won[account_id])
+    for account in Account.objects.select_related("pool").filter(pk__in=later, owner__isnull=False,
                                                                  pool__isnull=False):
         due = due_of(account, account.pool)
         if due != account.reclaim_due_at:
@@ -487,27 +501,18 @@ def _reclaim_one(account_id: int, now: dt.datetime) -> str:
     if due is None or due > now:
         Account.objects.filter(pk=account.pk, version=account.version).update(reclaim_due_at=due)
         return "rescheduled"
-    updated = Account.objects.filter(pk=account.pk, version=account.version, owner_id=account.owner_id).update(
-        owner=None, held_since=None, pool_entered_at=now, reclaim_due_at=None, reclaim_reminded_at=None,
-        version=F("version") + 1, updated_at=now,
-    )
-    if not updated:
-        return "skipped"
     pool = account.pool
     hold = hold_of(account)
     assert hold is not None
     rules = pool_rules(pool)
     followup_due = (None if rules.no_followup_days is None
                     else reclaim_due(PoolRules(no_followup_days=rules.no_followup_days), hold))
-    # Stored as codes, shown in the reader's language (RECLAIM_REASONS).
+    # Stored as codes, shown in the reader's language (reason_text).
     reason = f"no_followup:{rules.no_followup_days}" if followup_due is not None and due == followup_due \
         else "protection_ended"
-    _history(account_id=account.pk, from_user_id=account.owner_id, to_user_id=None, via="reclaim", reason=reason,
-             actor=None)
-    dropped = _drop_access(account.pk)
-    audit_record(object_type="account", object_id=account.pk, action=AuditEvent.Kind.TRANSFER, actor_id=None,
-                 object_repr=account.name, changes={"owner_id": [account.owner_id, None], **dropped},
-                 summary=f"reclaimed to pool {pool.name}: {reason}")
+    if not _into_pool(account, pool, now=now, via="reclaim", reason=reason, actor=None,
+                      summary=f"reclaimed to pool {pool.name}: {reason}"):
+        return "skipped"
     _notify(account.owner_id, "pool_reclaim",
             lambda: _("客户“%(name)s”已被回收到公海“%(pool)s”") % {"name": account.name, "pool": pool.name},
             url=f"/accounts/{account.pk}/")
