@@ -65,6 +65,9 @@ INSTALLED_APPS = [
     "l2c.apps.identity",
     "l2c.apps.activity",
     "l2c.apps.customers",
+    "l2c.apps.marketing",
+    "l2c.apps.tenders",
+    "l2c.apps.leads",
     "l2c.apps.demo",
 ]
 

@@ -22,6 +22,9 @@ from l2c.apps.customers.rfm_api import router as rfm_router
 from l2c.apps.customers.risk_api import router as risk_router
 from l2c.apps.identity.api import public_router as identity_public_router
 from l2c.apps.identity.api import router as identity_router
+from l2c.apps.leads.api import router as leads_router
+from l2c.apps.marketing.api import router as marketing_router
+from l2c.apps.tenders.api import router as tenders_router
 from l2c.kernel.errors import DomainError
 
 from .auth import API_AUTH
@@ -51,6 +54,9 @@ api.add_router("/", pool_account_router)
 api.add_router("/", profile_router)
 api.add_router("/", rfm_router)
 api.add_router("/", risk_router)
+api.add_router("/", marketing_router)
+api.add_router("/", tenders_router)
+api.add_router("/", leads_router)
 api.add_router("/", activity_router)
 api.add_router("/", import_router)
 

@@ -10,6 +10,9 @@ urlpatterns = [
     path("logout/", views.logout_view, name="logout"),
     path("search/", views.search, name="search"),
     path("", include(("l2c.apps.customers.urls", "customers"))),
+    path("", include(("l2c.apps.marketing.urls", "marketing"))),
+    path("", include(("l2c.apps.tenders.urls", "tenders"))),
+    path("", include(("l2c.apps.leads.urls", "leads"))),
     path("", include(("l2c.apps.activity.urls", "activity"))),
     path("", include(("l2c.apps.identity.urls", "identity"))),
 ]

@@ -1,0 +1,5 @@
+"""Routes of the leads pages (namespace "leads", included at the site root)."""
+
+from django.urls import path
+
+urlpatterns: list = []
