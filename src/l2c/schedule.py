@@ -20,6 +20,9 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("activity.housekeeping", "l2c.apps.activity.tasks.housekeeping", timedelta(days=1)),
     # Public pools: reclaim overdue held accounts and send reminders.
     PeriodicJob("customers.pool_reclaim", "l2c.apps.customers.pool_tasks.pool_reclaim", timedelta(hours=1)),
+    # Lead pools: reclaim held leads left untouched and remind their holders, hourly at :30.
+    PeriodicJob("leads.pool_reclaim", "l2c.apps.leads.pool_tasks.lead_pools_reclaim_task", timedelta(hours=1),
+                offset=timedelta(minutes=30)),
     # Nightly at 02:00 Asia/Shanghai (18:00 UTC).
     PeriodicJob("customers.rfm_recompute", "l2c.apps.customers.rfm_tasks.rfm_recompute_task", timedelta(days=1),
                 offset=timedelta(hours=18)),
@@ -29,4 +32,10 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     # Batch duplicate detection of accounts, nightly at 03:00 Asia/Shanghai (19:00 UTC).
     PeriodicJob("customers.duplicates_batch", "l2c.apps.customers.dedup_tasks.duplicates_batch", timedelta(days=1),
                 offset=timedelta(hours=19)),
+    # Lead scoring, weekly on Sunday night Asia/Shanghai (epoch + 2 days = Saturday UTC): retrain
+    # the predicted model at 03:30, then recalibrate the weights at 04:30.
+    PeriodicJob("leads.scoring_retrain", "l2c.apps.leads.scoring_tasks.scoring_retrain_task", timedelta(days=7),
+                offset=timedelta(days=2, hours=19, minutes=30)),
+    PeriodicJob("leads.scoring_recalibrate", "l2c.apps.leads.scoring_tasks.scoring_recalibrate_task",
+                timedelta(days=7), offset=timedelta(days=2, hours=20, minutes=30)),
 )

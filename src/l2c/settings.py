@@ -159,6 +159,8 @@ WHITENOISE_AUTOREFRESH = DEBUG
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 L2C_IMPORT_MAX_BYTES = int(os.environ.get("L2C_IMPORT_MAX_BYTES", 200 * 1024 * 1024))
+# Lead scoring: apply the weights of the weekly recalibration at once (True) or wait for an admin.
+L2C_SCORING_WEIGHTS_AUTO_APPLY = _env_flag("L2C_SCORING_WEIGHTS_AUTO_APPLY", default=False)
 
 # --- security -------------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
@@ -192,6 +194,11 @@ if TESTING:
 # Login throttling: failures per username+IP within the window lock the pair out.
 L2C_LOGIN_MAX_FAILURES = int(os.environ.get("L2C_LOGIN_MAX_FAILURES", 5))
 L2C_LOGIN_LOCKOUT_SECONDS = int(os.environ.get("L2C_LOGIN_LOCKOUT_SECONDS", 15 * 60))
+# Public campaign registration pages (/r/<token>/): submissions per client address and per campaign
+# within the window; counted in the database (marketing.RateLimitCounter), so every process shares them.
+L2C_REGISTRATION_RATE_WINDOW_SECONDS = int(os.environ.get("L2C_REGISTRATION_RATE_WINDOW_SECONDS", 60))
+L2C_REGISTRATION_RATE_PER_IP = int(os.environ.get("L2C_REGISTRATION_RATE_PER_IP", 10))
+L2C_REGISTRATION_RATE_PER_CAMPAIGN = int(os.environ.get("L2C_REGISTRATION_RATE_PER_CAMPAIGN", 300))
 
 EMAIL_BACKEND = os.environ.get("L2C_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("L2C_DEFAULT_FROM_EMAIL", "l2c@localhost")

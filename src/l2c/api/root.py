@@ -23,6 +23,9 @@ from l2c.apps.customers.risk_api import router as risk_router
 from l2c.apps.identity.api import public_router as identity_public_router
 from l2c.apps.identity.api import router as identity_router
 from l2c.apps.leads.api import router as leads_router
+from l2c.apps.leads.assignment_api import router as lead_assignment_router
+from l2c.apps.leads.pool_api import router as lead_pool_router
+from l2c.apps.leads.scoring_api import router as scoring_router
 from l2c.apps.marketing.api import router as marketing_router
 from l2c.apps.tenders.api import router as tenders_router
 from l2c.kernel.errors import DomainError
@@ -56,6 +59,9 @@ api.add_router("/", rfm_router)
 api.add_router("/", risk_router)
 api.add_router("/", marketing_router)
 api.add_router("/", tenders_router)
+api.add_router("/", lead_pool_router)  # /lead-pools/…, /leads/{id}/claim|release
+api.add_router("/lead-assignment-rules", lead_assignment_router)
+api.add_router("/", scoring_router)
 api.add_router("/", leads_router)
 api.add_router("/", activity_router)
 api.add_router("/", import_router)

@@ -13,6 +13,9 @@ from l2c import __version__
 # (label, url name, path prefix that marks it active, object type whose view permission shows it)
 NAVIGATION: list[tuple[Any, str, str, str | None]] = [
     (_("我的工作台"), "home", "/", None),
+    (_("市场活动"), "marketing:campaign_list", "/campaigns/", "campaign"),
+    (_("线索"), "leads:lead_list", "/leads/", "lead"),
+    (_("线索池"), "leads:pool_list", "/lead-pools/", "lead"),
     (_("客户"), "customers:account_list", "/accounts/", "account"),
     (_("联系人"), "customers:contact_list", "/contacts/", "contact"),
     (_("公海"), "customers:pool_list", "/pools/", "account"),
@@ -23,6 +26,8 @@ NAVIGATION: list[tuple[Any, str, str, str | None]] = [
 ADMIN_NAVIGATION: list[tuple[Any, str, str]] = [
     (_("权限说明"), "identity:why", "/admin-tools/why/"),
     (_("RFM 设置"), "customers:rfm_settings", "/rfm/"),
+    (_("分配规则"), "leads:assignment_rules", "/leads/assignment-rules/"),
+    (_("线索评分设置"), "leads:scoring_settings", "/leads/scoring/"),
     (_("系统管理"), "admin:index", "/admin/"),
 ]
 

@@ -19,7 +19,7 @@ from . import selectors, services
 
 router = Router(tags=["activity"])
 
-ObjectTypeName = Literal["account", "contact"]
+ObjectTypeName = Literal["account", "contact", "lead"]
 
 
 class FollowUpIn(Schema):

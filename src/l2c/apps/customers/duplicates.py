@@ -6,13 +6,13 @@ match, never which.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from django.db.models import BooleanField, Case, Count, ExpressionWrapper, Value, When
+from django.db.models import BooleanField, Case, Count, ExpressionWrapper, Model, Value, When
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, ngettext
 
@@ -31,9 +31,11 @@ KEY_LENGTH = 220
 NAME_KINDS = frozenset({dedup.KeyKind.CORE, dedup.KeyKind.DELETION, dedup.KeyKind.BRAND_PINYIN,
                         dedup.KeyKind.LATIN_BRAND, dedup.KeyKind.ADDRESS, dedup.KeyKind.GRAM})
 LOOKUP_BATCH = 10_000  # keys per query of a batch check (SQLite allows 32,766 parameters)
-MODELS: dict[str, type[Account] | type[Contact]] = {"account": Account, "contact": Contact}
+MODELS: dict[str, type[Model]] = {"account": Account, "contact": Contact}
 
 # Created by migration customers 0006 (and `rules_reset`): key, label, kind, field, threshold, action.
+# Object types of higher apps (leads) add theirs through `register_object`, never here: migration
+# 0006 reads this table and must not reach models that do not exist yet.
 DEFAULT_RULES: dict[str, list[tuple[str, str, str, str, int, str]]] = {
     "account": [
         ("credit_code", "统一社会信用代码相同", "exact", "credit_code", 100, "block"),
@@ -62,9 +64,29 @@ def contact_fingerprint(record_id: int | None, values: Mapping[str, Any]) -> ded
                              emails=[str(values.get("email") or "")])
 
 
-FINGERPRINTS = {"account": account_fingerprint, "contact": contact_fingerprint}
+FINGERPRINTS: dict[str, Callable[[int | None, Mapping[str, Any]], dedup.Fingerprint]] = {
+    "account": account_fingerprint, "contact": contact_fingerprint}
 # The fields a record is compared by; a change to one of them makes an update re-check and re-key it.
-FINGERPRINT_FIELDS = {"account": ("name", "credit_code", "phone", "address"), "contact": ("mobile", "phone", "email")}
+FINGERPRINT_FIELDS: dict[str, tuple[str, ...]] = {
+    "account": ("name", "credit_code", "phone", "address"), "contact": ("mobile", "phone", "email")}
+# Default rules of object types registered by higher apps.
+REGISTERED_RULES: dict[str, list[tuple[str, str, str, str, int, str]]] = {}
+
+
+def register_object(*, object_type: str, model: type[Model],
+                    fingerprint: Callable[[int | None, Mapping[str, Any]], dedup.Fingerprint],
+                    fields: tuple[str, ...], default_rules: list[tuple[str, str, str, str, int, str]]) -> None:
+    """Put another object type (a lead) under duplicate control: the blocking index, rules and checks
+    then serve it like accounts and contacts. Called from the owning app's `AppConfig.ready()`;
+    `object_type` must be a `DuplicateObject` value and its model must have a `name` field."""
+    MODELS[object_type] = model
+    FINGERPRINTS[object_type] = fingerprint
+    FINGERPRINT_FIELDS[object_type] = fields
+    REGISTERED_RULES[object_type] = default_rules
+
+
+def _default_rules(object_type: str) -> list[tuple[str, str, str, str, int, str]]:
+    return DEFAULT_RULES.get(object_type) or REGISTERED_RULES.get(object_type, [])
 
 
 # --- rules ----------------------------------------------------------------------------------------
@@ -111,7 +133,7 @@ def duplicate_rule_save(*, actor: User, data: Mapping[str, Any], rule_id: int | 
 def rules_ensure_defaults() -> None:
     """Give every object type that has no duplicate rule at all the default rules."""
     present = set(DuplicateRule.objects.values_list("object_type", flat=True).distinct())
-    for object_type in DEFAULT_RULES:
+    for object_type in [*DEFAULT_RULES, *REGISTERED_RULES]:
         if object_type not in present:
             rules_reset(object_type)
 
@@ -122,7 +144,7 @@ def rules_reset(object_type: str) -> None:
     DuplicateRule.objects.bulk_create(
         DuplicateRule(object_type=object_type, key=key, label=label, kind=kind, field=rule_field,
                       threshold=threshold, action=action, position=position)
-        for position, (key, label, kind, rule_field, threshold, action) in enumerate(DEFAULT_RULES[object_type]))
+        for position, (key, label, kind, rule_field, threshold, action) in enumerate(_default_rules(object_type)))
 
 
 # --- the blocking index ---------------------------------------------------------------------------
@@ -432,6 +454,33 @@ def _claimable(actor: User, object_type: str, check: DuplicateCheck) -> list[dic
             .values("pk", "name", "pool_id", "pool__name").order_by("pk"))
     return [{"id": row["pk"], "name": row["name"], "pool_id": row["pool_id"], "pool": row["pool__name"]}
             for row in rows]
+
+
+EXACT_KINDS = frozenset({dedup.KeyKind.CREDIT_CODE, dedup.KeyKind.PHONE, dedup.KeyKind.EMAIL})
+
+
+def exact_keys(object_type: str, values: Mapping[str, Any]) -> list[str]:
+    """The stored form of the record's exact keys (credit code, phones, e-mails)."""
+    probe = FINGERPRINTS[object_type](None, values)
+    return sorted({_stored(kind, value) for kind, value in dedup.blocking_keys(probe) if kind in EXACT_KINDS})
+
+
+def records_by_exact_key(object_type: str, keys: Sequence[str]) -> dict[str, int]:
+    """Exact key → the newest stored record holding it, whoever may see it: for system paths (a
+    public registration, an import) that must find the same person before creating another record.
+    Never shown to a user as such."""
+    found: dict[str, int] = {}
+    for start in range(0, len(keys), LOOKUP_BATCH):
+        for key, record_id in DuplicateKey.objects.filter(
+                object_type=object_type, key__in=keys[start:start + LOOKUP_BATCH]).values_list("key", "record_id"):
+            found[key] = max(found.get(key, 0), record_id)
+    return found
+
+
+def exact_key_matches(object_type: str, values: Mapping[str, Any]) -> list[int]:
+    """Ids of stored records sharing an exact key with `values`, newest first (see records_by_exact_key)."""
+    keys = exact_keys(object_type, values)
+    return sorted(set(records_by_exact_key(object_type, keys).values()), reverse=True) if keys else []
 
 
 def record_keys_write(object_type: str, record_id: int, values: Mapping[str, Any]) -> None:

@@ -15,7 +15,8 @@ Invariants:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -34,7 +35,15 @@ from l2c.apps.identity.models import Department, OwnershipTransfer, Share, User
 from l2c.engines.pool import Hold, PoolRules, reclaim_due, remind_at
 from l2c.kernel.errors import Conflict, FieldError, NotFound, PermissionDenied, PreconditionFailed, ValidationFailed
 
-from .models import POOL_DEFAULT_VISIBLE_FIELDS, Account, AccountTeamMember, Contact, Pool, PoolClaimCounter
+from .models import (
+    POOL_DEFAULT_VISIBLE_FIELDS,
+    Account,
+    AccountTeamMember,
+    Contact,
+    CustomerTransaction,
+    Pool,
+    PoolClaimCounter,
+)
 
 # Fields a pool may show before a claim; contact data (phone, address, credit code …) never is.
 POOL_SHOWABLE_FIELDS = ("name", "short_name", "industry", "size", "province", "city", "district", "level",
@@ -449,6 +458,56 @@ def accounts_won(*, won: Mapping[int, dt.datetime]) -> None:
         if due != account.reclaim_due_at:
             Account.objects.filter(pk=account.pk, owner_id=account.owner_id).update(reclaim_due_at=due,
                                                                                     reclaim_reminded_at=None)
+
+
+# --- won deals: listeners (extension point) -----------------------------------------------------
+@dataclass(frozen=True)
+class Won:
+    """A won deal as listeners see it: `amount` in minor units (fen) of `currency`, won at `won_at`;
+    (`source`, `source_id`) names the record it came from ("transaction" + the transaction id) and is
+    unique per win, so a listener can be idempotent."""
+
+    account_id: int
+    amount: int
+    currency: str
+    won_at: dt.datetime
+    source: str
+    source_id: int
+
+
+# Higher apps react to won deals (marketing attributes them to campaigns); registered in ready().
+WonListener = Callable[[Sequence[Won]], None]
+_WON_LISTENERS: list[WonListener] = []
+WON_BATCH = 1000
+
+
+def won_listen(listener: WonListener) -> None:
+    """Register a listener (from an AppConfig.ready()); registering the same one twice is a no-op.
+    It gets batches of `Won` after the commit that recorded them; its errors are logged, never undo
+    the recording."""
+    if listener not in _WON_LISTENERS:
+        _WON_LISTENERS.append(listener)
+
+
+def transactions_won(transactions: QuerySet[CustomerTransaction]) -> None:
+    """Customer transactions were recorded (each is a won deal until opportunities exist): once the
+    transaction commits, every won listener gets them, WON_BATCH at a time. Read inside the
+    transaction, so nothing is read when nobody listens."""
+    if not _WON_LISTENERS:
+        return
+    wins = [Won(account_id=account_id, amount=amount, currency=currency, won_at=won_on(day),
+                source="transaction", source_id=pk)
+            for pk, account_id, amount, currency, day in transactions.order_by("pk").values_list(
+                "pk", "account_id", "amount_minor", "currency", "occurred_on")]
+    if not wins:
+        return
+
+    def tell() -> None:
+        for start in range(0, len(wins), WON_BATCH):
+            for listener in list(_WON_LISTENERS):
+                listener(wins[start:start + WON_BATCH])
+
+    transaction.on_commit(tell, robust=True)
 
 
 # --- follow-ups and the reclaim job ------------------------------------------------------------------

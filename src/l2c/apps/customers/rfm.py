@@ -317,6 +317,7 @@ def transaction_create(*, actor: User, account_id: int, data: Mapping[str, Any],
         raise Conflict(message, errors=[FieldError("reference", message, "duplicate")]) from None
     # A transaction is a won deal (until opportunities exist): the public pool's protection rule ends.
     pool_service.accounts_won(won={account.pk: pool_service.won_on(record.occurred_on)})
+    pool_service.transactions_won(CustomerTransaction.objects.filter(pk=record.pk))
     audit_record(object_type="account", object_id=account.pk, action=AuditEvent.Kind.UPDATE, actor_id=actor.pk,
                  object_repr=account.name, summary=_("新增交易记录：%(text)s") % {"text": _transaction_summary(record)},
                  changes={"transaction": [None, _transaction_changes(record)]})

@@ -38,7 +38,7 @@ from l2c.kernel.errors import FieldError, ValidationFailed
 from l2c.kernel.uscc import normalize_uscc
 
 from .models import Account, CustomerTransaction, TransactionSource
-from .pool import accounts_won, won_on
+from .pool import accounts_won, transactions_won, won_on
 from .rfm import amount_text, transaction_fields
 
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -172,7 +172,8 @@ def _commit(actor: User, rows: list[dict[str, Any]]) -> int:
     if not new:
         return 0
     ops = connection.ops
-    stamp = ops.adapt_datetimefield_value(timezone.now())
+    now = timezone.now()
+    stamp = ops.adapt_datetimefield_value(now)
     meta = CustomerTransaction._meta
     source = TransactionSource.IMPORT.value
     rows_insert(CustomerTransaction, [meta.get_field(name).column for name in TRANSACTION_COLUMNS], (
@@ -182,6 +183,8 @@ def _commit(actor: User, rows: list[dict[str, Any]]) -> int:
     for row in new:
         latest[row["account_id"]] = max(latest.get(row["account_id"], row["occurred_on"]), row["occurred_on"])
     accounts_won(won={account_id: won_on(day) for account_id, day in latest.items()})
+    transactions_won(CustomerTransaction.objects.filter(source=source, created_by=actor, created_at=now,
+                                                        account_id__in=list(latest)))
     names = dict(Account.objects.filter(pk__in={row["account_id"] for row in new}).values_list("pk", "name"))
     action = AuditEvent.Kind.IMPORT.value
     audit_insert(actor_id=actor.pk, events=[

@@ -190,3 +190,22 @@ class CampaignAttribution(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign_id} {self.model} {self.amount}"
+
+
+class RateLimitCounter(models.Model):
+    """Requests counted per key (e.g. "reg-ip:<address>") in a fixed time window, in the database so
+    every web process shares the count (the public registration page's rate limits). Rows of past
+    windows are deleted as new ones come in."""
+
+    key = models.CharField(max_length=200)
+    window_start = models.DateTimeField()
+    hits = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("访问频率计数")
+        verbose_name_plural = _("访问频率计数")
+        constraints = [models.UniqueConstraint(fields=["key", "window_start"], name="rate_limit_counter_window")]
+        indexes = [models.Index(fields=["window_start"], name="rate_limit_counter_start")]
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.window_start:%Y-%m-%d %H:%M} {self.hits}"

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 class DuplicateObject(models.TextChoices):
     ACCOUNT = "account", _("客户")
     CONTACT = "contact", _("联系人")
+    LEAD = "lead", _("线索")
 
 
 class DuplicateRuleKind(models.TextChoices):
@@ -70,6 +71,8 @@ class DuplicateRule(models.Model):
             (DuplicateObject.ACCOUNT, DuplicateRuleKind.FUZZY): {"name", "address"},
             (DuplicateObject.CONTACT, DuplicateRuleKind.EXACT): {"phone", "email"},
             (DuplicateObject.CONTACT, DuplicateRuleKind.FUZZY): set(),
+            (DuplicateObject.LEAD, DuplicateRuleKind.EXACT): {"phone", "email"},
+            (DuplicateObject.LEAD, DuplicateRuleKind.FUZZY): {"name"},
         }.get((self.object_type, self.kind), set())
         if self.field not in allowed:
             raise ValidationError({"field": _("这个对象的“%(kind)s”规则不能比较这个字段。")

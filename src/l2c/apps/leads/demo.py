@@ -1,0 +1,93 @@
+"""Demo leads: ~120 prospects of the demo company in every status, from the website, campaigns,
+tender notices and imports; some owned by reps, some routed by the assignment rules into pools;
+a few qualified and converted. Made through the services, so keys, audit, routing and scores are
+what a user would get. Deterministic (seeded)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Sequence
+from typing import Any
+
+from l2c.apps.identity.models import User
+
+from . import conversion, services
+from .models import Lead, LeadStatus
+
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+GIVEN = ["伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "洋", "艳", "勇", "军", "杰", "娟", "涛", "明", "超", "秀英",
+         "华", "平"]
+TITLES = ["IT 经理", "信息中心主任", "采购经理", "CTO", "运维主管", "财务总监", "总经理", "项目经理", "数据负责人"]
+REGIONS = [("浙江", "杭州"), ("江苏", "南京"), ("江苏", "苏州"), ("上海", "上海"), ("北京", "北京"), ("广东", "深圳"),
+           ("广东", "广州"), ("山东", "济南"), ("四川", "成都"), ("湖北", "武汉")]
+COMPANY_WORDS = ["云帆", "数科", "智造", "恒通", "启明", "远景", "华信", "新峰", "锐达", "博远", "天工", "联创"]
+COMPANY_TAILS = ["信息技术有限公司", "科技股份有限公司", "智能制造有限公司", "软件有限公司", "医疗器械有限公司"]
+INDUSTRIES = ["I", "C", "F", "Q", "P", "M", "J"]
+SIZES = ["small", "medium", "large", "enterprise", "micro"]
+SOURCES = ["website", "website", "referral", "cold_call", "partner", "advertising", "campaign"]
+
+
+def _person(rng: random.Random, index: int) -> dict[str, Any]:
+    province, city = rng.choice(REGIONS)
+    company = f"{city}{rng.choice(COMPANY_WORDS)}{rng.choice(COMPANY_TAILS)}"
+    return {
+        "name": rng.choice(SURNAMES) + rng.choice(GIVEN), "company": company, "title": rng.choice(TITLES),
+        "mobile": f"139{index:08d}", "email": f"lead{index:03d}@demo-prospect.example.com",
+        "province": province, "city": city, "industry": rng.choice(INDUSTRIES), "size": rng.choice(SIZES),
+        "source": rng.choice(SOURCES),
+    }
+
+
+def leads_demo(*, users: dict[str, User], anchor: dt.datetime, campaign_ids: Sequence[int] = (),
+               tender_notice_ids: Sequence[int] = ()) -> dict[str, int]:
+    """Create the demo leads; returns counts by how they came in."""
+    rng = random.Random(20261127)  # noqa: S311 - demo data, not secrets
+    reps = [users[name] for name in ("rep1", "rep2", "rep3") if name in users]
+    marketing = users["marketing"]
+    counts = {"owned": 0, "captured": 0, "qualified": 0, "converted": 0, "disqualified": 0}
+    created: list[Lead] = []
+    for index in range(1, 121):
+        data = _person(rng, index)
+        if campaign_ids and data["source"] == "campaign":
+            data["campaign_id"] = rng.choice(list(campaign_ids))
+        if index % 3 == 0:
+            # Captured by marketing (registrations, web forms): routed by the assignment rules.
+            result = services.lead_capture(actor=marketing, data={k: v for k, v in data.items() if k != "campaign_id"},
+                                           via="api", campaign_id=data.get("campaign_id"))
+            created.append(result.lead)
+            counts["captured"] += 1
+        else:
+            owner = reps[index % len(reps)]
+            created.append(services.lead_create(actor=owner, data={**data, "confirm_duplicates": True}))
+            counts["owned"] += 1
+    for notice_id in list(tender_notice_ids)[:3]:
+        from .tender_leads import lead_from_tender_notice
+
+        created.append(lead_from_tender_notice(actor=reps[0], notice_id=notice_id).lead)
+    owned = [lead for lead in created if lead.owner_id]
+    for position, lead in enumerate(owned):
+        owner = lead.owner
+        assert owner is not None
+        step = position % 10
+        if step in (1, 2, 3):
+            services.lead_update(actor=owner, lead_id=lead.pk, data={"status": LeadStatus.CONTACTED})
+        elif step in (4, 5):
+            services.lead_update(actor=owner, lead_id=lead.pk, data={"status": LeadStatus.QUALIFIED})
+            counts["qualified"] += 1
+        elif step == 6:
+            reason = rng.choice(["预算不足", "无采购计划", "联系方式无效"])
+            services.lead_update(actor=owner, lead_id=lead.pk,
+                                 data={"status": LeadStatus.DISQUALIFIED, "disqualified_reason": reason})
+            counts["disqualified"] += 1
+        elif step == 7 and counts["converted"] < 6:
+            services.lead_update(actor=owner, lead_id=lead.pk, data={"status": LeadStatus.QUALIFIED})
+            conversion.lead_convert(actor=owner, lead_id=lead.pk, confirm_duplicates=True)
+            counts["converted"] += 1
+    # Spread creation times over the last 90 days, so lists, ages and reclaim deadlines look lived-in.
+    for lead in created:
+        days = rng.randint(0, 90)
+        created_at = anchor - dt.timedelta(days=days, hours=rng.randint(0, 20))
+        Lead.objects.filter(pk=lead.pk).update(created_at=created_at,
+                                               updated_at=created_at + dt.timedelta(days=rng.randint(0, days)))
+    return counts

@@ -1,0 +1,1048 @@
+"""Lead scoring services (线索评分, ADR 0004 "Scoring"; definitions in docs/lead-scoring.md).
+
+- Configuration: event kinds (points, half-life), attribute rules, the active model, the applied
+  weights. Read through `scoring_config()`: an in-process cache reloaded when older than
+  `CONFIG_TTL_SECONDS` (4 small queries, at most every 5 s per process) and dropped at once by every
+  service here that changes the configuration (`scoring_config_invalidate`). A lead's rescore costs
+  no configuration query and no model loading; other processes see a change within 5 s.
+- Rescoring: `leads_rescore` (set-based: one query per chunk reads the lead fields joined with their
+  behaviour aggregates grouped per lead in SQL, the engine scores the chunk with numpy, one
+  `UPDATE … FROM` a staging table writes it) and `lead_rescore` (one lead, the same query and engine,
+  saves only the score fields). Rescoring is not a user edit: neither `version` nor `updated_at` move.
+- Events: `lead_events_ingest` stores behaviour events once per event id and rescores their leads.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+
+from l2c.apps.activity.audit import audit_record
+from l2c.apps.activity.models import AuditEvent, JobRun
+from l2c.apps.identity import access
+from l2c.engines.scoring import (
+    OPS,
+    RECENT_WINDOW_DAYS,
+    AttributeRuleSpec,
+    EventKindRule,
+    LeadColumns,
+    LinearModel,
+    ScoringConfig,
+    Weights,
+    field_text,
+    score_batch,
+)
+from l2c.engines.scoring.attributes import LIST_OPS, NUMBER_OPS, VALUELESS_OPS
+from l2c.kernel.errors import Conflict, FieldError, NotFound, PermissionDenied, ValidationFailed
+
+from .models import AttributeRule, Lead, LeadEvent, ScoringEventKind, ScoringModel, ScoringWeights
+
+if TYPE_CHECKING:
+    from l2c.apps.identity.models import User
+
+CONFIG_TTL_SECONDS = 5.0
+CHUNK = 20_000
+IN_CHUNK = 2_000
+MAX_BATCH = 1000
+FUTURE_TOLERANCE = timedelta(minutes=5)
+MAX_PROPERTIES_BYTES = 4096
+SCORE_FIELDS = ["behaviour_score", "attribute_score", "predicted_score", "score", "score_band", "score_explanation",
+                "scored_at"]
+# Lead fields attribute rules may test (besides `custom.<key>`).
+RULE_FIELDS = ("name", "company", "title", "mobile", "phone", "email", "wechat", "province", "city", "industry",
+               "size", "source", "status")
+CUSTOM_PREFIX = "custom."
+MAX_CUSTOM_KEY = 50
+RESCORE_JOB = "leads.scoring_rescore"
+RETRAIN_JOB = "leads.scoring_retrain"
+RECALIBRATE_JOB = "leads.scoring_recalibrate"
+
+# Built-in behaviour kinds, created when missing after migrate (admins change points and half-lives).
+DEFAULT_EVENT_KINDS: tuple[tuple[str, Any, int, int], ...] = (
+    ("website_visit", gettext_lazy("访问官网"), 2, 14),
+    ("page_view", gettext_lazy("浏览页面"), 1, 7),
+    ("form_fill", gettext_lazy("提交表单"), 20, 30),
+    ("email_open", gettext_lazy("打开邮件"), 2, 14),
+    ("email_click", gettext_lazy("点击邮件链接"), 5, 14),
+    ("campaign_registration", gettext_lazy("活动报名"), 10, 30),
+    ("campaign_checkin", gettext_lazy("活动签到"), 15, 45),
+    ("content_download", gettext_lazy("下载资料"), 10, 30),
+    ("demo_request", gettext_lazy("预约演示"), 30, 45),
+    ("unsubscribe", gettext_lazy("退订"), -20, 90),
+)
+OP_LABELS: dict[str, Any] = {
+    "eq": gettext_lazy("等于"), "ne": gettext_lazy("不等于"), "in": gettext_lazy("属于"),
+    "not_in": gettext_lazy("不属于"), "gt": gettext_lazy("大于"), "gte": gettext_lazy("大于等于"),
+    "lt": gettext_lazy("小于"), "lte": gettext_lazy("小于等于"), "contains": gettext_lazy("包含"),
+    "is_empty": gettext_lazy("为空"), "is_not_empty": gettext_lazy("不为空"),
+}
+PART_LABELS: dict[str, Any] = {
+    "behaviour": gettext_lazy("行为积分"), "attribute": gettext_lazy("属性评分"), "predicted": gettext_lazy("智能评分"),
+}
+TITLE_GROUP_LABELS: dict[str, Any] = {
+    "executive": gettext_lazy("职务为高管"), "manager": gettext_lazy("职务为经理/主管"),
+    "procurement": gettext_lazy("职务与采购相关"), "technical": gettext_lazy("职务与技术相关"),
+}
+
+
+# --- configuration cache ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Cached:
+    config: ScoringConfig
+    loaded_at: float
+
+
+_cache: dict[str, _Cached] = {}
+
+
+def scoring_config_invalidate() -> None:
+    """Drop this process's cached configuration (other processes reload within CONFIG_TTL_SECONDS)."""
+    _cache.pop("config", None)
+
+
+def scoring_config() -> ScoringConfig:
+    """The configuration every score uses, cached in memory (see the module docstring)."""
+    cached = _cache.get("config")
+    now = time.monotonic()
+    if cached is not None and now - cached.loaded_at < CONFIG_TTL_SECONDS:
+        return cached.config
+    config = _load_config()
+    _cache["config"] = _Cached(config, now)
+    return config
+
+
+def _load_config() -> ScoringConfig:
+    kinds = tuple(EventKindRule(kind.kind, float(kind.points), float(kind.half_life_days), kind.label)
+                  for kind in ScoringEventKind.objects.filter(is_active=True).order_by("kind"))
+    rules = tuple(_rule_spec(rule) for rule in AttributeRule.objects.filter(is_active=True).order_by("position", "id"))
+    model = None
+    active = ScoringModel.objects.filter(is_active=True).order_by("-version").first()
+    if active is not None:
+        try:
+            model = LinearModel.from_json(active.version, active.parameters)
+        except (KeyError, TypeError, ValueError):
+            model = None  # parameters of another encoding: not used (a retrain replaces it)
+    return ScoringConfig(kinds, rules, model, weights_current())
+
+
+def _rule_spec(rule: AttributeRule) -> AttributeRuleSpec:
+    value: Any = rule.value
+    if rule.op in LIST_OPS:
+        value = tuple(field_text(item) for item in (value if isinstance(value, list) else [value]))
+    elif rule.op in NUMBER_OPS:
+        value = float(value)
+    else:
+        value = field_text(value)
+    return AttributeRuleSpec(rule.pk, rule.field, rule.op, value, rule.points, rule.name)
+
+
+def weights_current() -> Weights:
+    """The applied weights (the latest applied row), else the default 40/30/30."""
+    row = ScoringWeights.objects.filter(status=ScoringWeights.Status.APPLIED).order_by("-id").first()
+    if row is None:
+        return Weights()
+    return Weights(*_basis_points(row.behaviour, row.attribute, row.predicted))
+
+
+def _basis_points(*values: Decimal) -> tuple[int, int, int]:
+    """Stored weights (4 decimals, summing to 1) in 1/10,000; the predicted weight takes the rest."""
+    behaviour, attribute = (int((Decimal(value) * 10_000).to_integral_value()) for value in values[:2])
+    return behaviour, attribute, 10_000 - behaviour - attribute
+
+
+# --- reading leads with their behaviour aggregates -----------------------------------------------------
+def _needed_fields(config: ScoringConfig) -> tuple[list[str], bool]:
+    """Plain lead columns the rules and the model read, and whether custom values are needed."""
+    fields: set[str] = set()
+    custom = False
+    for rule in config.rules:
+        if rule.field.startswith(CUSTOM_PREFIX):
+            custom = True
+        elif rule.field in RULE_FIELDS:
+            fields.add(rule.field)
+    if config.model is not None:
+        for feature in config.model.features:
+            if feature.family in ("category", "has"):
+                fields.add(feature.field)
+            elif feature.family == "title":
+                fields.add("title")
+    return sorted(fields), custom
+
+
+def _age_sql(as_of_placeholder: str) -> str:
+    if connection.vendor == "postgresql":
+        return f"GREATEST(0.0, EXTRACT(EPOCH FROM ({as_of_placeholder}::timestamptz - e.occurred_at)) / 86400.0)"
+    return f"MAX(0.0, julianday({as_of_placeholder}) - julianday(e.occurred_at))"
+
+
+def _select(config: ScoringConfig, where: str, event_where: str, *, until_converted: bool = False,
+            extra_columns: Sequence[str] = (), with_fields: Sequence[str] = ()) -> tuple[str, list[str], bool, int]:
+    """SQL reading leads (filtered by `where` over alias l; `event_where` over alias e, the same
+    leads) with, per active kind, Σ 0.5^(age/half-life) and the count of the last 90 days, and the
+    days since the last event. Placeholders: as_of (age), as_of + tolerance (events counted)."""
+    fields, custom = _needed_fields(config)
+    fields = sorted(set(fields) | set(with_fields))
+    columns = ["l.id", *[f"l.{name}" for name in fields], *extra_columns]
+    if custom:
+        columns.append("l.custom")
+    sums: list[str] = []
+    for index, kind in enumerate(config.kinds):
+        factor = -math.log(2) / kind.half_life_days
+        sums.append(f"SUM(CASE WHEN e.kind = %(k{index})s THEN EXP({factor!r} * e.age) ELSE 0 END) AS w{index}")
+        sums.append(f"SUM(CASE WHEN e.kind = %(k{index})s AND e.age <= {RECENT_WINDOW_DAYS} THEN 1 ELSE 0 END)"
+                    f" AS c{index}")
+    sums.append("MIN(e.age) AS last_days")
+    converted = " AND (lc.converted_at IS NULL OR e.occurred_at <= lc.converted_at)" if until_converted else ""
+    join_converted = " JOIN leads_lead lc ON lc.id = e.lead_id" if until_converted else ""
+    kinds_filter = "e.kind IN (" + ", ".join(f"%(k{index})s" for index in range(len(config.kinds))) + ")" \
+        if config.kinds else "1 = 0"
+    # Names and numbers below come from code and the configuration, never from a request.
+    aggregates = (f"SELECT e.lead_id, {', '.join(sums)} FROM (SELECT e.lead_id, e.kind,"  # noqa: S608
+                  f" {_age_sql('%(as_of)s')} AS age"
+                  f" FROM leads_leadevent e{join_converted} WHERE {event_where} AND {kinds_filter}"
+                  f" AND e.occurred_at <= %(until)s{converted}) e GROUP BY e.lead_id")
+    aggregate_columns = [f"a.w{index}, a.c{index}" for index in range(len(config.kinds))]
+    sql = (f"SELECT {', '.join(columns + aggregate_columns + ['a.last_days'])} FROM leads_lead l"  # noqa: S608
+           f" LEFT JOIN ({aggregates}) a ON a.lead_id = l.id WHERE {where} ORDER BY l.id")
+    return sql, fields, custom, len(extra_columns)
+
+
+def _parameters(config: ScoringConfig, as_of: datetime, **extra: Any) -> dict[str, Any]:
+    ops = connection.ops
+    params: dict[str, Any] = {"as_of": ops.adapt_datetimefield_value(as_of),
+                              "until": ops.adapt_datetimefield_value(as_of + FUTURE_TOLERANCE)}
+    params.update({f"k{index}": kind.kind for index, kind in enumerate(config.kinds)})
+    params.update(extra)
+    return params
+
+
+def _custom_dict(raw: Any) -> Mapping[str, Any]:
+    if isinstance(raw, dict):
+        return raw
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except (TypeError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _columns(config: ScoringConfig, rows: Sequence[Sequence[Any]], fields: Sequence[str], custom: bool,
+             extra: int) -> tuple[list[int], LeadColumns, list[tuple[Any, ...]]]:
+    """Engine inputs of fetched rows; also the ids and the extra columns of each row."""
+    count = len(rows)
+    ids = [row[0] for row in rows]
+    columns: dict[str, Any] = {}
+    for offset, name in enumerate(fields, start=1):
+        columns[name] = np.array([value or "" for value in (row[offset] for row in rows)], dtype=object)
+    position = 1 + len(fields)
+    extras = [tuple(row[position:position + extra]) for row in rows]
+    position += extra
+    if custom:
+        keys = sorted({rule.field[len(CUSTOM_PREFIX):] for rule in config.rules
+                       if rule.field.startswith(CUSTOM_PREFIX)})
+        dicts = [_custom_dict(row[position]) for row in rows]
+        for key in keys:
+            columns[CUSTOM_PREFIX + key] = np.array([field_text(values.get(key)) for values in dicts], dtype=object)
+        position += 1
+    kinds = len(config.kinds)
+    if count:
+        block = np.array([row[position:position + 2 * kinds + 1] for row in rows], dtype=np.float64)
+    else:
+        block = np.zeros((0, 2 * kinds + 1))
+    decayed = np.nan_to_num(block[:, 0:2 * kinds:2], nan=0.0)
+    recent = np.nan_to_num(block[:, 1:2 * kinds:2], nan=0.0)
+    last = block[:, 2 * kinds]
+    return ids, LeadColumns(count, columns, decayed, recent, last), extras
+
+
+def _fetch(config: ScoringConfig, as_of: datetime, *, where: str, event_where: str, params: Mapping[str, Any],
+           until_converted: bool = False, extra_columns: Sequence[str] = (), with_fields: Sequence[str] = ()
+           ) -> tuple[list[int], LeadColumns, list[tuple[Any, ...]]]:
+    sql, fields, custom, extra = _select(config, where, event_where, until_converted=until_converted,
+                                         extra_columns=extra_columns, with_fields=with_fields)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, _parameters(config, as_of, **params))
+        rows = cursor.fetchall()
+    return _columns(config, rows, fields, custom, extra)
+
+
+def lead_columns_for_ids(config: ScoringConfig, ids: Sequence[int], as_of: datetime, *, until_converted: bool = False,
+                         extra_columns: Sequence[str] = (), with_fields: Sequence[str] = ()
+                         ) -> tuple[list[int], LeadColumns, list[tuple[Any, ...]]]:
+    """Engine inputs of the given leads (any number; read in chunks of consecutive ids), ordered by
+    id. `until_converted`: events after a lead's conversion are left out (training)."""
+    all_ids: list[int] = []
+    parts: list[LeadColumns] = []
+    extras: list[tuple[Any, ...]] = []
+    ordered = sorted({int(lead_id) for lead_id in ids})
+    start = 0
+    while start < len(ordered):
+        chunk = ordered[start:start + CHUNK]
+        low, high = chunk[0], chunk[-1]
+        if high - low + 1 <= 2 * len(chunk):  # dense: an id range, filtered here
+            where = "l.id >= %(low)s AND l.id <= %(high)s"
+            event_where = "e.lead_id >= %(low)s AND e.lead_id <= %(high)s"
+            params: dict[str, Any] = {"low": low, "high": high}
+        else:  # sparse: an id list (integers from int(), written inline)
+            chunk = chunk[:IN_CHUNK]
+            listed = ", ".join(str(lead_id) for lead_id in chunk)
+            where, event_where, params = f"l.id IN ({listed})", f"e.lead_id IN ({listed})", {}
+        start += len(chunk)
+        got_ids, columns, got_extras = _fetch(
+            config, as_of, where=where, event_where=event_where, params=params, until_converted=until_converted,
+            extra_columns=extra_columns, with_fields=with_fields)
+        wanted = set(chunk)
+        keep = [index for index, lead_id in enumerate(got_ids) if lead_id in wanted]
+        all_ids += [got_ids[index] for index in keep]
+        extras += [got_extras[index] for index in keep]
+        parts.append(_subset(columns, keep))
+    return all_ids, _concat(parts, len(config.kinds)), extras
+
+
+def _subset(columns: LeadColumns, keep: Sequence[int]) -> LeadColumns:
+    if len(keep) == columns.count:
+        return columns
+    index = np.asarray(keep, dtype=np.int64)
+    return LeadColumns(len(keep), {name: values[index] for name, values in columns.fields.items()},
+                       columns.decayed[index], columns.recent_counts[index], columns.days_since_last[index])
+
+
+def _concat(parts: Sequence[LeadColumns], kinds: int) -> LeadColumns:
+    if len(parts) == 1:
+        return parts[0]
+    if not parts:
+        return LeadColumns(0, {}, np.zeros((0, kinds)), np.zeros((0, kinds)), np.zeros(0))
+    names = parts[0].fields.keys()
+    return LeadColumns(sum(part.count for part in parts),
+                       {name: np.concatenate([part.fields[name] for part in parts]) for name in names},
+                       np.vstack([part.decayed for part in parts]), np.vstack([part.recent_counts for part in parts]),
+                       np.concatenate([part.days_since_last for part in parts]))
+
+
+# --- rescoring -------------------------------------------------------------------------------------------
+_STAGE = "l2c_lead_score_stage"
+
+
+def _stage_create(cursor: Any) -> None:
+    if connection.vendor == "postgresql":
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (id bigint PRIMARY KEY, b smallint, a smallint,"
+                       " p smallint, s smallint, band varchar(1), expl text)")
+    else:
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (id INTEGER PRIMARY KEY, b INTEGER, a INTEGER,"
+                       " p INTEGER, s INTEGER, band TEXT, expl TEXT)")
+    cursor.execute(f"DELETE FROM {_STAGE}")  # noqa: S608
+
+
+def _write(ids: Sequence[int], batch: Any, scored_at: datetime) -> None:
+    """Write scores of a chunk: rows into a staging table (COPY / executemany), one UPDATE … FROM."""
+    explanations = batch.explanations()
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    predicted = [None if value < 0 else value for value in batch.predicted.tolist()]
+    rows = zip(ids, batch.behaviour.tolist(), batch.attribute.tolist(), predicted, batch.score.tolist(), batch.bands,
+               map(dumps, explanations), strict=True)
+    stamp = connection.ops.adapt_datetimefield_value(scored_at)
+    with connection.cursor() as cursor:
+        _stage_create(cursor)
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {_STAGE} (id, b, a, p, s, band, expl) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute(
+                f"UPDATE leads_lead l SET behaviour_score = st.b, attribute_score = st.a, predicted_score = st.p,"  # noqa: S608
+                f" score = st.s, score_band = st.band, score_explanation = st.expl::jsonb, scored_at = %s"
+                f" FROM {_STAGE} st WHERE l.id = st.id", [stamp])
+        else:
+            cursor.executemany(f"INSERT INTO {_STAGE} (id, b, a, p, s, band, expl)"  # noqa: S608
+                               " VALUES (%s, %s, %s, %s, %s, %s, %s)", list(rows))
+            cursor.execute(
+                f"UPDATE leads_lead SET behaviour_score = st.b, attribute_score = st.a, predicted_score = st.p,"  # noqa: S608
+                f" score = st.s, score_band = st.band, score_explanation = st.expl, scored_at = %s"
+                f" FROM {_STAGE} st WHERE leads_lead.id = st.id", [stamp])
+        cursor.execute(f"DELETE FROM {_STAGE}")  # noqa: S608
+
+
+def leads_rescore(*, lead_ids: Sequence[int] | None = None, as_of: datetime | None = None,
+                  progress: Callable[[int, int], None] | None = None) -> int:
+    """Rescore the given leads (None: all) as of `as_of` (default now), set-based, one transaction
+    per chunk of CHUNK leads. Returns the number of leads scored; `progress(done, total)` after each
+    chunk."""
+    as_of = as_of or timezone.now()
+    config = scoring_config()
+    done = 0
+    if lead_ids is not None:
+        ordered = sorted({int(lead_id) for lead_id in lead_ids})
+        total = len(ordered)
+        for start in range(0, total, CHUNK):
+            chunk = ordered[start:start + CHUNK]
+            with transaction.atomic():
+                ids, columns, _extras = lead_columns_for_ids(config, chunk, as_of)
+                if ids:
+                    _write(ids, score_batch(config, columns), as_of)
+            done += len(ids)
+            if progress:
+                progress(done, total)
+        return done
+    total = Lead.objects.count() if progress else 0
+    last = 0
+    while True:
+        edge = list(Lead.objects.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[CHUNK - 1:CHUNK])
+        high = edge[0] if edge else None
+        with transaction.atomic():
+            if high is None:
+                where, event_where, params = "l.id > %(low)s", "e.lead_id > %(low)s", {"low": last}
+            else:
+                where = "l.id > %(low)s AND l.id <= %(high)s"
+                event_where = "e.lead_id > %(low)s AND e.lead_id <= %(high)s"
+                params = {"low": last, "high": high}
+            ids, columns, _extras = _fetch(config, as_of, where=where, event_where=event_where, params=params)
+            if ids:
+                _write(ids, score_batch(config, columns), as_of)
+        done += len(ids)
+        if progress:
+            progress(done, max(total, done))
+        if high is None or not ids:
+            return done
+        last = ids[-1]
+
+
+def lead_rescore(*, lead: Lead, as_of: datetime | None = None) -> None:
+    """Rescore one lead in-process (one read, one UPDATE of the score fields only); sets the score
+    fields on `lead` too."""
+    as_of = as_of or timezone.now()
+    config = scoring_config()
+    ids, columns, _extras = _fetch(config, as_of, where="l.id = %(lead)s", event_where="e.lead_id = %(lead)s",
+                                   params={"lead": lead.pk})
+    if not ids:
+        return
+    batch = score_batch(config, columns)
+    predicted = int(batch.predicted[0])
+    lead.behaviour_score = int(batch.behaviour[0])
+    lead.attribute_score = int(batch.attribute[0])
+    lead.predicted_score = None if predicted < 0 else predicted
+    lead.score = int(batch.score[0])
+    lead.score_band = batch.bands[0]
+    lead.score_explanation = batch.explanations()[0]
+    lead.scored_at = as_of
+    lead.save(update_fields=SCORE_FIELDS)
+
+
+# --- behaviour events --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class EventItem:
+    """What became of one incoming event: created, unchanged (stored before) or duplicate (repeats
+    the earlier item `duplicate_of` of the same batch)."""
+
+    index: int
+    event_id: str
+    status: str
+    lead_id: int
+    duplicate_of: int | None = None
+
+
+@dataclass(frozen=True)
+class EventsResult:
+    items: list[EventItem]
+    rescored: int
+
+    @property
+    def created(self) -> int:
+        return sum(1 for item in self.items if item.status == "created")
+
+    @property
+    def unchanged(self) -> int:
+        return len(self.items) - self.created
+
+
+def may_ingest_events(user: User) -> bool:
+    return access.can(user, "lead", "import")
+
+
+@transaction.atomic
+def lead_events_ingest(*, actor: User, events: Sequence[Mapping[str, Any]], now: datetime | None = None
+                       ) -> EventsResult:
+    """Store a batch of behaviour events (needs `import` on leads; each lead visible to the actor).
+    All or nothing: any invalid item (unknown or invisible lead, unknown kind, time more than 5
+    minutes ahead, event id already used for another lead) rejects the batch with a 422 listing
+    every error at `events.<index>.<field>`. An event id stored before is reported unchanged and
+    stored once. Then the leads of the new events are rescored, set-based."""
+    if not may_ingest_events(actor):
+        raise PermissionDenied(_("你没有写入线索行为的权限（需要线索的导入权限）。"))
+    if not events:
+        raise ValidationFailed(_("没有要写入的线索行为。"),
+                               errors=[FieldError("events", _("请至少提供一条线索行为。"), "required")])
+    if len(events) > MAX_BATCH:
+        message = _("一次最多 %(limit)s 条线索行为（收到 %(count)s 条）。") % {"limit": MAX_BATCH, "count": len(events)}
+        raise ValidationFailed(message, errors=[FieldError("events", message, "too_many")])
+    now = now or timezone.now()
+    known_kinds = set(ScoringEventKind.objects.values_list("kind", flat=True))
+    lead_ids = {int(item["lead_id"]) for item in events if isinstance(item.get("lead_id"), int)}
+    visible = set(access.restrict(Lead.objects.filter(pk__in=lead_ids), actor, "lead", "view")
+                  .values_list("pk", flat=True)) if lead_ids else set()
+    event_ids = [str(item.get("event_id") or "") for item in events]
+    stored = dict(LeadEvent.objects.filter(event_id__in=event_ids).values_list("event_id", "lead_id"))
+    errors: list[FieldError] = []
+    clean: list[dict[str, Any]] = []
+    for index, item in enumerate(events):
+        prefix = f"events.{index}."
+        event_id = event_ids[index].strip()
+        lead_id = item.get("lead_id")
+        kind = str(item.get("kind") or "")
+        occurred_at = item.get("occurred_at")
+        properties = item.get("properties") or {}
+        if not event_id or len(event_id) > 100:
+            errors.append(FieldError(prefix + "event_id", _("事件编号必填，最多 100 个字符。"), "invalid"))
+        if not isinstance(lead_id, int) or lead_id not in visible:
+            errors.append(FieldError(prefix + "lead_id", _("没有 ID 为 %(id)s 的线索。") % {"id": str(lead_id)[:30]},
+                                     "not_found"))
+        if kind not in known_kinds:
+            errors.append(FieldError(prefix + "kind", _("未知的行为类型“%(kind)s”：请先在线索评分设置中添加。")
+                                     % {"kind": kind[:40]}, "unknown_kind"))
+        if not isinstance(occurred_at, datetime) or timezone.is_naive(occurred_at):
+            errors.append(FieldError(prefix + "occurred_at", _("必须是带时区的时间。"), "invalid"))
+        elif occurred_at > now + FUTURE_TOLERANCE:
+            errors.append(FieldError(prefix + "occurred_at", _("发生时间不能晚于当前时间 5 分钟以上。"), "in_future"))
+        if not isinstance(properties, dict):
+            errors.append(FieldError(prefix + "properties", _("必须是 JSON 对象。"), "invalid"))
+        elif len(json.dumps(properties, ensure_ascii=False)) > MAX_PROPERTIES_BYTES:
+            errors.append(FieldError(prefix + "properties", _("属性最多 %(max)s 个字符（JSON）。")
+                                     % {"max": MAX_PROPERTIES_BYTES}, "too_long"))
+        if event_id in stored and isinstance(lead_id, int) and stored[event_id] != lead_id:
+            errors.append(FieldError(prefix + "event_id", _("这个事件编号已用于另一条线索，不能重复使用。"),
+                                     "event_conflict"))
+        clean.append({"event_id": event_id, "lead_id": lead_id, "kind": kind, "occurred_at": occurred_at,
+                      "properties": properties})
+    first: dict[str, int] = {}
+    for index, item in enumerate(clean):
+        earlier = first.setdefault(item["event_id"], index)
+        if earlier != index and clean[earlier]["lead_id"] != item["lead_id"]:
+            errors.append(FieldError(f"events.{index}.event_id", _("同一批次中这个事件编号已用于另一条线索。"),
+                                     "event_conflict"))
+    if errors:
+        bad = len({error.field.split(".")[1] for error in errors})
+        raise ValidationFailed(ngettext("%(count)s 条线索行为有误，整批都没有写入。",
+                                        "%(count)s 条线索行为有误，整批都没有写入。", bad) % {"count": bad},
+                               errors=errors)
+    items: list[EventItem] = []
+    new: list[LeadEvent] = []
+    for index, item in enumerate(clean):
+        if item["event_id"] in stored:
+            items.append(EventItem(index, item["event_id"], "unchanged", item["lead_id"]))
+        elif first[item["event_id"]] != index:
+            items.append(EventItem(index, item["event_id"], "duplicate", item["lead_id"], first[item["event_id"]]))
+        else:
+            new.append(LeadEvent(**item))
+            items.append(EventItem(index, item["event_id"], "created", item["lead_id"]))
+    rescored = 0
+    if new:
+        try:
+            with transaction.atomic():
+                # In id order, so two batches holding the same events in other orders cannot deadlock.
+                LeadEvent.objects.bulk_create(sorted(new, key=lambda event: event.event_id), batch_size=1000)
+        except IntegrityError:
+            raise Conflict(_("另一个请求正在写入其中的部分线索行为，请稍后重试（已写入的行为会报告为未改变）。")
+                           ) from None
+        rescored = leads_rescore(lead_ids=sorted({event.lead_id for event in new}), as_of=now)
+    return EventsResult(items, rescored)
+
+
+# --- reading a score -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ScoreItem:
+    code: str
+    label: str
+    points: int
+
+
+@dataclass(frozen=True)
+class ScorePart:
+    part: str
+    label: str
+    score: int | None
+    weight: float
+    points: int
+    items: list[ScoreItem]
+
+
+@dataclass(frozen=True)
+class LeadScoreView:
+    lead_id: int
+    score: int
+    band: str
+    behaviour_score: int
+    attribute_score: int
+    predicted_score: int | None
+    scored_at: datetime | None
+    model_version: int | None
+    parts: list[ScorePart]
+
+
+def item_label(code: str, config: ScoringConfig | None = None) -> str:
+    """The shown name of an explanation item code (kinds and rules from the cached configuration)."""
+    config = config or scoring_config()
+    if code == "other":
+        return _("其他")
+    if code == "baseline":
+        return _("平均线索的基准分")
+    if code.startswith("r") and code[1:].isdigit():
+        for rule in config.rules:
+            if rule.rule_id == int(code[1:]):
+                return rule.name or _("规则 #%(id)s") % {"id": code[1:]}
+        return _("规则 #%(id)s（已停用或删除）") % {"id": code[1:]}
+    if ":" in code:
+        family, _sep, value = code.partition(":")
+        if family == "has":
+            return _("已填写%(field)s") % {"field": _field_label(value)}
+        if family == "title":
+            return str(TITLE_GROUP_LABELS.get(value, value))
+        if family == "recent":
+            return _("近 %(days)s 天%(kind)s次数") % {"days": RECENT_WINDOW_DAYS, "kind": _kind_label(value, config)}
+    if "=" in code:
+        field, _sep, value = code.partition("=")
+        return f"{_field_label(field)}：{_choice_label(field, value)}"
+    if code == "recency":
+        return _("距最近一次行为的天数")
+    if code == "no_events":
+        return _("没有行为记录")
+    return _kind_label(code, config)
+
+
+def _kind_label(kind: str, config: ScoringConfig) -> str:
+    for rule in config.kinds:
+        if rule.kind == kind:
+            return rule.label or kind
+    return kind
+
+
+def _field_label(name: str) -> str:
+    if name.startswith(CUSTOM_PREFIX):
+        return name
+    try:
+        return str(Lead._meta.get_field(name).verbose_name)
+    except Exception:  # an unknown field name is shown as it is
+        return name
+
+
+def _choice_label(field: str, value: str) -> str:
+    if field == "industry":
+        from l2c.apps.customers.models import Industry
+
+        return str(dict(Industry.choices).get(value, value))
+    if field == "size":
+        from l2c.apps.customers.models import CompanySize
+
+        return str(dict(CompanySize.choices).get(value, value))
+    try:
+        choices = Lead._meta.get_field(field).choices
+    except Exception:
+        choices = None
+    return str(dict(choices).get(value, value)) if choices else value
+
+
+def score_view(lead: Lead) -> LeadScoreView:
+    """The stored score of a lead with labelled explanation items (no query: labels come from the
+    cached configuration)."""
+    config = scoring_config()
+    explanation = lead.score_explanation or {}
+    parts = []
+    for part in ("behaviour", "attribute", "predicted"):
+        data = (explanation.get("parts") or {}).get(part)
+        if not isinstance(data, dict):
+            continue
+        items = [ScoreItem(str(code), item_label(str(code), config), int(points))
+                 for code, points in data.get("items", [])]
+        parts.append(ScorePart(part, str(PART_LABELS[part]), data.get("score"), float(data.get("weight", 0)),
+                               int(data.get("points", 0)), items))
+    return LeadScoreView(lead.pk, lead.score, lead.score_band, lead.behaviour_score, lead.attribute_score,
+                         lead.predicted_score, lead.scored_at, explanation.get("model"), parts)
+
+
+def lead_score_get(*, user: User, lead_id: int) -> LeadScoreView:
+    """The score of a lead the user may see (NotFound otherwise)."""
+    lead: Lead = access.get_for_action(user, "lead", lead_id, "view", queryset=Lead.objects.only(
+        "id", "owner_id", "department_id", "pool_id", *SCORE_FIELDS))
+    return score_view(lead)
+
+
+# --- configuration services --------------------------------------------------------------------------------
+def may_manage(user: User) -> bool:
+    """Admins change the scoring configuration and decide weights."""
+    return access.is_admin(user)
+
+
+def may_view_settings(user: User) -> bool:
+    return access.is_admin(user) or access.can(user, "lead", "import")
+
+
+def settings_denied_message() -> str:
+    return _("只有管理员和有线索导入权限的用户可以查看线索评分设置。")
+
+
+def _require_manage(actor: User) -> None:
+    if not may_manage(actor):
+        raise PermissionDenied(_("只有管理员可以修改线索评分设置。"))
+
+
+def event_kinds_ensure_defaults() -> int:
+    """Create the built-in behaviour kinds that are missing (post_migrate). Returns how many."""
+    existing = set(ScoringEventKind.objects.values_list("kind", flat=True))
+    missing = [ScoringEventKind(kind=kind, label=str(label), points=Decimal(points), half_life_days=Decimal(days))
+               for kind, label, points, days in DEFAULT_EVENT_KINDS if kind not in existing]
+    ScoringEventKind.objects.bulk_create(missing, ignore_conflicts=True)
+    if missing:
+        scoring_config_invalidate()
+    return len(missing)
+
+
+def _decimal(raw: Any, field: str, *, low: Decimal, high: Decimal, errors: list[FieldError],
+             positive: bool = False) -> Decimal | None:
+    try:
+        value = Decimal(str(raw).strip())
+    except (InvalidOperation, ValueError):
+        errors.append(FieldError(field, _("必须是数字。"), "invalid"))
+        return None
+    if not value.is_finite() or value < low or value > high or (positive and value <= 0) \
+            or value != value.quantize(Decimal("0.01")):
+        errors.append(FieldError(field, _("必须在 %(low)s 到 %(high)s 之间，最多两位小数。")
+                                 % {"low": low, "high": high}, "out_of_range"))
+        return None
+    return value
+
+
+def _kind_values(data: Mapping[str, Any], errors: list[FieldError]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    if "label" in data and data["label"] is not None:
+        label = str(data["label"]).strip()
+        if not label or len(label) > 100:
+            errors.append(FieldError("label", _("名称必填，最多 100 个字符。"), "invalid"))
+        values["label"] = label
+    if "points" in data and data["points"] is not None:
+        values["points"] = _decimal(data["points"], "points", low=Decimal(-1000), high=Decimal(1000), errors=errors)
+    if "half_life_days" in data and data["half_life_days"] is not None:
+        values["half_life_days"] = _decimal(data["half_life_days"], "half_life_days", low=Decimal("0.01"),
+                                            high=Decimal(3650), errors=errors, positive=True)
+    if "is_active" in data and data["is_active"] is not None:
+        values["is_active"] = bool(data["is_active"])
+    return values
+
+
+@transaction.atomic
+def event_kind_create(*, actor: User, data: Mapping[str, Any]) -> ScoringEventKind:
+    _require_manage(actor)
+    errors: list[FieldError] = []
+    kind = str(data.get("kind") or "").strip()
+    from django.core.validators import validate_slug
+
+    try:
+        validate_slug(kind)
+        if len(kind) > 40:
+            raise ValueError
+    except Exception:  # any invalid slug
+        message = _("行为类型代码只能包含字母、数字、下划线和连字符，最多 40 个字符。")
+        errors.append(FieldError("kind", message, "invalid"))
+    values = _kind_values({"half_life_days": 30, **data}, errors)
+    for required in ("label", "points"):
+        if required not in values:
+            errors.append(FieldError(required, _("必填。"), "required"))
+    if not errors and ScoringEventKind.objects.filter(kind=kind).exists():
+        errors.append(FieldError("kind", _("行为类型“%(kind)s”已存在。") % {"kind": kind}, "duplicate"))
+    if errors:
+        raise ValidationFailed(_("行为积分规则填写有误。"), errors=errors)
+    record = ScoringEventKind.objects.create(kind=kind, **values)
+    audit_record(object_type="scoring_event_kind", object_id=record.pk, action=AuditEvent.Kind.CREATE,
+                 actor_id=actor.pk, object_repr=record.kind,
+                 changes={name: [None, str(value)] for name, value in values.items()})
+    transaction.on_commit(scoring_config_invalidate)
+    scoring_config_invalidate()
+    return record
+
+
+@transaction.atomic
+def event_kind_update(*, actor: User, kind: str, data: Mapping[str, Any]) -> ScoringEventKind:
+    _require_manage(actor)
+    record = ScoringEventKind.objects.select_for_update().filter(kind=kind).first()
+    if record is None:
+        raise NotFound(_("没有行为类型“%(kind)s”。") % {"kind": kind[:40]})
+    errors: list[FieldError] = []
+    values = _kind_values(data, errors)
+    if errors:
+        raise ValidationFailed(_("行为积分规则填写有误。"), errors=errors)
+    changes = {name: [str(getattr(record, name)), str(value)] for name, value in values.items()
+               if getattr(record, name) != value}
+    if changes:
+        for name, value in values.items():
+            setattr(record, name, value)
+        record.save()
+        audit_record(object_type="scoring_event_kind", object_id=record.pk, action=AuditEvent.Kind.UPDATE,
+                     actor_id=actor.pk, object_repr=record.kind, changes=changes)
+        transaction.on_commit(scoring_config_invalidate)
+        scoring_config_invalidate()
+    return record
+
+
+def _rule_values(data: Mapping[str, Any], errors: list[FieldError], current: AttributeRule | None = None
+                 ) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    merged = {"name": current.name, "field": current.field, "op": current.op, "value": current.value,
+              "points": current.points, "is_active": current.is_active, "position": current.position} \
+        if current else {"value": "", "is_active": True, "position": 0}
+    merged.update({key: value for key, value in data.items() if value is not None or key == "value"})
+    name = str(merged.get("name") or "").strip()
+    if not name or len(name) > 100:
+        errors.append(FieldError("name", _("名称必填，最多 100 个字符。"), "invalid"))
+    field = str(merged.get("field") or "").strip()
+    if field.startswith(CUSTOM_PREFIX):
+        key = field[len(CUSTOM_PREFIX):]
+        if not key or len(key) > MAX_CUSTOM_KEY or not all(ch.isalnum() or ch == "_" for ch in key):
+            errors.append(FieldError("field", _("自定义字段写作 custom.<字段代码>（字母、数字、下划线）。"), "invalid"))
+    elif field not in RULE_FIELDS:
+        errors.append(FieldError("field", _("不能按“%(field)s”评分：可用字段为 %(fields)s 或 custom.<字段代码>。")
+                                 % {"field": field[:60], "fields": ", ".join(RULE_FIELDS)}, "invalid"))
+    op = str(merged.get("op") or "")
+    value = merged.get("value")
+    if op not in OPS:
+        errors.append(FieldError("op", _("比较方式必须是 %(ops)s 之一。") % {"ops": ", ".join(OPS)}, "invalid"))
+    elif op in LIST_OPS:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.replace("，", ",").split(",") if part.strip()]
+        if not isinstance(value, list) or not value or len(value) > 200 \
+                or any(not isinstance(item, str | int | float) or len(str(item)) > 200 for item in value):
+            errors.append(FieldError("value", _("请填写 1 到 200 个值（列表，或用逗号分隔）。"), "invalid"))
+        else:
+            value = [str(item).strip() for item in value]
+    elif op in NUMBER_OPS:
+        try:
+            number = float(str(value).strip())
+            if not math.isfinite(number):
+                raise ValueError
+            value = number
+        except (TypeError, ValueError):
+            errors.append(FieldError("value", _("这个比较方式需要一个数字。"), "invalid"))
+    elif op in VALUELESS_OPS:
+        value = ""
+    else:
+        value = "" if value is None else str(value).strip()
+        if len(value) > 200:
+            errors.append(FieldError("value", _("值最多 200 个字符。"), "too_long"))
+        if op == "contains" and not value:
+            errors.append(FieldError("value", _("请填写要包含的文字。"), "required"))
+    try:
+        points = int(merged.get("points"))  # type: ignore[arg-type]
+        if not -100 <= points <= 100:
+            raise ValueError
+    except (TypeError, ValueError):
+        errors.append(FieldError("points", _("分值必须是 -100 到 100 之间的整数。"), "out_of_range"))
+        points = 0
+    try:
+        position = int(merged.get("position") or 0)
+        if not 0 <= position <= 100_000:
+            raise ValueError
+    except (TypeError, ValueError):
+        errors.append(FieldError("position", _("顺序必须是 0 到 100000 之间的整数。"), "out_of_range"))
+        position = 0
+    values.update(name=name, field=field, op=op, value=value, points=points, is_active=bool(merged.get("is_active")),
+                  position=position)
+    return values
+
+
+@transaction.atomic
+def attribute_rule_create(*, actor: User, data: Mapping[str, Any]) -> AttributeRule:
+    _require_manage(actor)
+    errors: list[FieldError] = []
+    values = _rule_values(data, errors)
+    if errors:
+        raise ValidationFailed(_("属性评分规则填写有误。"), errors=errors)
+    rule = AttributeRule.objects.create(**values)
+    audit_record(object_type="scoring_attribute_rule", object_id=rule.pk, action=AuditEvent.Kind.CREATE,
+                 actor_id=actor.pk, object_repr=rule.name, changes={k: [None, v] for k, v in values.items()})
+    scoring_config_invalidate()
+    transaction.on_commit(scoring_config_invalidate)
+    return rule
+
+
+@transaction.atomic
+def attribute_rule_update(*, actor: User, rule_id: int, data: Mapping[str, Any]) -> AttributeRule:
+    _require_manage(actor)
+    rule = AttributeRule.objects.select_for_update().filter(pk=rule_id).first()
+    if rule is None:
+        raise NotFound(_("没有 ID 为 %(id)s 的属性评分规则。") % {"id": rule_id})
+    errors: list[FieldError] = []
+    values = _rule_values(data, errors, current=rule)
+    if errors:
+        raise ValidationFailed(_("属性评分规则填写有误。"), errors=errors)
+    changes = {name: [getattr(rule, name), value] for name, value in values.items() if getattr(rule, name) != value}
+    if changes:
+        for name, value in values.items():
+            setattr(rule, name, value)
+        rule.save()
+        audit_record(object_type="scoring_attribute_rule", object_id=rule.pk, action=AuditEvent.Kind.UPDATE,
+                     actor_id=actor.pk, object_repr=rule.name, changes=changes)
+        scoring_config_invalidate()
+        transaction.on_commit(scoring_config_invalidate)
+    return rule
+
+
+@transaction.atomic
+def attribute_rule_delete(*, actor: User, rule_id: int) -> None:
+    _require_manage(actor)
+    rule = AttributeRule.objects.filter(pk=rule_id).first()
+    if rule is None:
+        raise NotFound(_("没有 ID 为 %(id)s 的属性评分规则。") % {"id": rule_id})
+    audit_record(object_type="scoring_attribute_rule", object_id=rule.pk, action=AuditEvent.Kind.DELETE,
+                 actor_id=actor.pk, object_repr=rule.name,
+                 changes={"rule": [{"field": rule.field, "op": rule.op, "value": rule.value, "points": rule.points},
+                                   None]})
+    rule.delete()
+    scoring_config_invalidate()
+    transaction.on_commit(scoring_config_invalidate)
+
+
+def rule_text(rule: AttributeRule) -> str:
+    """"行业 等于 I"-style description of a rule."""
+    value = "" if rule.op in VALUELESS_OPS else (
+        "、".join(str(item) for item in rule.value) if isinstance(rule.value, list) else str(rule.value))
+    return " ".join(part for part in (_field_label(rule.field), str(OP_LABELS.get(rule.op, rule.op)), value) if part)
+
+
+# --- weights -----------------------------------------------------------------------------------------------
+def _weights_from(data: Mapping[str, Any]) -> tuple[Decimal, Decimal, Decimal]:
+    errors: list[FieldError] = []
+    values = []
+    for name in ("behaviour", "attribute", "predicted"):
+        try:
+            value = Decimal(str(data.get(name)).strip())
+            if not value.is_finite() or value < 0 or value > 1 or value != value.quantize(Decimal("0.0001")):
+                raise InvalidOperation
+        except (InvalidOperation, ValueError):
+            errors.append(FieldError(name, _("权重必须是 0 到 1 之间的数，最多四位小数。"), "invalid"))
+            value = Decimal(0)
+        values.append(value)
+    if not errors and sum(values) != 1:
+        errors.append(FieldError("behaviour", _("三个权重之和必须等于 1（现在是 %(sum)s）。") % {"sum": sum(values)},
+                                 "sum"))
+    if not errors and values[0] + values[1] == 0:
+        errors.append(FieldError("behaviour", _("行为积分和属性评分的权重不能都是 0。"), "invalid"))
+    if errors:
+        raise ValidationFailed(_("评分权重填写有误。"), errors=errors)
+    return values[0], values[1], values[2]
+
+
+@transaction.atomic
+def weights_propose(*, actor: User | None, data: Mapping[str, Any], quality_before: float | None = None,
+                    quality_after: float | None = None, sample_count: int = 0,
+                    apply: bool = False) -> ScoringWeights:
+    """Record proposed weights (an admin's, or the recalibration's with actor None). `apply`
+    applies them at once (the recalibration when L2C_SCORING_WEIGHTS_AUTO_APPLY is on)."""
+    if actor is not None:
+        _require_manage(actor)
+    behaviour, attribute, predicted = _weights_from(data)
+    row = ScoringWeights.objects.create(behaviour=behaviour, attribute=attribute, predicted=predicted,
+                                        quality_before=quality_before, quality_after=quality_after,
+                                        sample_count=sample_count)
+    audit_record(object_type="scoring_weights", object_id=row.pk, action=AuditEvent.Kind.CREATE,
+                 actor_id=actor.pk if actor else None, object_repr=str(row),
+                 changes={"weights": [None, [str(behaviour), str(attribute), str(predicted)]],
+                          "quality": [quality_before, quality_after]})
+    if apply:
+        return _weights_decide(actor=actor, row=row, approve=True)
+    return row
+
+
+def _weights_decide(*, actor: User | None, row: ScoringWeights, approve: bool) -> ScoringWeights:
+    now = timezone.now()
+    # Compare-and-set: only a proposed row is decided, once.
+    status = ScoringWeights.Status.APPLIED if approve else ScoringWeights.Status.REJECTED
+    updated = ScoringWeights.objects.filter(pk=row.pk, status=ScoringWeights.Status.PROPOSED).update(
+        status=status, decided_at=now, decided_by=actor)
+    if updated != 1:
+        raise Conflict(_("这组权重已经处理过了。"))
+    if approve:
+        ScoringWeights.objects.filter(status=ScoringWeights.Status.APPLIED).exclude(pk=row.pk).update(
+            status=ScoringWeights.Status.SUPERSEDED)
+    row.refresh_from_db()
+    audit_record(object_type="scoring_weights", object_id=row.pk, action=AuditEvent.Kind.UPDATE,
+                 actor_id=actor.pk if actor else None, object_repr=str(row),
+                 changes={"status": [ScoringWeights.Status.PROPOSED, status]})
+    if approve:
+        scoring_config_invalidate()
+        transaction.on_commit(scoring_config_invalidate)
+        rescore_all_request(actor=actor)
+    return row
+
+
+@transaction.atomic
+def weights_approve(*, actor: User, weights_id: int) -> ScoringWeights:
+    """Apply proposed weights (admins): the previous applied row is superseded; all leads are
+    rescored by a job."""
+    _require_manage(actor)
+    row = ScoringWeights.objects.filter(pk=weights_id).first()
+    if row is None:
+        raise NotFound(_("没有 ID 为 %(id)s 的评分权重。") % {"id": weights_id})
+    return _weights_decide(actor=actor, row=row, approve=True)
+
+
+@transaction.atomic
+def weights_reject(*, actor: User, weights_id: int) -> ScoringWeights:
+    _require_manage(actor)
+    row = ScoringWeights.objects.filter(pk=weights_id).first()
+    if row is None:
+        raise NotFound(_("没有 ID 为 %(id)s 的评分权重。") % {"id": weights_id})
+    return _weights_decide(actor=actor, row=row, approve=False)
+
+
+# --- jobs ----------------------------------------------------------------------------------------------------
+def _request(*, actor: User | None, name: str, task: Any, trigger: str) -> JobRun:
+    from l2c.apps.activity.jobs import job_enqueue
+
+    waiting = JobRun.objects.filter(name=name, status=JobRun.Status.QUEUED).order_by("-id").first()
+    if waiting is not None:
+        return waiting
+    run = job_enqueue(task=task, name=name, actor=actor, arguments={"trigger": trigger})
+    assert run is not None  # no unique key: always created
+    return run
+
+
+def rescore_all_request(*, actor: User | None, trigger: str = "manual") -> JobRun:
+    """Queue a rescore of every lead (one already queued is returned instead)."""
+    from .scoring_tasks import scoring_rescore_task
+
+    if actor is not None:
+        _require_manage(actor)
+    return _request(actor=actor, name=RESCORE_JOB, task=scoring_rescore_task, trigger=trigger)
+
+
+def retrain_request(*, actor: User) -> JobRun:
+    from .scoring_tasks import scoring_retrain_task
+
+    _require_manage(actor)
+    return _request(actor=actor, name=RETRAIN_JOB, task=scoring_retrain_task, trigger="manual")
+
+
+def recalibrate_request(*, actor: User) -> JobRun:
+    from .scoring_tasks import scoring_recalibrate_task
+
+    _require_manage(actor)
+    return _request(actor=actor, name=RECALIBRATE_JOB, task=scoring_recalibrate_task, trigger="manual")
+
+
+def last_runs() -> dict[str, JobRun | None]:
+    return {name: JobRun.objects.filter(name=name).order_by("-id").first()
+            for name in (RESCORE_JOB, RETRAIN_JOB, RECALIBRATE_JOB)}
+
+
+def band_counts() -> dict[str, int]:
+    return dict(Lead.objects.values_list("score_band").annotate(total=Count("pk")).order_by())

@@ -1,0 +1,248 @@
+"""The combined score (综合评分), its band and its explanation, for a batch of leads at once.
+
+- Parts are integers 0..100: behaviour B, attribute A, predicted P (None without an active model).
+- Weights are integers in 1/10,000 (default 4000/3000/3000). Combined = (Wb·B + Wa·A + Wp·P) / 10,000,
+  rounded half up with integer arithmetic (no float ties). Without a predicted score the weights are
+  re-normalised over the two other parts: (Wb·B + Wa·A) / (Wb + Wa).
+- Band: A ≥ 75, B ≥ 50, C ≥ 25, else D.
+- Explanation: per part, its top contributions (largest |value| first, ties by position), the rest
+  summed as "other" and, for the predicted part, the "baseline" (the average lead's score). Each
+  item's exact value is weight × its share of the part's integer score; the values of all items of
+  all parts are rounded together by largest remainder (ties by position), so the integer
+  contributions add up exactly to the combined score, and a part's points are the sum of its items.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .attributes import MAX_ATTRIBUTE, AttributeRuleSpec, ObjectArray, attribute_points
+from .behaviour import MAX_BEHAVIOUR, EventKindRule
+from .predicted import BehaviourColumns, LinearModel, feature_matrix, predict
+from .rounding import EPSILON, ratio_half_up, round_half_up_array
+
+WEIGHT_SCALE = 10_000
+DEFAULT_WEIGHTS = (4000, 3000, 3000)
+BANDS = ((75, "A"), (50, "B"), (25, "C"))
+TOP_ITEMS = 3
+PARTS = ("behaviour", "attribute", "predicted")
+EXPLANATION_VERSION = 1
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Weights of the parts in 1/10,000; non-negative, summing to 10,000, behaviour + attribute > 0."""
+
+    behaviour: int = DEFAULT_WEIGHTS[0]
+    attribute: int = DEFAULT_WEIGHTS[1]
+    predicted: int = DEFAULT_WEIGHTS[2]
+
+    def __post_init__(self) -> None:
+        values = (self.behaviour, self.attribute, self.predicted)
+        if min(values) < 0 or sum(values) != WEIGHT_SCALE or self.behaviour + self.attribute == 0:
+            raise ValueError(f"invalid weights {values}")
+
+    def as_fractions(self) -> tuple[float, float, float]:
+        return (self.behaviour / WEIGHT_SCALE, self.attribute / WEIGHT_SCALE, self.predicted / WEIGHT_SCALE)
+
+
+def band_of(score: int) -> str:
+    for floor, band in BANDS:
+        if score >= floor:
+            return band
+    return "D"
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    """Everything a score depends on besides the lead: kinds (the column order of the behaviour
+    inputs), active attribute rules, the active model (None: not used) and the weights."""
+
+    kinds: tuple[EventKindRule, ...]
+    rules: tuple[AttributeRuleSpec, ...]
+    model: LinearModel | None
+    weights: Weights
+    top_items: int = TOP_ITEMS
+
+
+@dataclass(frozen=True, eq=False)
+class LeadColumns:
+    """Inputs of n leads: field texts by field name (object arrays of str, "" when blank, custom
+    fields as `custom.<key>`), Σ decay factors per kind (n × kinds, in config order), events per kind
+    in the last 90 days (n × kinds) and days since the last event (NaN without events)."""
+
+    count: int
+    fields: Mapping[str, ObjectArray]
+    decayed: FloatArray
+    recent_counts: FloatArray
+    days_since_last: FloatArray
+
+
+@dataclass(frozen=True)
+class LeadScore:
+    behaviour: int
+    attribute: int
+    predicted: int | None
+    score: int
+    band: str
+    explanation: dict[str, Any]
+
+
+@dataclass(frozen=True, eq=False)
+class ScoredBatch:
+    behaviour: IntArray
+    attribute: IntArray
+    predicted: IntArray  # -1 where there is no predicted score
+    score: IntArray
+    bands: list[str]
+    _explain: Any
+
+    def explanations(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._explain()
+        return result
+
+    def lead(self, index: int) -> LeadScore:
+        predicted = int(self.predicted[index])
+        return LeadScore(int(self.behaviour[index]), int(self.attribute[index]), None if predicted < 0 else predicted,
+                         int(self.score[index]), self.bands[index], self.explanations()[index])
+
+
+def largest_remainder(values: FloatArray, totals: IntArray) -> IntArray:
+    """Integers per row close to `values` (n × m) that add up to `totals` (n): floor each value and
+    give +1 to the largest fractional parts (ties: the earlier column); any residue from float
+    noise goes to the largest item."""
+    count, width = values.shape
+    if width == 0:
+        return np.zeros((count, 0), dtype=np.int64)
+    cleaned = np.round(values, 9)
+    floors = np.floor(cleaned)
+    fractions = cleaned - floors
+    deficit = np.clip(totals - floors.sum(axis=1).astype(np.int64), 0, width)
+    order = np.argsort(-fractions, axis=1, kind="stable")
+    ranks = np.empty_like(order)
+    np.put_along_axis(ranks, order, np.arange(width)[None, :].repeat(count, axis=0), axis=1)
+    result = floors.astype(np.int64) + (ranks < deficit[:, None])
+    residue = totals - result.sum(axis=1)
+    if np.any(residue):
+        largest = np.argmax(np.abs(values), axis=1)
+        result[np.arange(count), largest] += residue
+    return np.asarray(result, dtype=np.int64)
+
+
+def _top(matrix: FloatArray, keep: int) -> tuple[IntArray, FloatArray, FloatArray]:
+    """Column indices and values of the `keep` largest |values| per row, and the sum of the rest."""
+    keep = min(keep, matrix.shape[1])
+    order = np.argsort(-np.abs(matrix), axis=1, kind="stable")[:, :keep]
+    values = np.take_along_axis(matrix, order, axis=1)
+    rest = matrix.sum(axis=1) - values.sum(axis=1)
+    return order.astype(np.int64), values, rest
+
+
+def _share(matrix: FloatArray, raw_total: FloatArray, part: IntArray) -> FloatArray:
+    """Scale each row so it sums to the part's integer score (zero rows when the total is ≤ 0)."""
+    positive = raw_total > EPSILON
+    factor = np.where(positive, part / np.where(positive, raw_total, 1.0), 0.0)
+    return np.asarray(matrix * factor[:, None], dtype=np.float64)
+
+
+def score_batch(config: ScoringConfig, leads: LeadColumns) -> ScoredBatch:
+    """Score n leads: parts, combined score, band, and (lazily) the explanations."""
+    n = leads.count
+    kinds = config.kinds
+    # Behaviour: decayed points per kind.
+    points = np.asarray([kind.points for kind in kinds], dtype=np.float64)
+    behaviour_raw = leads.decayed * points[None, :] if kinds else np.zeros((n, 0))
+    behaviour_total = behaviour_raw.sum(axis=1)
+    behaviour = round_half_up_array(np.clip(behaviour_total, 0.0, MAX_BEHAVIOUR))
+    # Attribute fit.
+    attribute_raw = attribute_points(config.rules, leads.fields, n)
+    attribute_total = attribute_raw.sum(axis=1)
+    attribute = np.clip(round_half_up_array(attribute_total), 0, MAX_ATTRIBUTE)
+    # Predicted.
+    weights = config.weights
+    model = config.model
+    if model is not None:
+        behaviour_columns = BehaviourColumns(tuple(kind.kind for kind in kinds), leads.recent_counts,
+                                             leads.days_since_last)
+        prediction = predict(model, feature_matrix(model.features, leads.fields, behaviour_columns, n))
+        predicted_real = 100.0 * prediction.probability
+        predicted = np.clip(round_half_up_array(predicted_real), 0, 100)
+        numerator = weights.behaviour * behaviour + weights.attribute * attribute + weights.predicted * predicted
+        denominator = WEIGHT_SCALE
+    else:
+        predicted = np.full(n, -1, dtype=np.int64)
+        numerator = weights.behaviour * behaviour + weights.attribute * attribute
+        denominator = weights.behaviour + weights.attribute
+    score = np.clip(ratio_half_up(numerator.astype(np.int64), denominator), 0, 100)
+    bands = [band_of(value) for value in score.tolist()]
+
+    def explain() -> list[dict[str, Any]]:
+        keep = config.top_items
+        blocks: list[tuple[str, list[str], IntArray, int, float]] = []  # part, codes, top indices, width, weight
+        columns: list[FloatArray] = []
+        share_b = _share(behaviour_raw, behaviour_total, behaviour)
+        share_a = _share(attribute_raw, attribute_total, attribute)
+        weight_b = weights.behaviour / denominator
+        weight_a = weights.attribute / denominator
+        for part, codes, share, weight in (("behaviour", [kind.kind for kind in kinds], share_b, weight_b),
+                                           ("attribute", [f"r{rule.rule_id}" for rule in config.rules], share_a,
+                                            weight_a)):
+            order, values, rest = _top(share, keep)
+            blocks.append((part, codes, order, order.shape[1], weight))
+            columns += [values * weight, (rest * weight)[:, None]]
+        if model is not None:
+            weight_p = weights.predicted / denominator
+            factor = np.where(predicted_real > EPSILON, predicted / np.maximum(predicted_real, EPSILON), 0.0)
+            contributions = prediction.contributions * factor[:, None]
+            order, values, rest = _top(contributions, keep)
+            blocks.append(("predicted", [feature.code for feature in model.features], order, order.shape[1],
+                           weight_p))
+            columns += [(prediction.baseline * factor * weight_p)[:, None], values * weight_p,
+                        (rest * weight_p)[:, None]]
+        matrix = np.hstack(columns) if columns else np.zeros((n, 0))
+        integers = largest_remainder(matrix, score).tolist()
+        orders = [block[2].tolist() for block in blocks]
+        parts_int = {"behaviour": behaviour.tolist(), "attribute": attribute.tolist(), "predicted": predicted.tolist()}
+        fractions = {"behaviour": weight_b, "attribute": weight_a,
+                     "predicted": (weights.predicted / denominator) if model is not None else 0.0}
+        version = model.version if model is not None else None
+        scores = score.tolist()
+        result: list[dict[str, Any]] = []
+        for row in range(n):
+            values_row = integers[row]
+            position = 0
+            parts: dict[str, Any] = {}
+            for block_index, (part, codes, _order, width, _weight) in enumerate(blocks):
+                items: list[list[Any]] = []
+                if part == "predicted":
+                    if values_row[position]:
+                        items.append(["baseline", values_row[position]])
+                    position += 1
+                top_row = orders[block_index][row]
+                for offset in range(width):
+                    value = values_row[position + offset]
+                    if value:
+                        items.append([codes[top_row[offset]], value])
+                position += width
+                if values_row[position]:
+                    items.append(["other", values_row[position]])
+                position += 1
+                parts[part] = {"score": parts_int[part][row], "weight": round(fractions[part], 4),
+                               "points": sum(item[1] for item in items), "items": items}
+            result.append({"v": EXPLANATION_VERSION, "score": scores[row], "model": version, "parts": parts})
+        return result
+
+    return ScoredBatch(behaviour, attribute, predicted, score, bands, explain)
+
+
+def empty_columns(count: int, kinds: Sequence[EventKindRule]) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Behaviour inputs of leads without events."""
+    return (np.zeros((count, len(kinds))), np.zeros((count, len(kinds))), np.full(count, np.nan))
