@@ -32,6 +32,8 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     # Batch duplicate detection of accounts, nightly at 03:00 Asia/Shanghai (19:00 UTC).
     PeriodicJob("customers.duplicates_batch", "l2c.apps.customers.dedup_tasks.duplicates_batch", timedelta(days=1),
                 offset=timedelta(hours=19)),
+    # Tender notices not matched yet (a lost enqueue, a worker restart): matched within 10 minutes.
+    PeriodicJob("tenders.notices_match", "l2c.apps.tenders.tasks.tender_notices_match_task", timedelta(minutes=10)),
     # Lead scoring, weekly on Sunday night Asia/Shanghai (epoch + 2 days = Saturday UTC): retrain
     # the predicted model at 03:30, then recalibrate the weights at 04:30.
     PeriodicJob("leads.scoring_retrain", "l2c.apps.leads.scoring_tasks.scoring_retrain_task", timedelta(days=7),

@@ -219,6 +219,11 @@ REGISTRATION_OPTIONS = json.loads(os.environ.get("L2C_REGISTRATION_OPTIONS") or 
                            str(Path(__file__).resolve().parent / "apps/customers/data/registration_demo.csv")),
 }
 
+# Tender subscription webhooks (docs/tenders.md) may only call these hosts: comma-separated,
+# default this machine's loopback.
+L2C_WEBHOOK_ALLOWED_HOSTS = [host.strip() for host in os.environ.get(
+    "L2C_WEBHOOK_ALLOWED_HOSTS", "127.0.0.1,localhost,::1").split(",") if host.strip()]
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -20,6 +20,7 @@ NAVIGATION: list[tuple[Any, str, str, str | None]] = [
     (_("联系人"), "customers:contact_list", "/contacts/", "contact"),
     (_("公海"), "customers:pool_list", "/pools/", "account"),
     (_("风险预警"), "customers:risk_event_list", "/risk/", "risk_event"),
+    (_("招投标"), "tenders:notice_list", "/tenders/", "tender_notice"),
     (_("导入"), "activity:import_list", "/imports/", None),
     (_("后台任务"), "activity:jobs", "/jobs/", None),
 ]

@@ -49,7 +49,7 @@ def test_first_matching_rule_by_position_assigns_each_action_kind(org):
                    action="round_robin", user_ids=[org["rep1"].pk, org["rep2"].pk])
     east = _rule(org, name="江浙沪 → rep3", action="user", target_user_id=org["rep3"].pk,
                  conditions=[{"field": "province", "op": "in", "value": ["上海", "江苏", "浙江"]}])
-    rest = _rule(org, name="其余 → 公共线索池", action="pool", target_pool_id=pool.pk)
+    _rule(org, name="其余 → 公共线索池", action="pool", target_pool_id=pool.pk)
     a_shanghai = Lead.objects.create(name="甲", score_band="A", province="上海")
     shanghai = Lead.objects.create(name="乙", score_band="B", province="上海")
     other = Lead.objects.create(name="丙", score_band="C", province="北京")
@@ -259,3 +259,24 @@ def test_a_rule_update_keeps_the_cursor_and_delete_is_audited(org):
 
     assert not AssignmentRule.objects.exists()
     assert AuditEvent.objects.filter(object_type="assignment_rule", object_id=rule.pk).count() == 3
+
+
+def test_demo_pools_and_rules_route_leads_as_described(org):
+    from django.utils import timezone
+
+    from l2c.apps.leads.assignment import leads_assign
+    from l2c.apps.leads.models import Lead, LeadPool
+    from l2c.apps.leads.pool_demo import lead_pools_demo
+
+    made = lead_pools_demo(users=org.users, departments={"center": org.center, "north": org.north, "east": org.east},
+                           anchor=timezone.now())
+    hot = Lead.objects.create(name="A 级", score_band="A", province="北京")
+    east = Lead.objects.create(name="浙江", score_band="C", province="浙江")
+    other = Lead.objects.create(name="其他", score_band="D", province="四川")
+
+    outcomes = leads_assign(lead_ids=[hot.pk, east.pk, other.pk], actor=None, via="demo")
+
+    assert (outcomes[hot.pk].owner_id, outcomes[hot.pk].pool_id) == (org["rep1"].pk, made["north_pool"])
+    assert outcomes[east.pk].owner_id == org["rep3"].pk
+    assert (outcomes[other.pk].status, outcomes[other.pk].pool_id) == ("pooled", made["public_pool"])
+    assert LeadPool.objects.count() == 2

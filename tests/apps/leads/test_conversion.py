@@ -134,7 +134,7 @@ def test_concurrent_double_submit_converts_once(org: Any) -> None:
         try:
             barrier.wait()
             outcomes.append(attempt())
-        except Exception as error:  # noqa: BLE001 - reported in the assertion
+        except Exception as error:  # reported by the assertion below
             outcomes.append(repr(error))
         finally:
             connection.close()

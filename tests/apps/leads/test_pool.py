@@ -289,7 +289,8 @@ def test_reclaim_job_returns_overdue_leads_notifies_and_is_idempotent(org):
     assert (reclaim.from_user_id, reclaim.reason, reclaim_reason_text(reclaim.reason)) == (
         org["rep1"].pk, "no_activity:5", "5 天未跟进")
     assert LeadPoolExit.objects.get(lead=overdue).reason == "reclaim"
-    titles = Notification.objects.filter(recipient=org["rep1"], kind="lead_pool_reclaim").values_list("title", flat=True)
+    titles = Notification.objects.filter(recipient=org["rep1"], kind="lead_pool_reclaim").values_list("title",
+                                                                                                      flat=True)
     assert list(titles) == ["线索“逾期”已被回收到线索池“华北线索池”"]
 
 

@@ -97,7 +97,7 @@ def _win(org, account, django_capture_on_commit_callbacks):
 def test_attribution_of_a_recorded_transaction(org, tree, touched, django_capture_on_commit_callbacks):
     from l2c.apps.marketing.models import CampaignAttribution
 
-    root, a, b, a1 = tree
+    _root, a, b, a1 = tree
     record = _win(org, touched, django_capture_on_commit_callbacks)
     rows = {(row.model, row.campaign_id): row.amount for row in CampaignAttribution.objects.all()}
     assert rows == {("first_touch", a.pk): 3_000_001, ("last_touch", b.pk): 3_000_001,
@@ -121,7 +121,7 @@ def test_imported_transactions_reach_the_attribution(org, tree, touched, django_
     from l2c.apps.customers.rfm_importers import _commit
     from l2c.apps.marketing.models import CampaignAttribution
 
-    root, a, b, a1 = tree
+    _root, a, b, a1 = tree
     today = timezone.localdate()
     rows = [{"account_id": touched.pk, "occurred_on": today, "amount_minor": 600, "currency": "CNY",
              "reference": "IMP-1", "note": ""},

@@ -31,7 +31,8 @@ def test_a_batch_with_one_bad_item_stores_nothing_and_names_every_problem(org):
         tender_batch_ingest(actor=org["marketing"], items=items)
     problem = raised.value.to_problem()
     assert problem["status"] == 422
-    assert {(entry["index"], entry["source_notice_id"], entry["field"], entry["code"]) for entry in problem["items"]} == {
+    found = {(entry["index"], entry["source_notice_id"], entry["field"], entry["code"]) for entry in problem["items"]}
+    assert found == {
         (1, "N-2", "title", "required"), (1, "N-2", "budget_amount", "invalid_amount"),
         (2, "N-3", "kind", "invalid_choice"), (2, "N-3", "url", "invalid_url"),
     }
@@ -85,7 +86,8 @@ def test_matching_is_incremental_and_pushes_each_pair_once(org, subscribe):
     assert TenderMatch.objects.count() == 7
     assert TenderMatch.objects.values("subscription_id", "notice_id").distinct().count() == 7
     rep1 = Notification.objects.filter(recipient=org["rep1"], kind="tender_match").order_by("id")
-    assert [notification.title for notification in rep1] == ["招投标订阅：4 条新匹配的公告", "招投标订阅：2 条新匹配的公告"]
+    assert [notification.title for notification in rep1] == ["招投标订阅：4 条新匹配的公告",
+                                                             "招投标订阅：2 条新匹配的公告"]
     assert rep1[0].url == "/tenders/inbox/"
     assert Notification.objects.filter(recipient=org["rep2"], kind="tender_match").count() == 1
     assert TenderBatch.objects.filter(matched_at__isnull=True).count() == 0
@@ -144,7 +146,7 @@ def test_inbox_mark_read(org, subscribe):
 class _Receiver(BaseHTTPRequestHandler):
     bodies: list[dict] = []
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         length = int(self.headers["Content-Length"])
         _Receiver.bodies.append(json.loads(self.rfile.read(length)))
         self.send_response(204)
@@ -226,3 +228,22 @@ def test_subscription_words_split_update_and_delete_are_owned_and_audited(org, s
 def test_finance_may_not_subscribe(org):
     with pytest.raises(PermissionDenied):
         tender_subscription_create(actor=org["finance"], data={"name": "x", "keywords": ["服务器"]})
+
+
+def test_demo_data_is_matched_and_idempotent(org):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from l2c.apps.tenders.demo import NOTICES, tenders_demo
+
+    anchor = timezone.localtime(timezone.now()).replace(hour=0, minute=0, second=0, microsecond=0)
+    run = tenders_demo(users=org.users, anchor=anchor)
+    assert TenderNotice.objects.count() == len(NOTICES) == 40
+    assert TenderSubscription.objects.count() == 4
+    assert run.matches > 10 and run.notifications == 3
+    per_user = {username: TenderMatch.objects.filter(user=org[username]).count()
+                for username in ("rep1", "rep2", "rep3")}
+    assert all(count > 0 for count in per_user.values()), per_user
+    again = tenders_demo(users=org.users, anchor=anchor + dt.timedelta(days=1))
+    assert again.matches == 0 and TenderNotice.objects.count() == 40

@@ -19,9 +19,10 @@ router = Router(tags=["duplicates"])
 
 
 class DuplicateCheckIn(Schema):
-    object: Literal["account", "contact"]
+    object: Literal["account", "contact", "lead"]
     record: dict[str, Any] = Field(..., description="the record's fields as for create, e.g. name, credit_code, "
-                                                    "phone, address (contacts: mobile, phone, email)")
+                                                    "phone, address (contacts: mobile, phone, email; "
+                                                    "leads: company, mobile, phone, email)")
     id: int | None = Field(None, description="the record being edited, left out of its own candidates")
 
 
@@ -59,7 +60,7 @@ class DuplicateRuleOut(Schema):
 
 
 class DuplicateRuleIn(Schema):
-    object_type: Literal["account", "contact"]
+    object_type: Literal["account", "contact", "lead"]
     key: str = Field(..., pattern=r"^[a-z0-9_-]{1,40}$")
     label: str = Field(..., min_length=1, max_length=100)
     kind: Literal["exact", "fuzzy"]

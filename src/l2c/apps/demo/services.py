@@ -28,6 +28,10 @@ from l2c.apps.customers.rfm_demo import rfm_demo
 from l2c.apps.customers.risk_demo import risk_events_demo
 from l2c.apps.customers.validation import search_text
 from l2c.apps.identity.models import Department, Share, User
+from l2c.apps.leads.demo import leads_demo
+from l2c.apps.leads.pool_demo import lead_pools_demo
+from l2c.apps.tenders.demo import tenders_demo
+from l2c.apps.tenders.models import TenderNotice
 from l2c.apps.identity.services import department_create, roles_ensure_builtin, user_create
 from l2c.kernel import request_context
 from l2c.kernel.errors import FieldError, ValidationFailed
@@ -307,6 +311,13 @@ def demo_load(*, stdout: Any = None) -> None:
         # Bulk-written records get their duplicate-control keys set-based, as imports do.
         duplicate_keys = sum(duplicates.keys_rebuild(object_type) for object_type in ("account", "contact"))
         _say(stdout, f"  duplicate-control keys for {duplicate_keys} records")
+        # The top of the funnel (MTL, ADR 0004): tender notices matched to subscriptions, lead pools and
+        # routing rules, then leads made through the services (keys, routing, scores as for a user).
+        tenders_demo(users=users, anchor=anchor)
+        lead_pools_demo(users=users, departments=departments, anchor=anchor)
+        notice_ids = list(TenderNotice.objects.order_by("-published_on", "-id").values_list("pk", flat=True)[:3])
+        lead_counts = leads_demo(users=users, anchor=anchor, accounts=accounts, tender_notice_ids=notice_ids)
+        _say(stdout, "  leads: " + ", ".join(f"{count} {kind}" for kind, count in lead_counts.items()))
     _say(stdout, f"Demo company loaded in {time.perf_counter() - started:.1f} s.")
 
 

@@ -13,7 +13,7 @@ from ninja.responses import Status
 
 from l2c.api.concurrency import etag_for, expected_version, idempotent
 from l2c.api.pagination import DEFAULT_PAGE_SIZE, keyset_page
-from l2c.api.problems import READ_ERRORS, WRITE_ERRORS
+from l2c.api.problems import READ_ERRORS, WRITE_ERRORS, DuplicateOut
 from l2c.api.types import RecordId
 from l2c.apps.activity.selectors import timeline_for
 from l2c.apps.identity import access
@@ -183,19 +183,10 @@ class ConvertOut(Schema):
     account_created: bool
 
 
-class CandidateOut(Schema):
-    object: str
-    id: int
-    name: str
-    score: int
-    rule: str
-    reasons: list[str]
-
-
 class ConversionPreviewOut(Schema):
     account: dict[str, Any]
     contact: dict[str, Any]
-    account_candidates: list[CandidateOut]
+    account_candidates: list[DuplicateOut]
     hidden_account_candidates: int
 
 
@@ -322,6 +313,20 @@ def convert_lead(request: HttpRequest, lead_id: RecordId, payload: ConvertIn) ->
                                      confirm_duplicates=payload.confirm_duplicates)
     return {"lead": _out(result.lead), "account_id": result.account_id, "contact_id": result.contact_id,
             "account_created": result.account_created}
+
+
+class MatchesOut(Schema):
+    contacts: list[DuplicateOut] = Field(description="contacts with the lead's mobile, phone or e-mail")
+    hidden_contacts: int = Field(description="such contacts the caller may not see")
+    accounts: list[DuplicateOut] = Field(description="accounts like the lead's company")
+    hidden_accounts: int
+
+
+@router.get("/leads/{lead_id}/matches", response={200: MatchesOut, **READ_ERRORS},
+            summary="Who the lead already is among contacts and accounts (duplicate control)")
+def lead_matches(request: HttpRequest, lead_id: RecordId) -> Any:
+    lead = selectors.lead_detail(user=request.user, lead_id=lead_id)
+    return conversion.lead_matches(actor=request.user, lead=lead)
 
 
 @router.get("/leads/{lead_id}/timeline", response={200: list[TimelineEntryOut], **READ_ERRORS},

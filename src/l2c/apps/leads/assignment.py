@@ -210,7 +210,8 @@ def leads_assign(*, lead_ids: Sequence[int], actor: User | None, via: str) -> di
                 if lead_id not in done:
                     outcomes[lead_id] = AssignmentOutcome("skipped")
                     continue
-                outcomes[lead_id] = AssignmentOutcome("assigned", rule.pk, owner_id, hold_pool.pk if hold_pool else None)
+                outcomes[lead_id] = AssignmentOutcome("assigned", rule.pk, owner_id,
+                                                      hold_pool.pk if hold_pool else None)
                 per_owner[owner_id] += 1
                 history.append(OwnershipTransfer(object_type="lead", object_id=lead_id, to_user_id=owner_id,
                                                  via="assign_rule", reason=summary[:255], actor=actor))
@@ -408,7 +409,8 @@ def assignment_rule_save(*, actor: User, data: Mapping[str, Any], rule_id: int |
     audit_record(object_type="assignment_rule", object_id=rule.pk,
                  action=AuditEvent.Kind.UPDATE if before else AuditEvent.Kind.CREATE, actor_id=actor.pk,
                  object_repr=rule.name,
-                 changes={name: [before.get(name), value] for name, value in after.items() if before.get(name) != value})
+                 changes={name: [before.get(name), value] for name, value in after.items()
+                          if before.get(name) != value})
     return rule
 
 

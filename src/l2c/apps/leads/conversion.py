@@ -60,6 +60,23 @@ def account_candidates(*, actor: User, lead: Lead) -> dict[str, Any]:
     return {"visible": visible, "hidden": check.hidden_count}
 
 
+def lead_matches(*, actor: User, lead: Lead) -> dict[str, Any]:
+    """Who the lead already is in the customer base (duplicate control against contacts and
+    accounts): contacts with the same mobile, phone or e-mail and accounts like its company — the
+    ones the actor may see, and how many others exist. Shown on the lead page so nobody works a
+    known customer as a new prospect (撞单), and offered by the conversion."""
+    contacts = duplicates.duplicates_find(actor=actor, object_type="contact", values={
+        "mobile": lead.mobile, "phone": lead.phone, "email": lead.email}) if (
+        lead.mobile or lead.phone or lead.email) else None
+    accounts = account_candidates(actor=actor, lead=lead)
+    return {
+        "contacts": [duplicates.candidate_dict(candidate, "contact") for candidate in contacts.visible]
+        if contacts else [],
+        "hidden_contacts": contacts.hidden_count if contacts else 0,
+        "accounts": accounts["visible"], "hidden_accounts": accounts["hidden"],
+    }
+
+
 @transaction.atomic
 def lead_convert(*, actor: User, lead_id: int, account_id: int | None = None,
                  account: Mapping[str, Any] | None = None, contact: Mapping[str, Any] | None = None,

@@ -10,6 +10,7 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
+from l2c.apps.identity import access
 from l2c.apps.identity.models import User
 
 from . import conversion, services
@@ -39,9 +40,11 @@ def _person(rng: random.Random, index: int) -> dict[str, Any]:
     }
 
 
-def leads_demo(*, users: dict[str, User], anchor: dt.datetime, campaign_ids: Sequence[int] = (),
-               tender_notice_ids: Sequence[int] = ()) -> dict[str, int]:
-    """Create the demo leads; returns counts by how they came in."""
+def leads_demo(*, users: dict[str, User], anchor: dt.datetime, accounts: Sequence[Any] = (),
+               campaign_ids: Sequence[int] = (), tender_notice_ids: Sequence[int] = ()) -> dict[str, int]:
+    """Create the demo leads; returns counts by how they came in. Converted leads join existing
+    `accounts` of their owner (the company is already a customer), so the demo's account base
+    stays the curated one."""
     rng = random.Random(20261127)  # noqa: S311 - demo data, not secrets
     reps = [users[name] for name in ("rep1", "rep2", "rep3") if name in users]
     marketing = users["marketing"]
@@ -66,6 +69,7 @@ def leads_demo(*, users: dict[str, User], anchor: dt.datetime, campaign_ids: Seq
 
         created.append(lead_from_tender_notice(actor=reps[0], notice_id=notice_id).lead)
     owned = [lead for lead in created if lead.owner_id]
+    converted_into: set[int] = set()
     for position, lead in enumerate(owned):
         owner = lead.owner
         assert owner is not None
@@ -81,8 +85,16 @@ def leads_demo(*, users: dict[str, User], anchor: dt.datetime, campaign_ids: Seq
                                  data={"status": LeadStatus.DISQUALIFIED, "disqualified_reason": reason})
             counts["disqualified"] += 1
         elif step == 7 and counts["converted"] < 6:
-            services.lead_update(actor=owner, lead_id=lead.pk, data={"status": LeadStatus.QUALIFIED})
-            conversion.lead_convert(actor=owner, lead_id=lead.pk, confirm_duplicates=True)
+            # The account as it is now (the pool demo may have released it), held by this owner.
+            target = access.visible(owner, "account").filter(
+                pk__in=[account.pk for account in accounts], owner=owner).exclude(
+                pk__in=converted_into).order_by("pk").first()
+            if target is None:
+                continue
+            converted_into.add(target.pk)
+            services.lead_update(actor=owner, lead_id=lead.pk, data={"status": LeadStatus.QUALIFIED,
+                                                                     "company": target.name})
+            conversion.lead_convert(actor=owner, lead_id=lead.pk, account_id=target.pk, confirm_duplicates=True)
             counts["converted"] += 1
     # Spread creation times over the last 90 days, so lists, ages and reclaim deadlines look lived-in.
     for lead in created:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from l2c.apps.customers.forms import BLANK, RecordForm
@@ -57,6 +58,13 @@ class LeadForm(RecordForm):
         if instance is not None:
             self.standard_initial(instance)
             self.initial.setdefault("campaign", str(instance.campaign_id or ""))
+
+    def clean(self) -> dict[str, Any] | None:
+        cleaned = super().clean()
+        if not (self.data.get(self.add_prefix("name")) or "").strip() and \
+                not (self.data.get(self.add_prefix("company")) or "").strip():
+            self.add_error("name", _("请填写姓名或公司（至少一项）。"))
+        return cleaned
 
     def standard_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in self.fields if name in self.spec or name in ("owner", "campaign")]

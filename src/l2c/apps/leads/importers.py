@@ -206,10 +206,10 @@ def _commit(actor: User, rows: list[dict[str, Any]]) -> int:
          "changes": diff({}, {name: str(getattr(lead, name) or "") for name in AUDITED
                               if getattr(lead, name, None)})}
         for lead in created])
+    leads_rescore(lead_ids=ids)  # before routing: assignment rules may read the score band
     unowned = [lead.pk for lead in created if lead.owner_id is None]
     if unowned:
         leads_assign(lead_ids=unowned, actor=actor, via="import")
-    leads_rescore(lead_ids=ids)
     return len(ids)
 
 

@@ -394,7 +394,8 @@ def leads_owner_change(*, actor: User, lead_ids: Sequence[int], to_user: User, v
     leads just change hands. Returns how many leads changed owner."""
     ids = sorted({int(i) for i in lead_ids})
     if not ids:
-        raise ValidationFailed(_("没有要转移的线索。"), errors=[FieldError("lead_ids", _("请至少指定一个 ID。"), "required")])
+        raise ValidationFailed(_("没有要转移的线索。"),
+                               errors=[FieldError("lead_ids", _("请至少指定一个 ID。"), "required")])
     if not to_user.is_active or not owner_assignable(actor=actor, object_type="lead", owner=to_user) or (
             to_user.pk != actor.pk and not access.can(actor, "lead", "transfer")):
         raise PermissionDenied(_("你不能把线索分配给“%(user)s”。") % {"user": to_user})

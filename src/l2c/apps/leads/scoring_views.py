@@ -28,7 +28,7 @@ class RuleForm(forms.Form):
     field = forms.CharField(label=gettext_lazy("字段"), max_length=60,
                             help_text=gettext_lazy("线索字段代码，如 industry、size、source、title，"
                                                    "或 custom.<字段代码>"))
-    op = forms.ChoiceField(label=gettext_lazy("比较"), choices=[])
+    comparison = forms.ChoiceField(label=gettext_lazy("比较"), choices=[])
     value = forms.CharField(label=gettext_lazy("值"), max_length=2000, required=False,
                             help_text=gettext_lazy("“属于/不属于”可填多个值，用逗号分隔"))
     points = forms.IntegerField(label=gettext_lazy("分值"), min_value=-100, max_value=100)
@@ -36,7 +36,7 @@ class RuleForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["op"].choices = [(op, str(scoring.OP_LABELS[op])) for op in OPS]
+        self.fields["comparison"].choices = [(op, str(scoring.OP_LABELS[op])) for op in OPS]
 
 
 class KindForm(forms.Form):
@@ -98,7 +98,9 @@ def scoring_settings(request: HttpRequest) -> HttpResponse:
         elif op == "rule_add":
             rule_form = RuleForm(request.POST)
             if rule_form.is_valid():
-                scoring.attribute_rule_create(actor=user, data=rule_form.cleaned_data)
+                data = dict(rule_form.cleaned_data)
+                data["op"] = data.pop("comparison")
+                scoring.attribute_rule_create(actor=user, data=data)
                 messages.success(request, _("属性评分规则已添加。"))
                 return redirect("leads:scoring_settings")
         elif op == "rule_toggle":

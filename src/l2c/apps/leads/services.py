@@ -157,10 +157,11 @@ def lead_create(*, actor: User, data: Mapping[str, Any], via: str = "ui") -> Lea
     duplicates.record_keys_write("lead", lead.pk, cleaned)
     audit_record(object_type="lead", object_id=lead.pk, action=AuditEvent.Kind.CREATE, actor_id=actor.pk,
                  object_repr=str(lead), changes=diff({}, snapshot(lead, LEAD_AUDITED)), summary=via)
+    # Scored before routing: assignment rules may read the score band.
+    _rescore(lead)
     if owner is None and pool is None:
         _assign([lead.pk], actor, via)
         lead.refresh_from_db()
-    _rescore(lead)
     return lead
 
 
@@ -317,9 +318,9 @@ def lead_capture(*, actor: User | None, data: Mapping[str, Any], via: str, campa
     audit_record(object_type="lead", object_id=lead.pk, action=AuditEvent.Kind.CREATE,
                  actor_id=actor.pk if actor else None, object_repr=str(lead),
                  changes=diff({}, snapshot(lead, LEAD_AUDITED)), summary=via)
+    _rescore(lead)  # before routing: assignment rules may read the score band
     _assign([lead.pk], actor, via)
     lead.refresh_from_db()
-    _rescore(lead)
     return CaptureResult(lead=lead, created=True)
 
 

@@ -98,7 +98,8 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     context = {
         "leads": page.items, "page": page_urls(request, page), "filters": filters, "sort": sort,
         "sorts": LIST_SORTS,
-        "statuses": [(value, label, counts.get(value, 0)) for value, label in LeadStatus.choices], "bands": ScoreBand.values,
+        "statuses": [(value, label, counts.get(value, 0)) for value, label in LeadStatus.choices],
+        "bands": ScoreBand.values,
         "sources": LeadSource.choices, "industries": Industry.choices, "counts": counts,
         "total": sum(counts.values()), "may_create": access.can(user, "lead", "create"),
         "may_transfer": may_transfer, "owners": assignable_users(user, "lead") if may_transfer else [],
@@ -148,6 +149,7 @@ def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
         "may_disqualify": LeadStatus.DISQUALIFIED in services.STATUS_MOVES[LeadStatus(lead.status)],
         "may_convert": "edit" in allowed and lead.status == LeadStatus.QUALIFIED,
         "disqualify_form": DisqualifyForm(),
+        "matches": conversion.lead_matches(actor=user, lead=lead) if lead.status != LeadStatus.CONVERTED else None,
         "custom": [{"label": field.label, "value": (lead.custom or {}).get(field.key)}
                    for field in LeadForm(user=user, instance=lead).custom_definitions],
         "industry": dict(Industry.choices).get(lead.industry, ""), "size": dict(CompanySize.choices).get(lead.size, ""),

@@ -93,20 +93,25 @@ class CampaignOut(Schema):
     created_at: dt.datetime
     updated_at: dt.datetime
 
+    # An already serialised body (create, idempotent replay) is a dict and keeps its values.
     @staticmethod
-    def resolve_allowed_next_statuses(obj: Campaign) -> list[str]:
+    def resolve_allowed_next_statuses(obj: Campaign | dict[str, Any]) -> list[str]:
+        if isinstance(obj, dict):
+            return list(obj["allowed_next_statuses"])
         return services.allowed_next_statuses(obj.status)
 
     @staticmethod
-    def resolve_depth(obj: Campaign) -> int:
-        return selectors.depth_of(obj.path)
+    def resolve_depth(obj: Campaign | dict[str, Any]) -> int:
+        return int(obj["depth"]) if isinstance(obj, dict) else selectors.depth_of(obj.path)
 
     @staticmethod
-    def resolve_public_path(obj: Campaign) -> str:
-        return f"/r/{obj.public_token}/"
+    def resolve_public_path(obj: Campaign | dict[str, Any]) -> str:
+        return str(obj["public_path"]) if isinstance(obj, dict) else f"/r/{obj.public_token}/"
 
     @staticmethod
-    def resolve_registration_fields(obj: Campaign) -> list[dict[str, Any]]:
+    def resolve_registration_fields(obj: Campaign | dict[str, Any]) -> list[dict[str, Any]]:
+        if isinstance(obj, dict):
+            return list(obj["registration_fields"])
         return services.registration_fields_of(obj)
 
 

@@ -108,7 +108,8 @@ def subscription_list(request: HttpRequest) -> HttpResponse:
     subscriptions = list(selectors.tender_subscription_list(user=request.user).select_related("user"))
     return render(request, "tenders/subscription_list.html", {
         **_tabs(request, "subscriptions"), "subscriptions": subscriptions,
-        "may_create": access.can(request.user, "tender_subscription", "create"), "kind_labels": dict(NoticeKind.choices),
+        "may_create": access.can(request.user, "tender_subscription", "create"),
+        "kind_labels": dict(NoticeKind.choices),
     })
 
 
@@ -159,11 +160,18 @@ def subscription_form(request: HttpRequest, subscription_id: int | None = None) 
                   "webhook_url": post.get("webhook_url", "")}
         data = {**values, "budget_min": _yuan(values["budget_min"], "budget_min", errors),
                 "budget_max": _yuan(values["budget_max"], "budget_max", errors)}
-        if not errors:
+        if errors:  # show the other fields' problems too
+            try:
+                services.clean_subscription(data, current=subscription)
+            except ValidationFailed as failure:
+                for error in failure.errors:
+                    errors.setdefault(error.field, []).append(error.message)
+        else:
             try:
                 if subscription is None:
                     saved = services.tender_subscription_create(actor=user, data=data)
-                    messages.success(request, _("已创建订阅“%(name)s”：之后收到的公告会推送给你。") % {"name": saved.name})
+                    messages.success(request, _("已创建订阅“%(name)s”：之后收到的公告会推送给你。")
+                                     % {"name": saved.name})
                 else:
                     saved = services.tender_subscription_update(actor=user, subscription_id=subscription.pk, data=data)
                     messages.success(request, _("已保存订阅“%(name)s”。") % {"name": saved.name})

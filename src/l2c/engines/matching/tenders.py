@@ -228,13 +228,14 @@ class Matcher:
 
     __slots__ = ("_all", "_any", "_automaton", "_excluding", "_ids", "_keywords", "_kind_open", "_kinds",
                  "_max_bits", "_max_values", "_min_bits", "_min_values", "_region_open", "_regions",
-                 "_single", "_unbounded", "word_count")
+                 "_results", "_single", "_unbounded", "word_count")
 
     def __init__(self) -> None:
         self._automaton: Any = None
         self._ids: list[int] = []
         self._keywords: list[tuple[tuple[int, ...], tuple[str, ...]]] = []
         self._single: list[MatchResult | None] = []
+        self._results: dict[tuple[int, tuple[str, ...]], MatchResult] = {}
         self._any: list[int] = []
         self._all: list[int] = []
         self._excluding: list[int] = []
@@ -394,13 +395,16 @@ class Matcher:
         if not candidates:
             return []
         results = []
-        ids, keywords, single = self._ids, self._keywords, self._single
+        ids, keywords, single, cache = self._ids, self._keywords, self._single, self._results
         contains = found.__contains__
         for position in _positions(candidates):
             result = single[position]
             if result is None:
                 indexes, written = keywords[position]
-                result = MatchResult(ids[position], tuple(compress(written, map(contains, indexes))))
+                key = (position, tuple(compress(written, map(contains, indexes))))
+                result = cache.get(key)
+                if result is None:  # results are immutable: equal ones are shared across notices
+                    result = cache[key] = MatchResult(ids[position], key[1])
             results.append(result)
         return results
 

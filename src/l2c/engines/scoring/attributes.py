@@ -2,8 +2,8 @@
 customer profile. The score is the sum of the points of the matching rules, clamped to 0..100.
 
 Field values are text ("" when empty; custom values normalised by `field_text`). Operators:
-- eq, ne, in, not_in: text equality after trimming and case folding (`in` takes a list);
-- contains: the value occurs in the field (case folded);
+- eq, ne, in, not_in: text equality after trimming and lower-casing (`in` takes a list);
+- contains: the value occurs in the field (lower-cased);
 - gt, gte, lt, lte: numeric comparison; a field that is not a number never matches;
 - is_empty, is_not_empty: the field is (not) blank.
 """
@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from numpy import strings
+from numpy.dtypes import StringDType
 
 OPS = ("eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "contains", "is_empty", "is_not_empty")
 LIST_OPS = ("in", "not_in")
@@ -27,6 +29,12 @@ MAX_ATTRIBUTE = 100
 
 ObjectArray = npt.NDArray[np.object_]
 BoolArray = npt.NDArray[np.bool_]
+TEXT = StringDType()
+
+
+def as_text(column: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """A column of texts as a numpy variable-width string array (vectorised string operations)."""
+    return column if column.dtype == TEXT else np.asarray(column, dtype=TEXT)
 
 
 @dataclass(frozen=True)
@@ -61,7 +69,7 @@ def field_text(value: Any) -> str:
 
 
 def _fold(text: str) -> str:
-    return text.strip().casefold()
+    return text.strip().lower()
 
 
 def _number(text: str) -> float:
@@ -100,14 +108,23 @@ def rule_matches(rule: AttributeRuleSpec, text: str) -> bool:
     raise ValueError(f"unknown operator {op!r}")
 
 
-def rule_mask(rule: AttributeRuleSpec, column: ObjectArray) -> BoolArray:
-    """The rule evaluated over a column of texts (one element per lead)."""
+def rule_mask(rule: AttributeRuleSpec, column: npt.NDArray[Any],
+              cache: dict[str, npt.NDArray[Any]] | None = None) -> BoolArray:
+    """The rule evaluated over a column of texts (one element per lead), with numpy string ufuncs.
+    `cache` keeps the trimmed and lower-cased column between rules on the same field."""
     op = rule.op
+    cache = {} if cache is None else cache
+    text = cache.get("text")
+    if text is None:
+        text = cache["text"] = as_text(column)
     if op in VALUELESS_OPS:
-        blank = np.fromiter((not str(text).strip() for text in column), dtype=np.bool_, count=len(column))
+        stripped = cache.get("stripped")
+        if stripped is None:
+            stripped = cache["stripped"] = strings.strip(text)
+        blank = np.asarray(strings.str_len(stripped) == 0, dtype=np.bool_)
         return blank if op == "is_empty" else ~blank
     if op in NUMBER_OPS:
-        numbers = np.fromiter((_number(str(text)) for text in column), dtype=np.float64, count=len(column))
+        numbers = np.fromiter((_number(str(value)) for value in text.tolist()), dtype=np.float64, count=len(text))
         target = float(rule.value)  # type: ignore[arg-type]
         with np.errstate(invalid="ignore"):
             if op == "gt":
@@ -117,10 +134,16 @@ def rule_mask(rule: AttributeRuleSpec, column: ObjectArray) -> BoolArray:
             if op == "lt":
                 return numbers < target
             return numbers <= target
-    folded = np.array([_fold(str(text)) for text in column], dtype=object)
+    folded = cache.get("folded")
+    if folded is None:
+        stripped = cache.get("stripped")
+        if stripped is None:
+            stripped = cache["stripped"] = strings.strip(text)
+        folded = cache["folded"] = strings.lower(stripped)
     if op in LIST_OPS:
-        values = [_fold(str(item)) for item in rule.value]  # type: ignore[union-attr]
-        found = np.isin(folded, np.array(values, dtype=object)) if values else np.zeros(len(column), dtype=np.bool_)
+        found = np.zeros(len(text), dtype=np.bool_)
+        for value in {_fold(str(item)) for item in rule.value}:  # type: ignore[union-attr]
+            found |= np.asarray(folded == value, dtype=np.bool_)
         return found if op == "in" else ~found
     target_text = _fold(str(rule.value))
     if op == "eq":
@@ -129,8 +152,8 @@ def rule_mask(rule: AttributeRuleSpec, column: ObjectArray) -> BoolArray:
         return np.asarray(folded != target_text, dtype=np.bool_)
     if op == "contains":
         if not target_text:
-            return np.zeros(len(column), dtype=np.bool_)
-        return np.fromiter((target_text in text for text in folded), dtype=np.bool_, count=len(column))
+            return np.zeros(len(text), dtype=np.bool_)
+        return np.asarray(strings.find(folded, target_text) >= 0, dtype=np.bool_)
     raise ValueError(f"unknown operator {op!r}")
 
 
@@ -139,8 +162,10 @@ def attribute_points(rules: Sequence[AttributeRuleSpec], columns: Mapping[str, O
     """Points of every rule for every lead: an (n × rules) matrix, 0 where the rule does not match.
     A field missing from `columns` is empty for every lead."""
     matrix = np.zeros((count, len(rules)), dtype=np.float64)
-    empty = np.full(count, "", dtype=object)
+    empty = np.full(count, "", dtype=TEXT)
+    caches: dict[str, dict[str, npt.NDArray[Any]]] = {}
     for index, rule in enumerate(rules):
         column = columns.get(rule.field, empty)
-        matrix[:, index] = np.where(rule_mask(rule, column), float(rule.points), 0.0)
+        matrix[:, index] = np.where(rule_mask(rule, column, caches.setdefault(rule.field, {})), float(rule.points),
+                                    0.0)
     return matrix

@@ -14,8 +14,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -105,14 +107,18 @@ class ScoredBatch:
     bands: list[str]
     _explain: Any
 
+    def explanation_texts(self) -> list[str]:
+        """The explanations as compact JSON texts (what the bulk write stores)."""
+        texts: list[str] = self._explain()
+        return texts
+
     def explanations(self) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = self._explain()
-        return result
+        return [json.loads(text) for text in self.explanation_texts()]
 
     def lead(self, index: int) -> LeadScore:
         predicted = int(self.predicted[index])
         return LeadScore(int(self.behaviour[index]), int(self.attribute[index]), None if predicted < 0 else predicted,
-                         int(self.score[index]), self.bands[index], self.explanations()[index])
+                         int(self.score[index]), self.bands[index], json.loads(self.explanation_texts()[index]))
 
 
 def largest_remainder(values: FloatArray, totals: IntArray) -> IntArray:
@@ -125,10 +131,10 @@ def largest_remainder(values: FloatArray, totals: IntArray) -> IntArray:
     cleaned = np.round(values, 9)
     floors = np.floor(cleaned)
     fractions = cleaned - floors
-    deficit = np.clip(totals - floors.sum(axis=1).astype(np.int64), 0, width)
+    deficit = np.minimum(np.maximum(totals - floors.sum(axis=1).astype(np.int64), 0), width)
     order = np.argsort(-fractions, axis=1, kind="stable")
     ranks = np.empty_like(order)
-    np.put_along_axis(ranks, order, np.arange(width)[None, :].repeat(count, axis=0), axis=1)
+    ranks[np.arange(count)[:, None], order] = np.arange(width)[None, :]
     result = floors.astype(np.int64) + (ranks < deficit[:, None])
     residue = totals - result.sum(axis=1)
     if np.any(residue):
@@ -137,11 +143,36 @@ def largest_remainder(values: FloatArray, totals: IntArray) -> IntArray:
     return np.asarray(result, dtype=np.int64)
 
 
+ITEM_TABLE_LIMIT = 100
+
+
+@lru_cache(maxsize=64)
+def _item_table(codes: tuple[str, ...]) -> ObjectArray:
+    """',[code,value]' texts of every code for values −100..100 ('' for 0): items are looked up, not
+    formatted, per lead."""
+    table = np.empty((max(len(codes), 1), 2 * ITEM_TABLE_LIMIT + 1), dtype=object)
+    table[:] = ""
+    for index, code in enumerate(codes):
+        quoted = json.dumps(code, ensure_ascii=False)
+        table[index] = [f",[{quoted},{value}]" if value else "" for value in range(-ITEM_TABLE_LIMIT,
+                                                                                    ITEM_TABLE_LIMIT + 1)]
+    return table
+
+
+def _item_texts(codes: tuple[str, ...], code_index: IntArray, values: IntArray) -> ObjectArray:
+    """Per lead the item text of (codes[code_index], value); '' where the value is 0."""
+    clipped = np.minimum(np.maximum(values, -ITEM_TABLE_LIMIT), ITEM_TABLE_LIMIT)
+    texts: ObjectArray = _item_table(codes)[code_index, clipped + ITEM_TABLE_LIMIT]
+    for row in np.nonzero(clipped != values)[0].tolist():
+        texts[row] = f",[{json.dumps(codes[code_index[row]], ensure_ascii=False)},{int(values[row])}]"
+    return texts
+
+
 def _top(matrix: FloatArray, keep: int) -> tuple[IntArray, FloatArray, FloatArray]:
     """Column indices and values of the `keep` largest |values| per row, and the sum of the rest."""
     keep = min(keep, matrix.shape[1])
     order = np.argsort(-np.abs(matrix), axis=1, kind="stable")[:, :keep]
-    values = np.take_along_axis(matrix, order, axis=1)
+    values = matrix[np.arange(matrix.shape[0])[:, None], order]
     rest = matrix.sum(axis=1) - values.sum(axis=1)
     return order.astype(np.int64), values, rest
 
@@ -161,11 +192,11 @@ def score_batch(config: ScoringConfig, leads: LeadColumns) -> ScoredBatch:
     points = np.asarray([kind.points for kind in kinds], dtype=np.float64)
     behaviour_raw = leads.decayed * points[None, :] if kinds else np.zeros((n, 0))
     behaviour_total = behaviour_raw.sum(axis=1)
-    behaviour = round_half_up_array(np.clip(behaviour_total, 0.0, MAX_BEHAVIOUR))
+    behaviour = round_half_up_array(np.minimum(np.maximum(behaviour_total, 0.0), MAX_BEHAVIOUR))
     # Attribute fit.
     attribute_raw = attribute_points(config.rules, leads.fields, n)
     attribute_total = attribute_raw.sum(axis=1)
-    attribute = np.clip(round_half_up_array(attribute_total), 0, MAX_ATTRIBUTE)
+    attribute = np.minimum(np.maximum(round_half_up_array(attribute_total), 0), MAX_ATTRIBUTE)
     # Predicted.
     weights = config.weights
     model = config.model
@@ -174,71 +205,68 @@ def score_batch(config: ScoringConfig, leads: LeadColumns) -> ScoredBatch:
                                              leads.days_since_last)
         prediction = predict(model, feature_matrix(model.features, leads.fields, behaviour_columns, n))
         predicted_real = 100.0 * prediction.probability
-        predicted = np.clip(round_half_up_array(predicted_real), 0, 100)
+        predicted = np.minimum(np.maximum(round_half_up_array(predicted_real), 0), 100)
         numerator = weights.behaviour * behaviour + weights.attribute * attribute + weights.predicted * predicted
         denominator = WEIGHT_SCALE
     else:
         predicted = np.full(n, -1, dtype=np.int64)
         numerator = weights.behaviour * behaviour + weights.attribute * attribute
         denominator = weights.behaviour + weights.attribute
-    score = np.clip(ratio_half_up(numerator.astype(np.int64), denominator), 0, 100)
+    score = np.minimum(np.maximum(ratio_half_up(numerator.astype(np.int64), denominator), 0), 100)
     bands = [band_of(value) for value in score.tolist()]
 
-    def explain() -> list[dict[str, Any]]:
+    def explain() -> list[str]:
         keep = config.top_items
-        blocks: list[tuple[str, list[str], IntArray, int, float]] = []  # part, codes, top indices, width, weight
+        blocks: list[tuple[str, tuple[str, ...], IntArray, bool]] = []  # part, codes, top indices, baseline
         columns: list[FloatArray] = []
         share_b = _share(behaviour_raw, behaviour_total, behaviour)
         share_a = _share(attribute_raw, attribute_total, attribute)
         weight_b = weights.behaviour / denominator
         weight_a = weights.attribute / denominator
-        for part, codes, share, weight in (("behaviour", [kind.kind for kind in kinds], share_b, weight_b),
-                                           ("attribute", [f"r{rule.rule_id}" for rule in config.rules], share_a,
+        for part, codes, share, weight in (("behaviour", tuple(kind.kind for kind in kinds), share_b, weight_b),
+                                           ("attribute", tuple(f"r{rule.rule_id}" for rule in config.rules), share_a,
                                             weight_a)):
             order, values, rest = _top(share, keep)
-            blocks.append((part, codes, order, order.shape[1], weight))
+            blocks.append((part, codes, order, False))
             columns += [values * weight, (rest * weight)[:, None]]
+        weight_p = weights.predicted / denominator if model is not None else 0.0
         if model is not None:
-            weight_p = weights.predicted / denominator
             factor = np.where(predicted_real > EPSILON, predicted / np.maximum(predicted_real, EPSILON), 0.0)
             contributions = prediction.contributions * factor[:, None]
             order, values, rest = _top(contributions, keep)
-            blocks.append(("predicted", [feature.code for feature in model.features], order, order.shape[1],
-                           weight_p))
+            blocks.append(("predicted", tuple(feature.code for feature in model.features), order, True))
             columns += [(prediction.baseline * factor * weight_p)[:, None], values * weight_p,
                         (rest * weight_p)[:, None]]
         matrix = np.hstack(columns) if columns else np.zeros((n, 0))
-        integers = largest_remainder(matrix, score).tolist()
-        orders = [block[2].tolist() for block in blocks]
-        parts_int = {"behaviour": behaviour.tolist(), "attribute": attribute.tolist(), "predicted": predicted.tolist()}
-        fractions = {"behaviour": weight_b, "attribute": weight_a,
-                     "predicted": (weights.predicted / denominator) if model is not None else 0.0}
-        version = model.version if model is not None else None
-        scores = score.tolist()
-        result: list[dict[str, Any]] = []
-        for row in range(n):
-            values_row = integers[row]
-            position = 0
-            parts: dict[str, Any] = {}
-            for block_index, (part, codes, _order, width, _weight) in enumerate(blocks):
-                items: list[list[Any]] = []
-                if part == "predicted":
-                    if values_row[position]:
-                        items.append(["baseline", values_row[position]])
-                    position += 1
-                top_row = orders[block_index][row]
-                for offset in range(width):
-                    value = values_row[position + offset]
-                    if value:
-                        items.append([codes[top_row[offset]], value])
-                position += width
-                if values_row[position]:
-                    items.append(["other", values_row[position]])
-                position += 1
-                parts[part] = {"score": parts_int[part][row], "weight": round(fractions[part], 4),
-                               "points": sum(item[1] for item in items), "items": items}
-            result.append({"v": EXPLANATION_VERSION, "score": scores[row], "model": version, "parts": parts})
-        return result
+        integers = largest_remainder(matrix, score)
+        part_scores = {"behaviour": behaviour, "attribute": attribute, "predicted": predicted}
+        fractions = {"behaviour": weight_b, "attribute": weight_a, "predicted": weight_p}
+        position = 0
+        model_text = "null" if model is None else str(model.version)
+        arguments: list[list[Any]] = [score.tolist()]
+        pieces = []
+        for part, codes, order, has_baseline in blocks:
+            width = order.shape[1]
+            span = width + 1 + int(has_baseline)
+            block = integers[:, position:position + span]
+            texts: list[ObjectArray] = []
+            column = 0
+            if has_baseline:
+                texts.append(_item_texts(("baseline",), np.zeros(n, dtype=np.int64), block[:, 0]))
+                column = 1
+            for offset in range(width):
+                texts.append(_item_texts(codes, order[:, offset], block[:, column + offset]))
+            texts.append(_item_texts(("other",), np.zeros(n, dtype=np.int64), block[:, column + width]))
+            joined = texts[0]
+            for text in texts[1:]:
+                joined = joined + text
+            pieces.append('"' + part + '":{"score":%d,"weight":' + repr(round(fractions[part], 4))
+                          + ',"points":%d,"items":[%s]}')
+            arguments += [part_scores[part].tolist(), block.sum(axis=1).tolist(), [t[1:] for t in joined.tolist()]]
+            position += span
+        template = ('{"v":' + str(EXPLANATION_VERSION) + ',"score":%d,"model":' + model_text + ',"parts":{'
+                    + ",".join(pieces) + "}}")
+        return [template % row for row in zip(*arguments, strict=True)]
 
     return ScoredBatch(behaviour, attribute, predicted, score, bands, explain)
 

@@ -19,12 +19,17 @@ the derivative 100·σ'(z₀) when z = z₀), so baseline + contributions = 100�
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from numpy import strings
+
+from .attributes import TEXT, as_text
 
 CATEGORY_FIELDS = ("source", "industry", "size", "province")
 PRESENCE_FIELDS = ("email", "mobile", "wechat", "phone", "company", "title")
@@ -84,37 +89,70 @@ def vocabulary_of(columns: Mapping[str, ObjectArray], min_count: int) -> dict[st
         if column is None or len(column) == 0:
             vocabulary[field] = []
             continue
-        values, counts = np.unique(column.astype(str), return_counts=True)
-        vocabulary[field] = sorted(str(value) for value, count in zip(values, counts, strict=True)
-                                   if value and count >= min_count)
+        counts = Counter(str(value) for value in column.tolist())
+        vocabulary[field] = sorted(value for value, count in counts.items() if value and count >= min_count)
     return vocabulary
 
 
-def _title_flags(titles: ObjectArray) -> dict[str, npt.NDArray[np.bool_]]:
-    lowered = [str(title).casefold() for title in titles]
-    return {group: np.fromiter((any(word in title for word in words) for title in lowered), dtype=np.bool_,
-                               count=len(lowered))
-            for group, words in TITLE_KEYWORDS.items()}
+_TITLE_PATTERNS = {group: re.compile("|".join(re.escape(word) for word in words))
+                   for group, words in TITLE_KEYWORDS.items()}
+SMALL_BATCH = 256
 
 
-def feature_matrix(features: Sequence[Feature], columns: Mapping[str, ObjectArray], behaviour: BehaviourColumns,
+def _title_flags(titles: npt.NDArray[Any]) -> dict[str, npt.NDArray[np.bool_]]:
+    """Whether each lower-cased title contains a keyword of each group: one regular expression per
+    group for a few leads, numpy substring search for many (the same test either way)."""
+    lowered = strings.lower(as_text(titles))
+    flags = {}
+    if len(lowered) <= SMALL_BATCH:
+        texts = lowered.tolist()
+        for group, pattern in _TITLE_PATTERNS.items():
+            flags[group] = np.fromiter((pattern.search(text) is not None for text in texts), dtype=np.bool_,
+                                       count=len(texts))
+        return flags
+    for group, words in TITLE_KEYWORDS.items():
+        found = np.zeros(len(lowered), dtype=np.bool_)
+        for word in words:
+            found |= np.asarray(strings.find(lowered, word) >= 0, dtype=np.bool_)
+        flags[group] = found
+    return flags
+
+
+def feature_matrix(features: Sequence[Feature], columns: Mapping[str, npt.NDArray[Any]], behaviour: BehaviourColumns,
                    count: int) -> FloatArray:
     """The (n × features) input matrix of n leads."""
     matrix = np.zeros((count, len(features)), dtype=np.float64)
-    empty = np.full(count, "", dtype=object)
+    empty = np.full(count, "", dtype=TEXT)
+    texts: dict[str, npt.NDArray[Any]] = {}
+
+    def text(field: str) -> npt.NDArray[Any]:
+        if field not in texts:
+            texts[field] = as_text(columns[field]) if field in columns else empty
+        return texts[field]
+
     titles: dict[str, npt.NDArray[np.bool_]] | None = None
     kind_index = {kind: index for index, kind in enumerate(behaviour.kinds)}
     has_events = ~np.isnan(behaviour.days_since_last)
+    categories: dict[str, dict[str, int]] = {}
     for index, feature in enumerate(features):
         if feature.family == "category":
-            matrix[:, index] = columns.get(feature.field, empty) == feature.value
-        elif feature.family == "has":
-            column = columns.get(feature.field, empty)
-            matrix[:, index] = np.fromiter((bool(str(text).strip()) for text in column), dtype=np.bool_,
-                                           count=count)
+            categories.setdefault(feature.field, {})[feature.value] = index
+    rows = np.arange(count)
+    for field, positions in categories.items():
+        # One pass per field: the column of each lead's value (−1 when not in the vocabulary).
+        source = columns.get(field)
+        values = source.tolist() if source is not None else [""] * count
+        found = np.fromiter((positions.get(value, -1) for value in values), dtype=np.int64, count=count)
+        hit = found >= 0
+        matrix[rows[hit], found[hit]] = 1.0
+    for index, feature in enumerate(features):
+        if feature.family == "category":
+            continue
+        if feature.family == "has":
+            matrix[:, index] = strings.str_len(strings.strip(text(feature.field))) > 0
         elif feature.family == "title":
             if titles is None:
-                titles = _title_flags(columns.get("title", empty))
+                titles = _title_flags(text("title"))
             matrix[:, index] = titles[feature.value]
         elif feature.family == "recent":
             position = kind_index.get(feature.field)
@@ -123,7 +161,7 @@ def feature_matrix(features: Sequence[Feature], columns: Mapping[str, ObjectArra
         elif feature.family == "recency":
             days = np.where(has_events, np.nan_to_num(behaviour.days_since_last, nan=RECENCY_CAP_DAYS),
                             RECENCY_CAP_DAYS)
-            matrix[:, index] = np.clip(days, 0.0, RECENCY_CAP_DAYS) / RECENCY_CAP_DAYS
+            matrix[:, index] = np.minimum(np.maximum(days, 0.0), RECENCY_CAP_DAYS) / RECENCY_CAP_DAYS
         elif feature.family == "no_events":
             matrix[:, index] = ~has_events
         else:
@@ -132,7 +170,7 @@ def feature_matrix(features: Sequence[Feature], columns: Mapping[str, ObjectArra
 
 
 def sigmoid(values: FloatArray) -> FloatArray:
-    return np.asarray(1.0 / (1.0 + np.exp(-np.clip(values, -60.0, 60.0))), dtype=np.float64)
+    return np.asarray(1.0 / (1.0 + np.exp(-np.minimum(np.maximum(values, -60.0), 60.0))), dtype=np.float64)
 
 
 @dataclass(frozen=True)
