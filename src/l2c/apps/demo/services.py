@@ -29,6 +29,7 @@ from l2c.apps.customers.risk_demo import risk_events_demo
 from l2c.apps.customers.validation import search_text
 from l2c.apps.identity.models import Department, Share, User
 from l2c.apps.leads.demo import leads_demo
+from l2c.apps.marketing.demo import campaigns_demo
 from l2c.apps.leads.pool_demo import lead_pools_demo
 from l2c.apps.tenders.demo import tenders_demo
 from l2c.apps.tenders.models import TenderNotice
@@ -315,8 +316,12 @@ def demo_load(*, stdout: Any = None) -> None:
         # routing rules, then leads made through the services (keys, routing, scores as for a user).
         tenders_demo(users=users, anchor=anchor)
         lead_pools_demo(users=users, departments=departments, anchor=anchor)
+        campaigns = campaigns_demo(users=users, anchor=anchor, accounts=accounts, contacts=contacts)
+        _say(stdout, f"  {len(campaigns)} campaigns")
         notice_ids = list(TenderNotice.objects.order_by("-published_on", "-id").values_list("pk", flat=True)[:3])
-        lead_counts = leads_demo(users=users, anchor=anchor, accounts=accounts, tender_notice_ids=notice_ids)
+        lead_counts = leads_demo(users=users, anchor=anchor, accounts=accounts,
+                                 campaign_ids=[campaign.pk for campaign in campaigns[1:]],
+                                 tender_notice_ids=notice_ids)
         _say(stdout, "  leads: " + ", ".join(f"{count} {kind}" for kind, count in lead_counts.items()))
     _say(stdout, f"Demo company loaded in {time.perf_counter() - started:.1f} s.")
 
