@@ -17,7 +17,8 @@ TEXTS = {
                 "qualify": "标记为“已确认”", "convert": "转化", "converted": "线索已转化为客户和联系人。"},
     "en": {"created": "Lead created.", "duplicate": "Possible duplicate",
            "confirm": "I have checked: this is not a duplicate, save it anyway",
-           "qualify": "Mark as “Qualified”", "convert": "Convert", "converted": "Lead converted into an account and a contact."},
+           "qualify": "Mark as “Qualified”", "convert": "Convert",
+           "converted": "Lead converted into an account and a contact."},
 }
 
 

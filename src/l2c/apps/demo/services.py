@@ -28,12 +28,12 @@ from l2c.apps.customers.rfm_demo import rfm_demo
 from l2c.apps.customers.risk_demo import risk_events_demo
 from l2c.apps.customers.validation import search_text
 from l2c.apps.identity.models import Department, Share, User
+from l2c.apps.identity.services import department_create, roles_ensure_builtin, user_create
 from l2c.apps.leads.demo import leads_demo
-from l2c.apps.marketing.demo import campaigns_demo
 from l2c.apps.leads.pool_demo import lead_pools_demo
+from l2c.apps.marketing.demo import campaigns_demo
 from l2c.apps.tenders.demo import tenders_demo
 from l2c.apps.tenders.models import TenderNotice
-from l2c.apps.identity.services import department_create, roles_ensure_builtin, user_create
 from l2c.kernel import request_context
 from l2c.kernel.errors import FieldError, ValidationFailed
 
