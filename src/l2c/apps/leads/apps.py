@@ -79,3 +79,8 @@ class LeadsConfig(AppConfig):
 
         register_source(campaign_lead_counts)
         register_campaign_members()
+        from l2c.apps.marketing.services import member_status_listen
+
+        from .campaign_events import campaign_member_events
+
+        member_status_listen(campaign_member_events)

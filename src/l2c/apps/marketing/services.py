@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -629,6 +629,7 @@ def member_register(*, campaign_id: int, lead_id: int | None = None, contact_id:
     except IntegrityError:  # registered concurrently by another request: that one stands
         existing = CampaignMember.objects.get(person, campaign=campaign)
         return Registration(member=existing, created=False)
+    _members_moved([member.pk], member.status, now)
     audit_record(object_type="campaign", object_id=campaign.pk, action=AuditEvent.Kind.UPDATE,
                  actor_id=actor.pk if actor else None, object_repr=campaign.name,
                  summary=_("报名：%(person)s") % {"person": f"lead #{lead_id}" if lead_id
@@ -636,6 +637,46 @@ def member_register(*, campaign_id: int, lead_id: int | None = None, contact_id:
                  changes={"member": [None if created else {"id": member.pk, "status": before},
                                      {"id": member.pk, "status": member.status, "source": member.source}]})
     return Registration(member=member, created=created)
+
+
+# --- member status listeners (extension point) -----------------------------------------------------
+@dataclass(frozen=True)
+class MemberMoved:
+    """A member reached `status` (registered or checked_in) at `at`: what higher layers (lead scoring)
+    hear about, after commit."""
+
+    member_id: int
+    campaign_id: int
+    lead_id: int | None
+    contact_id: int | None
+    status: str
+    at: dt.datetime
+
+
+MemberListener = Callable[[list[MemberMoved]], None]
+_MEMBER_LISTENERS: list[MemberListener] = []
+
+
+def member_status_listen(listener: MemberListener) -> None:
+    """Register a listener for members who registered or checked in (called in `ready()`)."""
+    if listener not in _MEMBER_LISTENERS:
+        _MEMBER_LISTENERS.append(listener)
+
+
+def _members_moved(member_ids: Sequence[int], status: str, at: dt.datetime) -> None:
+    """Tell the listeners after commit (a rolled-back move tells nobody)."""
+    if not _MEMBER_LISTENERS or not member_ids or status not in (MemberStatus.REGISTERED, MemberStatus.CHECKED_IN):
+        return
+    moved = [MemberMoved(member_id=pk, campaign_id=campaign_id, lead_id=lead_id, contact_id=contact_id, status=status,
+                         at=at)
+             for pk, campaign_id, lead_id, contact_id in CampaignMember.objects.filter(pk__in=list(member_ids))
+             .values_list("pk", "campaign_id", "lead_id", "contact_id")]
+
+    def notify() -> None:
+        for listener in _MEMBER_LISTENERS:
+            listener(moved)
+
+    transaction.on_commit(notify, robust=True)
 
 
 @dataclass(frozen=True)
@@ -667,6 +708,7 @@ def member_check_in(*, actor: User, member_id: int | None = None, token: str | N
     member.refresh_from_db()
     if not updated:
         return CheckIn(member=member, already=True)
+    _members_moved([member.pk], MemberStatus.CHECKED_IN, now)
     audit_record(object_type="campaign", object_id=campaign.pk, action=AuditEvent.Kind.UPDATE, actor_id=actor.pk,
                  object_repr=campaign.name, summary=_("签到：成员 #%(id)s") % {"id": member.pk},
                  changes={"member": [{"id": member.pk, "status": None}, {"id": member.pk, "status": "checked_in"}]})
@@ -701,6 +743,7 @@ def members_status_set(*, actor: User, campaign_id: int, member_ids: Sequence[in
         movable = movable.filter(status=MemberStatus.INVITED)
     changed_ids = list(movable.values_list("pk", flat=True))
     count = CampaignMember.objects.filter(pk__in=changed_ids).update(status=status, updated_at=now, **{stamp: now})
+    _members_moved(changed_ids, status, now)
     if count:
         audit_record(object_type="campaign", object_id=campaign.pk, action=AuditEvent.Kind.UPDATE, actor_id=actor.pk,
                      object_repr=campaign.name, summary=_("%(count)s 名成员改为“%(status)s”")
