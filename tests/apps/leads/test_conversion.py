@@ -148,3 +148,27 @@ def test_concurrent_double_submit_converts_once(org: Any) -> None:
     assert (Account.objects.count(), Contact.objects.count()) == (1, 1)
     lead.refresh_from_db()
     assert lead.status == LeadStatus.CONVERTED
+
+
+def test_conversion_input_errors_name_their_part(org: Any, api_client_for: Any) -> None:
+    lead = qualified_lead(org["rep1"])
+    client = api_client_for("rep1")
+    response = client.post(f"/api/v1/leads/{lead.pk}/convert", data=json.dumps({"account": {"custom": [1]}}),
+                           content_type="application/json")
+    assert response.status_code == 422
+    response = client.post(f"/api/v1/leads/{lead.pk}/convert", data=json.dumps({"contact": {"email": "bad@"}}),
+                           content_type="application/json")
+    assert response.status_code == 422
+    assert [error["field"] for error in response.json()["errors"]] == ["contact.email"]
+    lead.refresh_from_db()
+    assert lead.status == LeadStatus.QUALIFIED
+    assert (Account.objects.count(), Contact.objects.count()) == (0, 0)
+
+
+def test_the_conversion_page_proposes_only_an_exact_account(org: Any, client: Any) -> None:
+    similar = make_account(org["rep1"], name="杭州云帆智能讯息技术有限公司")  # similar, not the same company
+    lead = qualified_lead(org["rep1"], company="杭州云帆智能信息技术有限公司")
+    client.force_login(org["rep1"])
+    html = client.get(f"/leads/{lead.pk}/convert/").content.decode()
+    assert f'name="account_choice" value="{similar.pk}">' in html  # offered, not chosen
+    assert 'value="new" checked' in html

@@ -70,7 +70,7 @@ def test_a_person_held_in_a_lead_the_importer_may_not_see_is_refused(
     job = _import(org["manager"], [["张伟", "杭州云帆", "13800138000", "", "", ""]],
                   django_capture_on_commit_callbacks)
     assert [(error["row"], error["message"]) for error in job.errors] == [
-        (1, "已有同一人的线索（你无权查看），不能导入；请联系管理员。")]
+        (1, "已有同一人的线索（你无权查看或编辑），不能导入；请联系其负责人或管理员。")]
     assert "rep3" not in str(job.errors)
 
 

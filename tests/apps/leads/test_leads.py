@@ -227,3 +227,108 @@ def test_capture_api_answers_200_for_a_known_person(org: Any, api_client_for: An
     assert again.status_code == 200
     assert (again.json()["created"], again.json()["filled"], again.json()["lead"]["id"]) == (
         False, ["company"], first.json()["lead"]["id"])
+
+
+# --- capture never crosses visibility, never merges two people --------------------------------------
+def test_a_user_capture_of_a_person_held_out_of_reach_is_refused_naming_nobody(org: Any, api_client_for: Any) -> None:
+    held = make_lead(org["rep2"], mobile="13800138000", description="内部备注：预算 500 万")
+    response = post(api_client_for("rep3"), "/api/v1/leads/capture",
+                    {"name": "x", "mobile": "13800138000", "email": "spy@example.com"})
+    assert response.status_code == 409
+    assert "内部备注" not in response.content.decode() and "rep2" not in response.content.decode()
+    held.refresh_from_db()
+    assert (held.email, held.version) == ("", 1)
+    assert Lead.objects.count() == 1
+
+
+def test_colleagues_sharing_a_switchboard_are_two_leads(org: Any) -> None:
+    first = services.lead_capture(actor=None, via="registration", data={"name": "甲", "phone": "0755-12345678 转 101"})
+    second = services.lead_capture(actor=None, via="registration",
+                                   data={"name": "乙", "phone": "0755-12345678 转 102", "email": "yi@example.com"})
+    assert first.created and second.created and first.lead.pk != second.lead.pk
+    first.lead.refresh_from_db()
+    assert (first.lead.name, first.lead.email) == ("甲", "")
+
+
+def test_a_person_coming_back_after_conversion_makes_a_new_lead(org: Any) -> None:
+    from l2c.apps.leads.conversion import lead_convert
+
+    lead = make_lead(org["rep1"], mobile="13800138000")
+    services.lead_update(actor=org["rep1"], lead_id=lead.pk, data={"status": "qualified"})
+    lead_convert(actor=org["rep1"], lead_id=lead.pk, confirm_duplicates=True)
+    again = services.lead_capture(actor=None, via="registration", data={"name": "张伟", "mobile": "13800138000",
+                                                                        "email": "zw@example.com"})
+    assert again.created and again.lead.pk != lead.pk
+    lead.refresh_from_db()
+    assert (lead.status, lead.email) == ("converted", "")
+
+
+def test_a_new_lead_with_a_contacts_mobile_asks_for_confirmation(org: Any, api_client_for: Any) -> None:
+    from tests.conftest import make_account, make_contact
+
+    account = make_account(org["rep2"], "杭州云帆信息技术有限公司")
+    make_contact(org["rep2"], account, "张伟", mobile="13800138000")
+    client = api_client_for("rep1")
+    response = post(client, "/api/v1/leads", {"name": "张伟", "mobile": "13800138000"})
+    assert response.status_code == 409
+    body = response.json()
+    assert (body["duplicates"], body["hidden_duplicates"]) == ([], 1)
+    assert "客户联系人" in body["detail"]
+    assert Lead.objects.count() == 0
+    assert post(client, "/api/v1/leads", {"name": "张伟", "mobile": "13800138000",
+                                          "confirm_duplicates": True}).status_code == 201
+
+
+def test_nul_in_list_filters_is_dropped(org: Any, client: Any) -> None:
+    make_lead(org["rep1"])
+    client.force_login(org["rep1"])
+    assert client.get("/leads/?q=%00&province=%00").status_code == 200
+
+
+def test_lead_subresources_follow_visibility(org: Any, api_client_for: Any) -> None:
+    lead = make_lead(org["rep1"])
+    client = api_client_for("rep3")
+    for path in ("matches", "timeline", "conversion"):
+        assert client.get(f"/api/v1/leads/{lead.pk}/{path}").status_code == 404, path
+    assert post(client, f"/api/v1/leads/{lead.pk}/convert", {}).status_code == 404
+    assert api_client_for("rep1").get(f"/api/v1/leads/{lead.pk}/matches").json() == {
+        "contacts": [], "hidden_contacts": 0, "accounts": [], "hidden_accounts": 0}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_captures_of_one_person_make_one_lead(org: Any) -> None:
+    import random
+    import threading
+    import time
+
+    from django.db import OperationalError, connection
+
+    barrier = threading.Barrier(4)
+    outcomes: list[str] = []
+
+    def capture(index: int) -> None:
+        deadline = time.monotonic() + 60
+        try:
+            barrier.wait()
+            while True:
+                try:
+                    result = services.lead_capture(actor=None, via="registration",
+                                                   data={"name": f"张伟{index}", "mobile": "13800138000"})
+                    outcomes.append("created" if result.created else "merged")
+                    return
+                except OperationalError as error:  # the in-memory SQLite test database reports, never waits
+                    if connection.vendor != "sqlite" or "locked" not in str(error) or time.monotonic() > deadline:
+                        raise
+                    time.sleep(random.uniform(0.001, 0.01))
+        except Exception as error:  # reported by the assertion below
+            outcomes.append(repr(error))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=capture, args=(index,)) for index in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["created", "merged", "merged", "merged"]
+    assert Lead.objects.count() == 1

@@ -247,3 +247,248 @@ def test_demo_data_is_matched_and_idempotent(org):
     assert all(count > 0 for count in per_user.values()), per_user
     again = tenders_demo(users=org.users, anchor=anchor + dt.timedelta(days=1))
     assert again.matches == 0 and TenderNotice.objects.count() == 40
+
+
+# --- outbox: pushes survive a crash, are never doubled, failed webhooks are retried ---------------
+def test_a_run_that_dies_after_committing_matches_loses_no_notification(org, subscribe, monkeypatch):
+    from l2c.apps.tenders import services
+
+    subscribe(org["rep1"], ["智慧校园"])
+    tender_batch_ingest(actor=org["marketing"], items=[item(1), item(2), item(3)])
+    real_claim = services._claim_chunk
+    calls = []
+
+    def dies_on_the_second_chunk(after, size):
+        calls.append(after)
+        if len(calls) == 2:
+            raise RuntimeError("worker killed")
+        return real_claim(after, size)
+
+    monkeypatch.setattr(services, "_claim_chunk", dies_on_the_second_chunk)
+    with pytest.raises(RuntimeError):
+        tender_notices_match(chunk=1)
+    assert TenderMatch.objects.count() == 1 and not Notification.objects.exists()
+    monkeypatch.undo()
+
+    again = tender_notices_match()
+
+    assert (again.notices, again.matches, again.notifications) == (2, 2, 1)
+    notification = Notification.objects.get(recipient=org["rep1"], kind="tender_match")
+    assert notification.title == "招投标订阅：3 条新匹配的公告"
+    assert TenderMatch.objects.filter(notified_at__isnull=True).count() == 0
+    assert tender_notices_match().notifications == 0
+
+
+def test_a_failing_notification_is_sent_by_the_next_run(org, subscribe, monkeypatch):
+    from l2c.apps.tenders import services
+
+    subscribe(org["rep1"], ["智慧校园"])
+    tender_batch_ingest(actor=org["marketing"], items=[item(1), item(2)])
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("notifications table unavailable")
+
+    monkeypatch.setattr(services.Notification.objects, "bulk_create", broken)
+    with pytest.raises(RuntimeError):
+        tender_notices_match()
+    monkeypatch.undo()
+    assert TenderMatch.objects.count() == 2
+    assert TenderMatch.objects.filter(notified_at__isnull=True).count() == 2  # rolled back with the notification
+
+    again = tender_notices_match()
+
+    assert (again.matches, again.notifications) == (0, 1)
+    assert Notification.objects.get(recipient=org["rep1"]).title == "招投标订阅：2 条新匹配的公告"
+
+
+def test_notifying_marks_each_match_once(org, subscribe):
+    from django.db import transaction
+
+    from l2c.apps.tenders.services import _claim_unnotified, _notify_pending
+
+    subscribe(org["rep1"], ["智慧校园"])
+    subscribe(org["rep2"], ["智慧校园"])
+    tender_batch_ingest(actor=org["marketing"], items=[item(1), item(2)])
+    tender_notices_match()
+    TenderMatch.objects.update(notified_at=None)
+    Notification.objects.all().delete()
+    with transaction.atomic():
+        first = _claim_unnotified()
+        second = _claim_unnotified()
+    assert sorted(user_id for _pk, user_id in first) == sorted([org["rep1"].pk] * 2 + [org["rep2"].pk] * 2)
+    assert second == []
+    with transaction.atomic():
+        assert _notify_pending() == 0
+    assert not Notification.objects.exists()
+
+
+class _FlakyReceiver(BaseHTTPRequestHandler):
+    statuses: list[int] = []
+    bodies: list[dict] = []
+
+    def do_POST(self) -> None:
+        length = int(self.headers["Content-Length"])
+        _FlakyReceiver.bodies.append(json.loads(self.rfile.read(length)))
+        self.send_response(_FlakyReceiver.statuses.pop(0) if _FlakyReceiver.statuses else 204)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_failed_webhook_is_retried_after_a_back_off_and_sent_once(org, subscribe):
+    server = HTTPServer(("127.0.0.1", 0), _FlakyReceiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _FlakyReceiver.statuses, _FlakyReceiver.bodies = [500], []
+    try:
+        subscription = subscribe(org["rep1"], ["智慧校园"],
+                                 webhook_url=f"http://127.0.0.1:{server.server_port}/hook")
+        subscribe(org["rep2"], ["智慧校园"])  # no webhook: nothing to send
+        tender_batch_ingest(actor=org["marketing"], items=[item(1), item(2)])
+        first = tender_notices_match()
+        assert (first.webhooks_sent, len(first.webhook_failures)) == (0, 1)
+        assert "attempt 1 of 5" in first.webhook_failures[0] and "HTTP Error 500" in first.webhook_failures[0]
+        pending = TenderMatch.objects.filter(subscription=subscription)
+        assert list(pending.values_list("webhook_attempts", "webhook_sent_at")) == [(1, None), (1, None)]
+        assert TenderMatch.objects.filter(user=org["rep2"], webhook_sent_at__isnull=True).count() == 0
+
+        # Within the back-off nothing is posted.
+        assert (tender_notices_match().webhooks_sent, len(_FlakyReceiver.bodies)) == (0, 1)
+
+        pending.update(webhook_next_at=None)  # the back-off is over
+        second = tender_notices_match()
+        assert (second.webhooks_sent, second.webhook_failures) == (1, [])
+        assert tender_notices_match().webhooks_sent == 0
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(_FlakyReceiver.bodies) == 2
+    body = _FlakyReceiver.bodies[1]
+    assert (body["subscription_id"], body["count"]) == (subscription.pk, 2)
+    assert [notice["match_id"] for notice in body["notices"]] == list(pending.order_by("notice_id").values_list(
+        "pk", flat=True))
+    assert pending.filter(webhook_sent_at__isnull=True).count() == 0
+    assert set(pending.values_list("webhook_attempts", flat=True)) == {2}
+
+
+def test_a_webhook_is_given_up_after_five_attempts(org, subscribe):
+    subscription = subscribe(org["rep1"], ["智慧校园"], webhook_url="http://127.0.0.1:9/closed")
+    tender_batch_ingest(actor=org["marketing"], items=[item(1)])
+    runs = []
+    for _attempt in range(6):
+        runs.append(tender_notices_match())
+        TenderMatch.objects.update(webhook_next_at=None)  # skip the back-off
+    assert [len(run.webhook_failures) for run in runs] == [1, 1, 1, 1, 1, 0]
+    assert [run.webhooks_abandoned for run in runs] == [0, 0, 0, 0, 1, 0]
+    match = TenderMatch.objects.get(subscription=subscription)
+    assert (match.webhook_attempts, match.webhook_sent_at, match.notified_at is not None) == (5, None, True)
+
+
+def test_the_run_log_records_webhook_failures(org, subscribe):
+    from l2c.apps.activity.jobs import job_enqueue
+    from l2c.apps.activity.models import JobRun
+    from l2c.apps.tenders.tasks import tender_notices_match_task
+
+    subscribe(org["rep1"], ["智慧校园"], webhook_url="http://127.0.0.1:9/closed")
+    tender_batch_ingest(actor=org["marketing"], items=[item(1)])
+    run = job_enqueue(task=tender_notices_match_task, name="tenders.notices_match", actor=None)
+    assert run is not None
+    tender_notices_match(run_id=run.pk)
+    log = JobRun.objects.get(pk=run.pk).log
+    assert "webhook of subscription" in str(log) and "attempt 1 of 5" in str(log)
+
+
+def test_a_batch_with_no_new_notice_is_matched_at_once(org):
+    tender_batch_ingest(actor=org["marketing"], items=[item(1)])
+    again = tender_batch_ingest(actor=org["marketing"], items=[item(1)])
+    assert again.created == 0
+    assert TenderBatch.objects.get(pk=again.batch_id).matched_at is not None
+    first = TenderBatch.objects.exclude(pk=again.batch_id).get()
+    assert first.matched_at is None  # its notice waits for the matching run
+
+
+@pytest.mark.parametrize("deadline", ["0001-01-01 00:00", "1899-12-31 23:59", "2201-01-01 00:00",
+                                      "9999-12-31 23:59"])
+def test_a_deadline_out_of_range_is_a_field_error_not_a_crash(org, deadline):
+    with pytest.raises(BatchRejected) as raised:
+        tender_batch_ingest(actor=org["marketing"], items=[item(1, deadline_at=deadline)])
+    assert [(entry["field"], entry["code"]) for entry in raised.value.items] == [("deadline_at", "invalid_datetime")]
+    assert TenderNotice.objects.count() == 0
+
+
+def test_a_deadline_is_stored_in_utc_and_an_absurd_publish_date_is_refused(org):
+    import datetime as dt
+
+    with pytest.raises(BatchRejected) as raised:
+        tender_batch_ingest(actor=org["marketing"], items=[item(1, published_on="1899-01-01")])
+    assert [(entry["field"], entry["code"]) for entry in raised.value.items] == [("published_on", "invalid_date")]
+    tender_batch_ingest(actor=org["marketing"], items=[item(1, deadline_at="2026-12-10 09:30")])
+    # The site's time zone (Asia/Shanghai, UTC+8) reads the naive time.
+    assert TenderNotice.objects.get().deadline_at == dt.datetime(2026, 12, 10, 1, 30, tzinfo=dt.UTC)
+
+
+def test_nul_characters_are_field_errors_of_notices_and_subscriptions(org):
+    with pytest.raises(BatchRejected) as raised:
+        tender_batch_ingest(actor=org["marketing"], items=[item(1, title="a\x00b", categories=["x\x00"],
+                                                                content="\x00")])
+    assert sorted((entry["field"], entry["code"]) for entry in raised.value.items) == [
+        ("categories", "null_character"), ("content", "null_character"), ("title", "null_character")]
+    with pytest.raises(ValidationFailed) as failed:
+        tender_subscription_create(actor=org["rep1"], data={
+            "name": "a\x00", "keywords": ["服务器", "x\x00"], "excluded_words": "监理\x00", "regions": ["广东\x00"],
+            "webhook_url": "http://127.0.0.1/\x00"})
+    assert sorted((error.field, error.code) for error in failed.value.errors) == [
+        ("excluded_words", "null_character"), ("keywords", "null_character"), ("name", "null_character"),
+        ("regions", "null_character"), ("webhook_url", "null_character")]
+    assert TenderNotice.objects.count() == 0 and TenderSubscription.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_runs_never_notify_a_match_twice(org, subscribe):
+    import random
+    import time
+
+    from django.db import OperationalError, connection
+
+    for username in ("rep1", "rep2", "rep3"):
+        subscribe(org[username], ["智慧校园"])
+    tender_batch_ingest(actor=org["marketing"], items=[item(number) for number in range(1, 41)])
+    tender_notices_match()
+    TenderMatch.objects.update(notified_at=None)  # as if the runs that stored them had died
+    Notification.objects.all().delete()
+    runners = 6
+    barrier = threading.Barrier(runners)
+    results: list[object] = []
+    lock = threading.Lock()
+
+    def work() -> None:
+        try:
+            barrier.wait(timeout=30)
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    outcome: object = tender_notices_match().notifications
+                    break
+                except OperationalError as error:
+                    # The in-memory SQLite test database reports a busy table at once: retry like a worker.
+                    if connection.vendor != "sqlite" or "locked" not in str(error) or time.monotonic() > deadline:
+                        raise
+                    time.sleep(random.uniform(0.001, 0.01))
+        except Exception as error:  # pragma: no cover - reported by the assertions
+            outcome = repr(error)
+        finally:
+            connection.close()
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=work) for _ in range(runners)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert sorted(results, key=str) == sorted([0] * (runners - 1) + [3], key=str)
+    assert Notification.objects.filter(kind="tender_match").count() == 3
+    assert set(Notification.objects.values_list("title", flat=True)) == {"招投标订阅：40 条新匹配的公告"}
+    assert TenderMatch.objects.filter(notified_at__isnull=True).count() == 0

@@ -112,6 +112,8 @@ class ImportContext:
     cache: dict[str, Any] = field(default_factory=dict)
     # True while the commit re-validates its chunks: checks that only inform (warnings) are skipped.
     committing: bool = False
+    # The ImportJob being validated or committed (None outside an import job).
+    import_job_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -425,7 +427,7 @@ def validated_chunks(*, spec: TabularSpec, job: ImportJob, actor: User, mapping:
     table = _table(job)
     positions = [(index, mapping[header]) for index, header in enumerate(table.headers) if header in mapping]
     context = ImportContext(actor=actor, object_type=spec.object_type, custom_fields=definitions(spec.object_type),
-                            committing=committing)
+                            committing=committing, import_job_id=job.pk)
     numbers: list[int] = []
     rows: list[list[str]] = []
     try:

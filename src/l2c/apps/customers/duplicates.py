@@ -465,22 +465,20 @@ def exact_keys(object_type: str, values: Mapping[str, Any]) -> list[str]:
     return sorted({_stored(kind, value) for kind, value in dedup.blocking_keys(probe) if kind in EXACT_KINDS})
 
 
-def records_by_exact_key(object_type: str, keys: Sequence[str]) -> dict[str, int]:
-    """Exact key → the newest stored record holding it, whoever may see it: for system paths (a
-    public registration, an import) that must find the same person before creating another record.
-    Never shown to a user as such."""
-    found: dict[str, int] = {}
+def exact_key_rows(object_type: str, keys: Sequence[str]) -> list[tuple[str, int]]:
+    """(key, record id) of every stored record holding one of the exact keys, whoever may see it:
+    for system paths (a public registration, an import) that must find the same person before
+    creating another record. Never shown to a user as such."""
+    rows: list[tuple[str, int]] = []
     for start in range(0, len(keys), LOOKUP_BATCH):
-        for key, record_id in DuplicateKey.objects.filter(
-                object_type=object_type, key__in=keys[start:start + LOOKUP_BATCH]).values_list("key", "record_id"):
-            found[key] = max(found.get(key, 0), record_id)
-    return found
+        rows.extend(DuplicateKey.objects.filter(object_type=object_type, key__in=keys[start:start + LOOKUP_BATCH])
+                    .values_list("key", "record_id"))
+    return rows
 
 
-def exact_key_matches(object_type: str, values: Mapping[str, Any]) -> list[int]:
-    """Ids of stored records sharing an exact key with `values`, newest first (see records_by_exact_key)."""
-    keys = exact_keys(object_type, values)
-    return sorted(set(records_by_exact_key(object_type, keys).values()), reverse=True) if keys else []
+def record_ids_by_exact_keys(object_type: str, keys: Sequence[str]) -> list[int]:
+    """Every stored record holding one of the exact keys (see exact_key_rows)."""
+    return sorted({record_id for _key, record_id in exact_key_rows(object_type, keys)})
 
 
 def record_keys_write(object_type: str, record_id: int, values: Mapping[str, Any]) -> None:

@@ -169,10 +169,40 @@ class CaptureOut(Schema):
     lead: LeadOut
 
 
+class ConvertAccountIn(Schema):
+    """Fields of the new account; each left out defaults to the lead's."""
+
+    name: str | None = Field(None, max_length=200)
+    credit_code: str | None = None
+    phone: str | None = None
+    province: str | None = None
+    city: str | None = None
+    address: str | None = None
+    industry: str | None = None
+    size: str | None = None
+    source: str | None = None
+    custom: dict[str, Any] | None = None
+
+
+class ConvertContactIn(Schema):
+    """Fields of the new contact; each left out defaults to the lead's."""
+
+    name: str | None = Field(None, max_length=100)
+    title: str | None = None
+    department: str | None = None
+    mobile: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    wechat: str | None = None
+    custom: dict[str, Any] | None = None
+
+
 class ConvertIn(Schema):
     account_id: RecordId | None = Field(None, description="join this existing account instead of creating one")
-    account: dict[str, Any] = Field({}, description="fields of the new account (default: the lead's company)")
-    contact: dict[str, Any] = Field({}, description="fields of the new contact (default: the lead's person)")
+    account: ConvertAccountIn = Field(default_factory=ConvertAccountIn,
+                                      description="fields of the new account (default: the lead's company)")
+    contact: ConvertContactIn = Field(default_factory=ConvertContactIn,
+                                      description="fields of the new contact (default: the lead's person)")
     confirm_duplicates: bool = Field(False, description=CONFIRM_DUPLICATES)
 
 
@@ -309,7 +339,8 @@ def conversion_preview(request: HttpRequest, lead_id: RecordId) -> Any:
              summary="Convert a qualified lead into an account (new or existing) and a contact; exactly once")
 def convert_lead(request: HttpRequest, lead_id: RecordId, payload: ConvertIn) -> Any:
     result = conversion.lead_convert(actor=request.user, lead_id=lead_id, account_id=payload.account_id,
-                                     account=payload.account, contact=payload.contact,
+                                     account=payload.account.model_dump(exclude_none=True),
+                                     contact=payload.contact.model_dump(exclude_none=True),
                                      confirm_duplicates=payload.confirm_duplicates)
     return {"lead": _out(result.lead), "account_id": result.account_id, "contact_id": result.contact_id,
             "account_created": result.account_created}

@@ -6,7 +6,8 @@ back. The lead keeps its links to the account and contact."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,6 +78,17 @@ def lead_matches(*, actor: User, lead: Lead) -> dict[str, Any]:
     }
 
 
+@contextmanager
+def _prefixed(part: str) -> Iterator[None]:
+    """Field errors of the new account or contact name their part: `account.name`, `contact.mobile`."""
+    try:
+        yield
+    except ValidationFailed as failure:
+        raise ValidationFailed(failure.detail, errors=[
+            FieldError(f"{part}.{error.field}", error.message, error.code, error.row) for error in failure.errors
+        ]) from None
+
+
 @transaction.atomic
 def lead_convert(*, actor: User, lead_id: int, account_id: int | None = None,
                  account: Mapping[str, Any] | None = None, contact: Mapping[str, Any] | None = None,
@@ -114,11 +126,13 @@ def lead_convert(*, actor: User, lead_id: int, account_id: int | None = None,
                 "account.name", _("线索没有公司名称；请填写新客户的名称，或选择已有客户。"), "required")])
         if owner_id != actor.pk and "owner_id" not in (account or {}):
             data["owner_id"] = owner_id
-        new_account = customer_services.account_create(actor=actor, data=data)
+        with _prefixed("account"):
+            new_account = customer_services.account_create(actor=actor, data=data)
         created_account, target_id = True, new_account.pk
     contact_data = {**contact_defaults, **(contact or {}), "account_id": target_id,
                     "confirm_duplicates": confirm_duplicates}
-    new_contact = customer_services.contact_create(actor=actor, data=contact_data)
+    with _prefixed("contact"):
+        new_contact = customer_services.contact_create(actor=actor, data=contact_data)
     Lead.objects.filter(pk=lead.pk).update(converted_account_id=target_id, converted_contact_id=new_contact.pk)
     audit_record(object_type="lead", object_id=lead.pk, action=AuditEvent.Kind.UPDATE, actor_id=actor.pk,
                  object_repr=str(lead), summary="convert",

@@ -32,7 +32,8 @@ from l2c.kernel.errors import FieldError
 
 from . import selectors
 from .models import Lead, LeadSource, LeadStatus
-from .services import _capture_into
+from .selectors import OPEN_STATUSES
+from .services import _capture_into, person_keys
 from .validation import CAPTURE_FILLABLE, LEAD_FIELDS, clean_lead, lead_search_text
 
 LABELS = {
@@ -124,27 +125,40 @@ def _validate(row: dict[str, str], number: int,
 
 
 def _person_keys(row: Mapping[str, Any]) -> list[str]:
-    return duplicates.exact_keys("lead", row)
+    return person_keys(row)
+
+
+def _open_people(keys: list[str]) -> dict[str, int]:
+    """Person key → the newest open lead holding it (converted and disqualified leads are history)."""
+    rows = duplicates.exact_key_rows("lead", keys)
+    open_ids = set(Lead.objects.filter(pk__in={record_id for _key, record_id in rows}, status__in=OPEN_STATUSES)
+                   .values_list("pk", flat=True)) if rows else set()
+    found: dict[str, int] = {}
+    for key, record_id in rows:
+        if record_id in open_ids:
+            found[key] = max(found.get(key, 0), record_id)
+    return found
 
 
 def _check(context: ImportContext, rows: list[dict[str, Any]]) -> dict[int, tuple[list[FieldError],
                                                                                   list[FieldError]]]:
-    """The same person: an earlier row of the file (merged into it), a visible lead (its empty
-    fields get filled), or a lead the importer may not see (the row is refused, naming nobody)."""
+    """The same person (mobile or e-mail): an earlier row of the file (merged into it), an open lead
+    the importer may edit (its empty fields get filled), or an open lead out of the importer's reach
+    (the row is refused, naming nobody)."""
     keys_by_row = [_person_keys(row) for row in rows]
     all_keys = sorted({key for keys in keys_by_row for key in keys})
-    stored = _stored_people(all_keys)
-    visible = set(access.visible(context.actor, "lead").filter(pk__in=set(stored.values()))
-                  .values_list("pk", flat=True)) if stored else set()
+    stored = _open_people(all_keys)
+    editable = set(access.visible(context.actor, "lead", "edit").filter(pk__in=set(stored.values()))
+                   .values_list("pk", flat=True)) if stored else set()
     seen: dict[str, int] = context.cache.setdefault("seen_people", {})
     verdicts: dict[int, tuple[list[FieldError], list[FieldError]]] = {}
     for index, (row, keys) in enumerate(zip(rows, keys_by_row, strict=True)):
         number = row[ROW_NUMBER_KEY]
         found = next((stored[key] for key in keys if key in stored), None)
         earlier = next((seen[key] for key in keys if key in seen and seen[key] != number), None)
-        if found is not None and found not in visible:
-            verdicts[index] = ([FieldError("mobile", _("已有同一人的线索（你无权查看），不能导入；请联系管理员。"),
-                                           "duplicate_hidden", number)], [])
+        if found is not None and found not in editable:
+            message = _("已有同一人的线索（你无权查看或编辑），不能导入；请联系其负责人或管理员。")
+            verdicts[index] = ([FieldError("mobile", message, "duplicate_hidden", number)], [])
         elif found is not None:
             message = _("与已有线索 #%(id)s 是同一人；将补充它的空白字段，不新建线索。") % {"id": found}
             verdicts[index] = ([], [FieldError("mobile", message, "same_person", number)])
@@ -156,10 +170,6 @@ def _check(context: ImportContext, rows: list[dict[str, Any]]) -> dict[int, tupl
     return verdicts
 
 
-def _stored_people(keys: list[str]) -> dict[str, int]:
-    return duplicates.records_by_exact_key("lead", keys)
-
-
 def _commit(actor: User, rows: list[dict[str, Any]]) -> int:
     """Insert the new people, fill the found ones (stored, or an earlier row of the chunk); route
     and score the new leads. Rows refused by the check (a hidden same person) never get here."""
@@ -167,7 +177,7 @@ def _commit(actor: User, rows: list[dict[str, Any]]) -> int:
     from .scoring import leads_rescore
 
     keys_by_row = [_person_keys(row) for row in rows]
-    stored = _stored_people(sorted({key for keys in keys_by_row for key in keys}))
+    stored = _open_people(sorted({key for keys in keys_by_row for key in keys}))
     new_rows: list[dict[str, Any]] = []
     new_by_key: dict[str, dict[str, Any]] = {}
     for row, keys in zip(rows, keys_by_row, strict=True):

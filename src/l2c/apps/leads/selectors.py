@@ -30,6 +30,9 @@ def lead_list(*, user: User, filters: Mapping[str, Any] | None = None) -> QueryS
     queryset = access.visible(user, "lead")
     filters = filters or {}
     errors: list[FieldError] = []
+    # NUL never reaches the database (PostgreSQL refuses it in text): dropped from every filter.
+    filters = {name: value.replace("\x00", "") if isinstance(value, str) else value
+               for name, value in filters.items()}
     q = str(filters.get("q") or "").strip().lower()
     if q:
         queryset = queryset.filter(search_text__contains=q)

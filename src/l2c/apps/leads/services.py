@@ -7,11 +7,11 @@ Conversion lives in `conversion.py`."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -23,9 +23,10 @@ from l2c.apps.activity.services import owner_assignable
 from l2c.apps.customers import duplicates
 from l2c.apps.identity import access
 from l2c.apps.identity.models import User
-from l2c.kernel.errors import Conflict, FieldError, PreconditionFailed, ValidationFailed
+from l2c.kernel.errors import Conflict, DuplicateFound, FieldError, PreconditionFailed, ValidationFailed
 
 from .models import Lead, LeadPool, LeadStatus
+from .selectors import OPEN_STATUSES
 from .validation import CAPTURE_FILLABLE, DISQUALIFY_REASON_MAX, LEAD_FIELDS, clean_lead, lead_search_text
 
 LEAD_AUDITED = [*LEAD_FIELDS, "status", "disqualified_reason", "owner", "department", "pool", "campaign",
@@ -118,6 +119,24 @@ def _resolve_owner_and_pool(*, actor: User, data: Mapping[str, Any],
     return owner, None
 
 
+def _contacts_guard(actor: User, cleaned: Mapping[str, Any], confirmed: bool) -> None:
+    """A new lead whose mobile, phone or e-mail belongs to a customer's contact is most likely a
+    known customer, not a prospect: ask for confirmation, naming the contacts the actor may see and
+    counting the others (撞单)."""
+    if confirmed or not (cleaned.get("mobile") or cleaned.get("phone") or cleaned.get("email")):
+        return
+    values = {name: cleaned.get(name) or "" for name in ("mobile", "phone", "email")}
+    check = duplicates.duplicates_find(actor=actor, object_type="contact", values=values)
+    if not (check.warns or check.blocks):
+        return
+    count, hidden = len(check.candidates), check.hidden_count
+    detail = (_("此人可能已是 %(count)s 个客户联系人（其中 %(hidden)s 个你无权查看）；确认后仍可保存。") if hidden
+              else _("此人可能已是 %(count)s 个客户联系人；确认后仍可保存。")) % {"count": count, "hidden": hidden}
+    raise DuplicateFound(detail, blocking=False,
+                         duplicates=[duplicates.candidate_dict(candidate, "contact") for candidate in check.visible],
+                         hidden_duplicates=hidden)
+
+
 def _rescore(lead: Lead) -> None:
     from .scoring import lead_rescore
 
@@ -145,8 +164,10 @@ def lead_create(*, actor: User, data: Mapping[str, Any], via: str = "ui") -> Lea
     except ValidationFailed as failure:
         errors.extend(failure.errors)
     _raise(errors)
-    duplicates.duplicates_guard(actor=actor, object_type="lead", values=cleaned,
-                                confirmed=bool(data.get("confirm_duplicates")))
+    confirmed = bool(data.get("confirm_duplicates"))
+    keys_lock(person_keys(cleaned))
+    duplicates.duplicates_guard(actor=actor, object_type="lead", values=cleaned, confirmed=confirmed)
+    _contacts_guard(actor, cleaned, confirmed)
     now = timezone.now()
     lead = Lead(**cleaned, **links, custom=custom, created_by=actor, owner=owner,
                 department_id=owner.department_id if owner else None, pool=pool,
@@ -286,16 +307,44 @@ class CaptureResult:
     filled: list[str] = field(default_factory=list)
 
 
+def person_keys(values: Mapping[str, Any]) -> list[str]:
+    """The keys that make two leads the same person: the normalised mobile and e-mail. A landline
+    (an office switchboard, extensions dropped) is shared by colleagues, so it only warns."""
+    return duplicates.exact_keys("lead", {"mobile": values.get("mobile") or "", "email": values.get("email") or ""})
+
+
+def keys_lock(keys: Sequence[str]) -> None:
+    """Serialise writers of the same person until the transaction ends, so two concurrent captures
+    or creates of one mobile cannot both miss each other (check-then-insert). PostgreSQL: one
+    transaction-level advisory lock per key, taken in sorted order (no deadlock). SQLite: writers
+    are already serialised (BEGIN IMMEDIATE)."""
+    if connection.vendor != "postgresql" or not keys:
+        return
+    with connection.cursor() as cursor:
+        for key in sorted(set(keys)):
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"lead:{key}"])
+
+
+def _same_person(keys: Sequence[str]) -> list[int]:
+    """Open leads (new, contacted, qualified) holding one of the person keys, newest first. A
+    converted or disqualified lead is history: the person coming back makes a new lead."""
+    if not keys:
+        return []
+    ids = duplicates.record_ids_by_exact_keys("lead", list(keys))
+    return list(Lead.objects.filter(pk__in=ids, status__in=OPEN_STATUSES).order_by("-pk").values_list("pk", flat=True))
+
+
 @transaction.atomic
 def lead_capture(*, actor: User | None, data: Mapping[str, Any], via: str, campaign_id: int | None = None,
                  tender_notice_id: int | None = None) -> CaptureResult:
     """Capture a prospect from a registration page, an import, a tender notice or the API.
 
-    Duplicate control first: a stored lead with the same mobile, phone or e-mail (whoever owns it)
-    is the same person — its empty fields are filled from `data`, nothing else changes, and no
-    second lead is made. Otherwise a new lead is created (owned by nobody) and the assignment rules
-    route it. `actor` None is the system (a public page). The campaign and notice link the lead
-    when it has none (the first touch stays)."""
+    Duplicate control first: an open lead with the same mobile or e-mail is the same person — its
+    empty fields are filled from `data`, nothing else changes, and no second lead is made. A user
+    (`actor`) only ever fills a lead they may edit: when the person's open lead is out of their
+    reach the capture is refused (409) naming nobody (撞单). The public (`actor` None) fills whichever
+    open lead it is. Otherwise a new lead is created (owned by nobody) and the assignment rules route
+    it. The campaign and notice link the lead when it has none (the first touch stays)."""
     if via not in CAPTURE_VIAS:
         raise ValueError(f"unknown capture path {via!r}")
     if actor is not None:
@@ -303,11 +352,17 @@ def lead_capture(*, actor: User | None, data: Mapping[str, Any], via: str, campa
     cleaned, errors = clean_lead(data, partial=False)
     _raise(errors)
     links = {"campaign_id": campaign_id, "tender_notice_id": tender_notice_id}
-    existing_ids = duplicates.exact_key_matches("lead", cleaned)
+    keys = person_keys(cleaned)
+    keys_lock(keys)
+    existing_ids = _same_person(keys)
     if existing_ids:
-        lead = Lead.objects.select_for_update().filter(pk__in=existing_ids).order_by("-pk").first()
-        if lead is not None:
-            return _capture_into(lead, cleaned, links, actor, via)
+        candidates = Lead.objects.filter(pk__in=existing_ids)
+        if actor is not None:
+            candidates = access.restrict(candidates, actor, "lead", "edit")
+        lead = candidates.select_for_update().order_by("-pk").first()
+        if lead is None:
+            raise Conflict(_("此人已有线索，但你无权查看或编辑；请联系其负责人或管理员，避免撞单。"))
+        return _capture_into(lead, cleaned, links, actor, via)
     lead = Lead(**cleaned, created_by=actor, **links)
     if not lead.source:
         lead.source = {"registration": "campaign", "campaign_import": "campaign", "tender": "tender",

@@ -60,7 +60,8 @@ def _duplicates(found: DuplicateFound | None) -> dict[str, Any] | None:
     """The duplicates panel of the lead form: visible candidate leads with links, hidden count."""
     if found is None:
         return None
-    candidates = [{**candidate, "url": reverse("leads:lead_detail", args=[candidate["id"]])}
+    detail = {"lead": "leads:lead_detail", "contact": "customers:contact_detail", "account": "customers:account_detail"}
+    candidates = [{**candidate, "url": reverse(detail[candidate["object"]], args=[candidate["id"]])}
                   for candidate in found.duplicates]
     return {"detail": found.detail, "candidates": candidates, "hidden": found.hidden_duplicates,
             "blocking": found.blocking, "claimable": []}
@@ -284,7 +285,10 @@ def lead_convert(request: HttpRequest, lead_id: int) -> HttpResponse:
     duplicates = None
     values = {"account_name": account_defaults["name"], "contact_name": contact_defaults["name"],
               "contact_title": contact_defaults["title"], "target": "",
-              "account_choice": str(candidates["visible"][0]["id"]) if candidates["visible"] else "new"}
+              # Only an exact match (score 100: same credit code or name) is proposed; a merely similar
+              # company must be picked on purpose.
+              "account_choice": next((str(candidate["id"]) for candidate in candidates["visible"]
+                                      if candidate["score"] == 100), "new")}
     if request.method == "POST":
         values.update({key: (request.POST.get(key) or "").strip() for key in
                        ("account_name", "contact_name", "contact_title", "account_choice")})
@@ -319,9 +323,9 @@ def lead_convert(request: HttpRequest, lead_id: int) -> HttpResponse:
 def lead_from_notice(request: HttpRequest, notice_id: int) -> HttpResponse:
     try:
         result = lead_from_tender_notice(actor=request.user, notice_id=notice_id)
-    except (ValidationFailed, DuplicateFound) as error:
+    except (ValidationFailed, Conflict) as error:  # DuplicateFound is a Conflict
         messages.error(request, error_text(error))
-        return back(request, reverse("leads:lead_list"))
+        return back(request, reverse("tenders:notice_detail", args=[notice_id]))
     if result.created:
         messages.success(request, _("已从招投标公告创建线索。"))
     else:

@@ -5,16 +5,17 @@ the inbox of matches with its unread count."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
+from pydantic import WithJsonSchema
 
 from l2c.api.concurrency import idempotent
 from l2c.api.pagination import DEFAULT_PAGE_SIZE, keyset_page
 from l2c.api.problems import READ_ERRORS, WRITE_ERRORS
-from l2c.api.types import InputDatetime, RecordId
+from l2c.api.types import RecordId
 from l2c.apps.identity import access
 
 from . import selectors, services
@@ -22,6 +23,16 @@ from . import selectors, services
 router = Router(tags=["tenders"])
 
 Kind = Literal["tender", "award", "change"]
+
+
+def _loose(schema: dict[str, Any]) -> WithJsonSchema:
+    """Any JSON value at parsing, documented as `schema` or null (see NoticeIn)."""
+    return WithJsonSchema({"anyOf": [schema, {"type": "null"}]})
+
+
+LooseAmount = Annotated[Any, _loose({"type": "integer", "minimum": 0})]
+LooseDate = Annotated[Any, _loose({"type": "string", "format": "date"})]
+LooseDatetime = Annotated[Any, _loose({"type": "string", "format": "date-time"})]
 
 
 class NoticeIn(Schema):
@@ -32,10 +43,15 @@ class NoticeIn(Schema):
     buyer_name: str = ""
     province: str = Field("", description="e.g. 广东省")
     city: str = Field("", description="e.g. 深圳市")
-    budget_amount: int | None = Field(None, description="budget in minor units (分); null when not stated")
+    # Amounts and dates accept any JSON value at parsing (the schema documents the contract): a
+    # wrong one is reported per item by `services.clean_notice` (422 with `items`, translated), like
+    # every other problem of the batch, not as a schema error of the whole request.
+    budget_amount: LooseAmount = Field(
+        None, description="budget in minor units (分), an integer; null when not stated")
     currency: str = "CNY"
-    published_on: dt.date | None = None
-    deadline_at: InputDatetime | None = None
+    published_on: LooseDate = Field(None, description="YYYY-MM-DD")
+    deadline_at: LooseDatetime = Field(
+        None, description="ISO 8601 date and time; without an offset it is in the site's time zone")
     categories: list[str] = Field(default_factory=list, description="procurement categories (品目)")
     content: str = Field("", description="the notice's text (plain text; at most 100,000 characters)")
     url: str = Field("", description="link to the original notice")

@@ -84,7 +84,9 @@ def _columns() -> list[ColumnSpec]:
 def _validate(row: dict[str, str], number: int,
               context: ImportContext) -> tuple[dict[str, Any] | None, list[FieldError]]:
     errors: list[FieldError] = []
-    if number > MAX_FILE_ROWS:
+    # Rows are counted, not taken from the row number: blank lines are skipped but numbered.
+    context.cache["rows"] = rows = context.cache.get("rows", 0) + 1
+    if rows > MAX_FILE_ROWS:
         if not context.cache.get("too_many"):
             context.cache["too_many"] = True
             errors.append(FieldError("file", _("一个文件最多 %(limit)s 条公告，请拆分后分别导入。")
@@ -112,12 +114,10 @@ def _check(context: ImportContext, rows: list[dict[str, Any]]) -> dict[int, tupl
     repeating an earlier row of the file are warned about and skipped."""
     verdicts: dict[int, tuple[list[FieldError], list[FieldError]]] = {}
     bad = context.cache.get("error_rows", 0)
-    if context.committing and not bad:
+    if context.committing and not bad and context.import_job_id is not None:
         # The commit sees one chunk at a time: a file whose dry run found errors (in any chunk, e.g.
         # rows beyond the limit) is refused whole here, before its first chunk is written.
-        bad = max(ImportJob.objects.filter(created_by=context.actor, object_type="tender_notice",
-                                           status=ImportJob.Status.IMPORTING).values_list("error_count", flat=True),
-                  default=0)
+        bad = ImportJob.objects.filter(pk=context.import_job_id).values_list("error_count", flat=True).first() or 0
     if bad:
         message = _("文件中有 %(count)s 处错误，整个文件都不会导入：请改正后重新上传。") % {"count": bad}
         for index, row in enumerate(rows):

@@ -95,7 +95,13 @@ class TenderSubscription(models.Model):
 
 
 class TenderMatch(models.Model):
-    """A notice matched to a subscription, stored once: a notice is never pushed twice."""
+    """A notice matched to a subscription, stored once: a notice is never pushed twice.
+
+    It is also the outbox of its pushes. `notified_at`: when the in-app notification counting it
+    was written (in the same transaction). `webhook_sent_at`: when its webhook step was done — the
+    POST succeeded, or the subscription had no webhook then; null while it waits. A failed POST
+    counts in `webhook_attempts` and is retried from `webhook_next_at` on, up to a cap; a claimed
+    POST in flight also holds `webhook_next_at` in the future, so another run does not send it."""
 
     subscription = models.ForeignKey(TenderSubscription, on_delete=models.CASCADE, related_name="matches")
     notice = models.ForeignKey(TenderNotice, on_delete=models.CASCADE, related_name="matches")
@@ -103,12 +109,21 @@ class TenderMatch(models.Model):
     matched_keywords = models.JSONField(_("命中关键词"), default=list)
     read_at = models.DateTimeField(_("已读时间"), null=True, blank=True)
     created_at = models.DateTimeField(_("推送时间"), auto_now_add=True)
+    notified_at = models.DateTimeField(null=True, blank=True, editable=False)
+    webhook_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
+    webhook_attempts = models.PositiveSmallIntegerField(default=0, editable=False)
+    webhook_next_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("招投标推送")
         verbose_name_plural = _("招投标推送")
         constraints = [models.UniqueConstraint(fields=["subscription", "notice"], name="tender_match_once")]
-        indexes = [models.Index(fields=["user", "read_at", "-id"], name="tender_match_inbox")]
+        indexes = [
+            models.Index(fields=["user", "read_at", "-id"], name="tender_match_inbox"),
+            models.Index(fields=["id"], name="tender_match_unnotified", condition=models.Q(notified_at__isnull=True)),
+            models.Index(fields=["subscription", "id"], name="tender_match_webhook_due",
+                         condition=models.Q(webhook_sent_at__isnull=True)),
+        ]
 
     def __str__(self) -> str:
         return f"{self.subscription_id} ← {self.notice_id}"

@@ -31,24 +31,37 @@ LIST_FIELDS = ("id", "source", "source_notice_id", "kind", "title", "buyer_name"
 
 def tender_notice_list(*, user: User, filters: Mapping[str, Any] | None = None) -> QuerySet[TenderNotice]:
     """Notices the user may read, narrowed by allow-listed filters: q (title or buyer contains),
-    kind, province (starts with, so "广东" finds "广东省"), published_from/published_to (inclusive).
-    Raises PermissionDenied without the view grant. The body is left out (`defer("content")`)."""
+    kind, province (starts with, so "广东" finds "广东省"), published_from/published_to (inclusive, ISO
+    dates; other text is ignored). NUL characters in the filters are dropped. Raises PermissionDenied
+    without the view grant. The body is left out (`defer("content")`)."""
     access.require(user, "tender_notice", "view")
     filters = filters or {}
     notices = access.restrict(TenderNotice.objects.defer("content"), user, "tender_notice", "view")
-    query = str(filters.get("q") or "").strip()
+    # Without NUL characters: PostgreSQL cannot compare text with them and no stored value has one.
+    query = str(filters.get("q") or "").replace("\x00", "").strip()
     if query:
         notices = notices.filter(Q(title__icontains=query) | Q(buyer_name__icontains=query))
     if filters.get("kind") in NoticeKind.values:
         notices = notices.filter(kind=filters["kind"])
-    province = str(filters.get("province") or "").strip()
+    province = str(filters.get("province") or "").replace("\x00", "").strip()
     if province:
         notices = notices.filter(province__startswith=split_region(province)[0] or province)
-    if filters.get("published_from"):
-        notices = notices.filter(published_on__gte=filters["published_from"])
-    if filters.get("published_to"):
-        notices = notices.filter(published_on__lte=filters["published_to"])
+    published_from, published_to = _date(filters.get("published_from")), _date(filters.get("published_to"))
+    if published_from:
+        notices = notices.filter(published_on__gte=published_from)
+    if published_to:
+        notices = notices.filter(published_on__lte=published_to)
     return notices
+
+
+def _date(value: Any) -> dt.date | None:
+    """A filter's date; text that is not an ISO date (e.g. from an export link) is no filter."""
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value or "").strip())
+    except ValueError:
+        return None
 
 
 def tender_notice_get(*, user: User, notice_id: int) -> TenderNotice:

@@ -11,9 +11,12 @@ subscriptions and the inbox.
   with one automaton built per run, stores the matches (unique per subscription and notice: a
   notice is never pushed twice, even by two concurrent runs) and marks the notices matched. A new
   subscription therefore sees notices arriving after it, not older ones (use "search existing").
-  Each user then gets ONE in-app notification per run summarising their new matches, and each
-  subscription with a webhook one POST with its new notices (after commit; failures are logged on
-  the job run and never undo the matching).
+- Pushes (an outbox on TenderMatch): after matching, each run notifies every match not notified
+  yet — ONE in-app notification per user summarising their count, written in the transaction that
+  marks the matches (compare-and-set: never twice) — and POSTs the webhooks due (claimed before
+  sending; failures are logged on the job run, never undo the matching and are retried with a
+  back-off up to WEBHOOK_MAX_ATTEMPTS). A run that died after committing matches therefore loses
+  no push: the next run (or the periodic job) sends it.
 """
 
 from __future__ import annotations
@@ -57,7 +60,10 @@ MATCH_CHUNK = 1000  # notices claimed and matched per transaction
 NOTIFICATION_KIND = "tender_match"
 NOTIFICATION_NOTICES_LISTED = 10
 WEBHOOK_TIMEOUT_SECONDS = 5
-WEBHOOK_NOTICES_MAX = 500  # per POST; more are summarised by their count
+WEBHOOK_NOTICES_MAX = 500  # matches per POST; more go in further POSTs
+WEBHOOK_MAX_ATTEMPTS = 5  # per match; then it is given up (it stays in the inbox)
+WEBHOOK_RETRY_AFTER = dt.timedelta(minutes=1)  # doubled after each failed attempt
+WEBHOOK_LEASE = dt.timedelta(minutes=5)  # a claimed POST in flight; after a crash it is due again
 NOTICE_LIMITS = {"source": 50, "source_notice_id": 100, "title": 300, "buyer_name": 200, "province": 30,
                  "city": 30, "url": 500, "content": 100_000}
 CATEGORY_MAX = 20
@@ -67,6 +73,8 @@ WORD_LENGTH = 50
 REGIONS_MAX = 30
 MAX_AMOUNT = 10**16  # fen
 SEARCH_DAYS_MAX = 90
+YEAR_MIN, YEAR_MAX = 1900, 2200  # of publish dates and deadlines: anything else is a typo
+NUL = "\x00"  # PostgreSQL text cannot hold it
 SEARCH_SCAN_MAX = 20_000
 SEARCH_RESULTS_MAX = 200
 
@@ -146,15 +154,19 @@ def clean_notice(values: Mapping[str, Any], *, prefix: str = "", row: int | None
         elif len(text) > limit:
             error(name, _("最多 %(limit)s 个字符（现有 %(length)s 个）。") % {"limit": limit, "length": len(text)},
                   "too_long")
+        if NUL in text:
+            error(name, _("不能包含 NUL 字符。"), "null_character")
         clean[name] = text
-    if clean.get("url"):
+    if clean.get("url") and NUL not in clean["url"]:
         try:
             URLValidator(schemes=["http", "https"])(clean["url"])
         except DjangoValidationError:
             error("url", _("必须是以 http:// 或 https:// 开头的网址。"), "invalid_url")
     kind_text = _text(values, "kind")
     clean["kind"] = NoticeKind.TENDER
-    if kind_text:
+    if NUL in kind_text:
+        error("kind", _("不能包含 NUL 字符。"), "null_character")
+    elif kind_text:
         kind = kind_from_text(kind_text)
         if kind is None:
             error("kind", _("未知的公告类型“%(value)s”；可选：%(values)s。")
@@ -169,26 +181,31 @@ def clean_notice(values: Mapping[str, Any], *, prefix: str = "", row: int | None
         else:
             clean["budget_amount"] = amount
     currency = _text(values, "currency").upper() or "CNY"
-    if len(currency) != 3 or not currency.isascii() or not currency.isalpha():
+    if NUL in currency:
+        error("currency", _("不能包含 NUL 字符。"), "null_character")
+    elif len(currency) != 3 or not currency.isascii() or not currency.isalpha():
         error("currency", _("必须是三位字母的币种代码，如 CNY。"), "invalid_currency")
     clean["currency"] = currency
     published = values.get("published_on")
     clean["published_on"] = None
     if isinstance(published, dt.datetime):
         published = published.date()
-    if isinstance(published, dt.date):
-        clean["published_on"] = published
-    elif published not in (None, ""):
+    if not isinstance(published, dt.date) and published not in (None, ""):
         try:
-            clean["published_on"] = dt.date.fromisoformat(str(published).strip())
+            published = dt.date.fromisoformat(str(published).strip())
         except ValueError:
+            published = None
             error("published_on", _("日期格式应为 YYYY-MM-DD。"), "invalid_date")
+    if isinstance(published, dt.date):
+        if YEAR_MIN <= published.year <= YEAR_MAX:
+            clean["published_on"] = published
+        else:
+            error("published_on", _("年份须在 %(low)s 到 %(high)s 之间。") % {"low": YEAR_MIN, "high": YEAR_MAX},
+                  "invalid_date")
     deadline = values.get("deadline_at")
     clean["deadline_at"] = None
-    if isinstance(deadline, dt.datetime):
-        clean["deadline_at"] = deadline if timezone.is_aware(deadline) else timezone.make_aware(deadline)
-    elif deadline not in (None, ""):
-        parsed = None
+    parsed: dt.datetime | None = deadline if isinstance(deadline, dt.datetime) else None
+    if parsed is None and deadline not in (None, ""):
         text = str(deadline).strip()
         try:
             parsed = parse_datetime(text) or (dt.datetime.fromisoformat(text) if len(text) == 10 else None)
@@ -196,13 +213,25 @@ def clean_notice(values: Mapping[str, Any], *, prefix: str = "", row: int | None
             parsed = None
         if parsed is None:
             error("deadline_at", _("时间格式应为 YYYY-MM-DD HH:MM。"), "invalid_datetime")
+    if parsed is not None:
+        # Stored in UTC: converted here, so that a time the database cannot hold (year 1 in a zone
+        # east of UTC, say) is an error of this field and never a failed save.
+        try:
+            utc = (parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)).astimezone(dt.UTC)
+        except (OverflowError, ValueError):
+            utc = None
+        if utc is None or not YEAR_MIN <= parsed.year <= YEAR_MAX or not YEAR_MIN <= utc.year <= YEAR_MAX:
+            error("deadline_at", _("年份须在 %(low)s 到 %(high)s 之间。") % {"low": YEAR_MIN, "high": YEAR_MAX},
+                  "invalid_datetime")
         else:
-            clean["deadline_at"] = parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)
+            clean["deadline_at"] = utc
     categories = split_words(values.get("categories"))
     if len(categories) > CATEGORY_MAX:
         error("categories", _("最多 %(limit)s 个品目。") % {"limit": CATEGORY_MAX}, "too_many")
     elif any(len(category) > CATEGORY_LENGTH for category in categories):
         error("categories", _("每个品目最多 %(limit)s 个字符。") % {"limit": CATEGORY_LENGTH}, "too_long")
+    if any(NUL in category for category in categories):
+        error("categories", _("不能包含 NUL 字符。"), "null_character")
     clean["categories"] = list(dict.fromkeys(categories))
     return clean, errors
 
@@ -284,7 +313,9 @@ def notices_write(*, actor: User | None, items: Sequence[Mapping[str, Any]], via
     result = IngestResult(batch.pk, results)
     batch.created_count = result.created
     batch.unchanged_count = result.unchanged
-    batch.save(update_fields=["created_count", "unchanged_count"])
+    if not result.created:
+        batch.matched_at = timezone.now()  # nothing of its own to match
+    batch.save(update_fields=["created_count", "unchanged_count", "matched_at"])
     audit_record(object_type="tender_batch", object_id=batch.pk, action=AuditEvent.Kind.IMPORT,
                  actor_id=actor.pk if actor else None, object_repr=f"#{batch.pk}",
                  changes={"via": [None, via], "received": [None, len(items)], "created": [None, result.created],
@@ -371,16 +402,15 @@ def active_subscriptions() -> list[TenderSubscription]:
 
 @dataclass
 class MatchRun:
-    """What one matching run did: notices matched, matches stored (new ones), per user and per
-    subscription (for the notification and the webhooks)."""
+    """What one matching run did: notices matched, matches stored (new ones), notifications written
+    and webhook POSTs sent, failed (will be retried) and abandoned (matches given up on)."""
 
     notices: int = 0
     matches: int = 0
-    by_user: dict[int, list[int]] = field(default_factory=dict)  # user id → new match ids
-    by_subscription: dict[int, list[int]] = field(default_factory=dict)  # subscription id → new match ids
     notifications: int = 0
     webhooks_sent: int = 0
     webhook_failures: list[str] = field(default_factory=list)
+    webhooks_abandoned: int = 0  # matches whose webhook failed WEBHOOK_MAX_ATTEMPTS times
 
 
 def _claim_chunk(after: int, size: int) -> list[dict[str, Any]]:
@@ -393,9 +423,11 @@ def _claim_chunk(after: int, size: int) -> list[dict[str, Any]]:
 
 
 def tender_notices_match(*, chunk: int = MATCH_CHUNK, run_id: int | None = None) -> MatchRun:
-    """Match every notice not matched yet against the active subscriptions; store the new matches,
-    notify each user once, call the webhooks. Incremental and idempotent: a notice is claimed by
-    one run only and a (subscription, notice) match is stored once."""
+    """Match every notice not matched yet against the active subscriptions and store the new
+    matches; then push from the outbox: one notification per user for all their matches not
+    notified yet, and the webhooks due. Incremental and idempotent: a notice is claimed by one run
+    only, a (subscription, notice) match is stored once and notified once, even when a run died
+    after committing matches (the next run, or the periodic job, pushes them)."""
     subscriptions = active_subscriptions()
     by_id = {subscription.pk: subscription for subscription in subscriptions}
     matcher = Matcher.build(subscription_spec(subscription) for subscription in subscriptions)
@@ -412,22 +444,18 @@ def tender_notices_match(*, chunk: int = MATCH_CHUNK, run_id: int | None = None)
             if matcher.subscription_count:
                 results = matcher.match_many(notice_spec(row) for row in rows)
             existing = set(TenderMatch.objects.filter(notice_id__in=ids).values_list("subscription_id", "notice_id"))
+            now = timezone.now()
             new_rows = [
                 TenderMatch(subscription_id=result.subscription_id, notice_id=notice_id,
                             user_id=by_id[result.subscription_id].user_id,
-                            matched_keywords=list(result.matched_keywords))
+                            matched_keywords=list(result.matched_keywords),
+                            # Without a webhook there is nothing to send: the step is done.
+                            webhook_sent_at=None if by_id[result.subscription_id].webhook_url else now)
                 for notice_id, found in results.items() for result in found
                 if (result.subscription_id, notice_id) not in existing
             ]
             TenderMatch.objects.bulk_create(new_rows, batch_size=1000, ignore_conflicts=True)
-            TenderNotice.objects.filter(pk__in=ids, matched_at__isnull=True).update(matched_at=timezone.now())
-            stored = TenderMatch.objects.filter(notice_id__in=ids).values_list("pk", "subscription_id", "notice_id",
-                                                                               "user_id")
-            new_pairs = {(row.subscription_id, row.notice_id) for row in new_rows}
-            for pk, subscription_id, notice_id, user_id in stored:
-                if (subscription_id, notice_id) in new_pairs:
-                    run.by_user.setdefault(user_id, []).append(pk)
-                    run.by_subscription.setdefault(subscription_id, []).append(pk)
+            TenderNotice.objects.filter(pk__in=ids, matched_at__isnull=True).update(matched_at=now)
             run.notices += len(ids)
             run.matches += len(new_rows)
         if run_id is not None:
@@ -438,15 +466,29 @@ def tender_notices_match(*, chunk: int = MATCH_CHUNK, run_id: int | None = None)
     # A batch is matched once none of its notices waits any more.
     TenderBatch.objects.filter(matched_at__isnull=True).exclude(notices__matched_at__isnull=True).update(
         matched_at=timezone.now())
-    if run.by_user:
+    notify_failure: Exception | None = None
+    try:
         with transaction.atomic():
-            run.notifications = _notify(run.by_user)
-    webhook_subscriptions = [by_id[pk] for pk in run.by_subscription if by_id[pk].webhook_url]
-    if webhook_subscriptions:
-        for subscription in webhook_subscriptions:
-            _webhook_send(subscription=subscription, match_ids=run.by_subscription[subscription.pk], run=run,
-                          run_id=run_id)
+            run.notifications = _notify_pending()
+    except Exception as error:  # the webhooks are still due; the job fails afterwards (visible, retried)
+        notify_failure = error
+        _log(run_id, f"notifications failed: {error.__class__.__name__}: {error}")
+    _webhooks_deliver(run=run, run_id=run_id)
+    if notify_failure is not None:
+        raise notify_failure
     return run
+
+
+def _log(run_id: int | None, line: str) -> None:
+    logger.warning(line)
+    if run_id is not None:
+        from l2c.apps.activity.jobs import job_log
+
+        job_log(run_id, line)
+
+
+def _in_list(values: Sequence[Any]) -> str:
+    return ", ".join(["%s"] * len(values))
 
 
 def _inbox_url() -> str:
@@ -456,33 +498,59 @@ def _inbox_url() -> str:
         return ""
 
 
-def _notify(by_user: Mapping[int, list[int]]) -> int:
-    """One in-app notification per user: how many new notices matched, the first few titles. Written
-    in the recipient's language (what `activity.services.notification_send` writes, in bulk)."""
+def _claim_unnotified() -> list[tuple[int, int]]:
+    """Mark every match not notified yet as notified, in one compare-and-set statement: (match id,
+    user id) of the rows this call marked. A concurrent run blocks on the same rows (PostgreSQL
+    re-checks `notified_at IS NULL` after the other commits; SQLite has one writer) and never gets
+    a row twice. Call inside the transaction that writes the notifications."""
+    table = connection.ops.quote_name(TenderMatch._meta.db_table)
+    stamp = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {table} SET notified_at = %s WHERE notified_at IS NULL "  # noqa: S608
+                       f"RETURNING id, user_id", [stamp])
+        return [(int(pk), int(user_id)) for pk, user_id in cursor.fetchall()]
+
+
+def _notify_pending() -> int:
+    """One in-app notification per user for all their matches not notified yet: how many, and
+    the newest few titles. Written in the recipient's language (what
+    `activity.services.notification_send` writes, in bulk). Matches of inactive users are marked
+    without a notification. Call inside a transaction: the marks and the notifications commit
+    together."""
+    by_user: dict[int, list[int]] = {}
+    for pk, user_id in _claim_unnotified():
+        by_user.setdefault(user_id, []).append(pk)
+    if not by_user:
+        return 0
     users = {user.pk: user for user in User.objects.filter(pk__in=list(by_user), is_active=True)}
-    match_ids = [pk for pks in by_user.values() for pk in pks]
-    titles: dict[int, list[str]] = {}
-    rows = (TenderMatch.objects.filter(pk__in=match_ids).order_by("-notice__published_on", "-notice_id")
-            .values_list("user_id", "notice__title"))
-    for user_id, title in rows:
-        listed = titles.setdefault(user_id, [])
-        if len(listed) < NOTIFICATION_NOTICES_LISTED and title not in listed:
-            listed.append(title)
+    newest: dict[int, list[tuple[Any, int, str]]] = {}
+    match_ids = [pk for user_id, pks in by_user.items() if user_id in users for pk in pks]
+    for start in range(0, len(match_ids), 5000):
+        rows = (TenderMatch.objects.filter(pk__in=match_ids[start:start + 5000])
+                .values_list("user_id", "notice__published_on", "notice_id", "notice__title"))
+        for user_id, published_on, notice_id, title in rows:
+            newest.setdefault(user_id, []).append((published_on or dt.date.min, notice_id, title))
     url = _inbox_url()
     notifications = []
     for user_id, pks in sorted(by_user.items()):
         user = users.get(user_id)
         if user is None:
             continue
+        titles: list[str] = []
+        for _published, _notice, title in sorted(newest.get(user_id, []), reverse=True):
+            if title not in titles:
+                titles.append(title)
+                if len(titles) >= NOTIFICATION_NOTICES_LISTED:
+                    break
         count = len(pks)
         with translation.override(user.language or settings.LANGUAGE_CODE):
-            title = ngettext("招投标订阅：%(count)s 条新匹配的公告", "招投标订阅：%(count)s 条新匹配的公告", count) % {
+            heading = ngettext("招投标订阅：%(count)s 条新匹配的公告", "招投标订阅：%(count)s 条新匹配的公告", count) % {
                 "count": count}
-            lines = [f"· {text}" for text in titles.get(user_id, [])]
+            lines = [f"· {text}" for text in titles]
             if count > len(lines):
                 more = count - len(lines)
                 lines.append(ngettext("另有 %(count)s 条", "另有 %(count)s 条", more) % {"count": more})
-        notifications.append(Notification(recipient=user, kind=NOTIFICATION_KIND, title=title[:200],
+        notifications.append(Notification(recipient=user, kind=NOTIFICATION_KIND, title=heading[:200],
                                           body="\n".join(lines), url=url))
     Notification.objects.bulk_create(notifications, batch_size=1000)
     return len(notifications)
@@ -527,13 +595,17 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 def webhook_payload(*, subscription: TenderSubscription, match_ids: Sequence[int]) -> dict[str, Any]:
+    """The JSON body of one POST: the given matches of the subscription (at most WEBHOOK_NOTICES_MAX),
+    each notice with its match id (receivers may drop a match id seen before: delivery is at least
+    once)."""
     rows = (TenderMatch.objects.filter(pk__in=list(match_ids)[:WEBHOOK_NOTICES_MAX]).select_related("notice")
             .order_by("notice_id"))
     notices = []
     for match in rows:
         notice = match.notice
         notices.append({
-            "id": notice.pk, "source": notice.source, "source_notice_id": notice.source_notice_id,
+            "id": notice.pk, "match_id": match.pk, "source": notice.source,
+            "source_notice_id": notice.source_notice_id,
             "kind": notice.kind, "title": notice.title, "buyer_name": notice.buyer_name,
             "province": notice.province, "city": notice.city, "budget_amount": notice.budget_amount,
             "currency": notice.currency,
@@ -542,37 +614,88 @@ def webhook_payload(*, subscription: TenderSubscription, match_ids: Sequence[int
             "url": notice.url, "matched_keywords": match.matched_keywords,
         })
     return {"event": "tender.matched", "subscription_id": subscription.pk, "subscription_name": subscription.name,
-            "count": len(match_ids), "notices": notices}
+            "count": len(notices), "notices": notices}
 
 
-def _webhook_send(*, subscription: TenderSubscription, match_ids: Sequence[int], run: MatchRun,
-                  run_id: int | None) -> None:
-    """POST the new matches of one subscription. Never raises: a failure is logged (job run log and
-    the application log) and the matches stay stored and in the inbox."""
+def _webhook_post(*, subscription: TenderSubscription, match_ids: Sequence[int]) -> None:
+    """POST the matches to the subscription's webhook; raises on any failure."""
     url = subscription.webhook_url
     problem = webhook_url_problem(url)
-    try:
-        if problem is not None:
-            raise ValueError(problem)
-        body = json.dumps(webhook_payload(subscription=subscription, match_ids=match_ids),
-                          ensure_ascii=False).encode()
-        # The scheme is http(s), checked by webhook_url_problem just above.
-        request = urllib.request.Request(url, data=body, method="POST", headers={  # noqa: S310
-            "Content-Type": "application/json; charset=utf-8", "User-Agent": "L2C-tenders-webhook/1"})
-        opener = urllib.request.build_opener(_NoRedirect)
-        with opener.open(request, timeout=WEBHOOK_TIMEOUT_SECONDS) as response:
-            status = response.status
-        if status >= 300:
-            raise ValueError(f"HTTP {status}")
-        run.webhooks_sent += 1
-    except Exception as error:  # any failure of the receiver must not break matching
-        line = f"webhook of subscription #{subscription.pk} failed: {error.__class__.__name__}: {error}"
-        run.webhook_failures.append(line)
-        logger.warning(line)
-        if run_id is not None:
-            from l2c.apps.activity.jobs import job_log
+    if problem is not None:
+        raise ValueError(problem)
+    body = json.dumps(webhook_payload(subscription=subscription, match_ids=match_ids), ensure_ascii=False).encode()
+    # The scheme is http(s), checked by webhook_url_problem just above.
+    request = urllib.request.Request(url, data=body, method="POST", headers={  # noqa: S310
+        "Content-Type": "application/json; charset=utf-8", "User-Agent": "L2C-tenders-webhook/1"})
+    opener = urllib.request.build_opener(_NoRedirect)
+    with opener.open(request, timeout=WEBHOOK_TIMEOUT_SECONDS) as response:
+        status = response.status
+    if status >= 300:
+        raise ValueError(f"HTTP {status}")
 
-            job_log(run_id, line)
+
+def _claim_webhook(match_ids: Sequence[int], now: dt.datetime) -> list[tuple[int, int]]:
+    """Claim the due matches among `match_ids` for one POST, compare-and-set: count the attempt and
+    hold them for WEBHOOK_LEASE (another run skips them meanwhile; after a crash they are due again
+    when the lease ends). Returns (match id, attempts including this one) of the rows claimed."""
+    ops = connection.ops
+    table = ops.quote_name(TenderMatch._meta.db_table)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET webhook_attempts = webhook_attempts + 1, webhook_next_at = %s "  # noqa: S608
+            f"WHERE id IN ({_in_list(match_ids)}) AND webhook_sent_at IS NULL AND webhook_attempts < %s "
+            f"AND (webhook_next_at IS NULL OR webhook_next_at <= %s) RETURNING id, webhook_attempts",
+            [ops.adapt_datetimefield_value(now + WEBHOOK_LEASE), *match_ids, WEBHOOK_MAX_ATTEMPTS,
+             ops.adapt_datetimefield_value(now)])
+        return sorted((int(pk), int(attempts)) for pk, attempts in cursor.fetchall())
+
+
+def _webhooks_deliver(*, run: MatchRun, run_id: int | None) -> None:
+    """Send the webhooks due: per subscription, its matches not sent yet, WEBHOOK_NOTICES_MAX per POST,
+    each POST claimed first (`_claim_webhook`). A failure is logged (job run log and the application
+    log), never undoes the matching, and is retried by a later run after a back-off (1, 2, 4, 8
+    minutes) until WEBHOOK_MAX_ATTEMPTS; then those matches are given up (logged; they stay in the
+    inbox). Delivery is at least once: a crash between the POST and its mark sends it again."""
+    now = timezone.now()
+    # Matches of subscriptions that have no webhook (any more): nothing to send.
+    TenderMatch.objects.filter(webhook_sent_at__isnull=True, subscription__webhook_url="").update(webhook_sent_at=now)
+    due = (TenderMatch.objects.filter(webhook_sent_at__isnull=True, webhook_attempts__lt=WEBHOOK_MAX_ATTEMPTS)
+           .filter(Q(webhook_next_at__isnull=True) | Q(webhook_next_at__lte=now)))
+    subscription_ids = sorted(set(due.values_list("subscription_id", flat=True)))
+    subscriptions = TenderSubscription.objects.in_bulk(subscription_ids)
+    for subscription_id in subscription_ids:
+        subscription = subscriptions.get(subscription_id)
+        if subscription is None:
+            continue
+        after = 0
+        while True:
+            candidates = list(due.filter(subscription_id=subscription_id, pk__gt=after).order_by("pk")
+                              .values_list("pk", flat=True)[:WEBHOOK_NOTICES_MAX])
+            if not candidates:
+                break
+            after = candidates[-1]
+            claimed = _claim_webhook(candidates, now)
+            if not claimed:
+                continue
+            claimed_ids = [pk for pk, _attempts in claimed]
+            try:
+                _webhook_post(subscription=subscription, match_ids=claimed_ids)
+            except Exception as error:  # any failure of the receiver must not break matching
+                attempts = max(count for _pk, count in claimed)
+                line = (f"webhook of subscription #{subscription.pk} failed (attempt {attempts} of "
+                        f"{WEBHOOK_MAX_ATTEMPTS}, {len(claimed_ids)} matches): {error.__class__.__name__}: {error}")
+                run.webhook_failures.append(line)
+                _log(run_id, line)
+                retry_at = timezone.now() + WEBHOOK_RETRY_AFTER * 2 ** (attempts - 1)
+                TenderMatch.objects.filter(pk__in=claimed_ids).update(webhook_next_at=retry_at)
+                abandoned = sum(1 for _pk, count in claimed if count >= WEBHOOK_MAX_ATTEMPTS)
+                if abandoned:
+                    run.webhooks_abandoned += abandoned
+                    _log(run_id, f"webhook of subscription #{subscription.pk}: gave up on {abandoned} matches "
+                                 f"after {WEBHOOK_MAX_ATTEMPTS} attempts (they stay in the inbox)")
+                break  # the receiver is failing: its other matches wait for the retry
+            TenderMatch.objects.filter(pk__in=claimed_ids).update(webhook_sent_at=timezone.now(), webhook_next_at=None)
+            run.webhooks_sent += 1
 
 
 # --- subscriptions --------------------------------------------------------------------------------
@@ -602,6 +725,15 @@ def _amount(raw: Any, name: str, errors: list[FieldError]) -> int | None:
     return raw
 
 
+def _has_nul(raw: Any) -> bool:
+    """Whether text, or an item of a list of texts, holds a NUL character."""
+    if isinstance(raw, str):
+        return NUL in raw
+    if isinstance(raw, list | tuple):
+        return any(isinstance(item, str) and NUL in item for item in raw)
+    return False
+
+
 def clean_subscription(data: Mapping[str, Any], *, current: TenderSubscription | None = None) -> dict[str, Any]:
     """Validated subscription fields (the keys of `data` only when updating `current`)."""
     errors: list[FieldError] = []
@@ -609,6 +741,9 @@ def clean_subscription(data: Mapping[str, Any], *, current: TenderSubscription |
     keys = [key for key in SUBSCRIPTION_FIELDS if current is None or key in data]
     for key in keys:
         raw = data.get(key)
+        if _has_nul(raw):
+            errors.append(FieldError(key, _("不能包含 NUL 字符。"), "null_character"))
+            continue
         if key == "name":
             name = str(raw or "").strip()
             if not name:

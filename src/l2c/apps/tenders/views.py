@@ -38,14 +38,14 @@ def _date(raw: str | None) -> dt.date | None:
 
 
 def _filters(request: HttpRequest) -> dict[str, Any]:
-    """Allow-listed filters of the notice list; bad values are dropped."""
+    """Allow-listed filters of the notice list; bad values (and NUL characters) are dropped."""
     filters: dict[str, Any] = {}
-    query = (request.GET.get("q") or "").strip()[:100]
+    query = (request.GET.get("q") or "").replace("\x00", "").strip()[:100]
     if query:
         filters["q"] = query
     if request.GET.get("kind") in NoticeKind.values:
         filters["kind"] = request.GET["kind"]
-    province = (request.GET.get("province") or "").strip()[:30]
+    province = (request.GET.get("province") or "").replace("\x00", "").strip()[:30]
     if province:
         filters["province"] = province
     for name in ("published_from", "published_to"):
@@ -93,8 +93,9 @@ def notice_detail(request: HttpRequest, notice_id: int) -> HttpResponse:
     services.tender_matches_mark_read(user=request.user, notice_id=notice.pk)
     context = {
         **_tabs(request, "notices"), "notice": notice, "matches": matches,
-        # The leads app serves this endpoint (it creates a lead linked to the notice).
-        "lead_url": f"/leads/from-notice/{notice.pk}/",
+        # The leads app serves this endpoint (it creates a lead linked to the notice); the button is
+        # shown only to users who may create leads (the "lead" object type is the leads app's).
+        "lead_url": f"/leads/from-notice/{notice.pk}/" if access.can(request.user, "lead", "create") else None,
     }
     return render(request, "tenders/notice_detail.html", context)
 

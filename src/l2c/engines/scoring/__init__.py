@@ -4,13 +4,20 @@ explanation whose integer contributions add up to the score. No Django, no clock
 
 from .attributes import OPS, AttributeRuleSpec, attribute_points, field_text, rule_matches
 from .behaviour import (
+    DIGEST_DTYPE,
+    RECENT_WINDOW_DAYS,
     BehaviourEvent,
+    BehaviourInputs,
     EventKindRule,
     behaviour_raw,
     behaviour_score,
     decay_factor,
     decayed_points,
     decayed_weights,
+    digest_inputs,
+    digest_pack,
+    kind_key,
+    micros,
 )
 from .combine import (
     DEFAULT_WEIGHTS,
@@ -27,7 +34,6 @@ from .combine import (
 )
 from .predicted import (
     CATEGORY_FIELDS,
-    RECENT_WINDOW_DAYS,
     BehaviourColumns,
     Feature,
     LinearModel,
@@ -38,7 +44,8 @@ from .predicted import (
 )
 
 __all__ = [
-    "CATEGORY_FIELDS", "DEFAULT_WEIGHTS", "OPS", "PARTS", "RECENT_WINDOW_DAYS", "WEIGHT_SCALE", "AttributeRuleSpec",
+    "CATEGORY_FIELDS", "DEFAULT_WEIGHTS", "DIGEST_DTYPE", "BehaviourInputs", "digest_inputs", "digest_pack", "kind_key",
+    "micros", "OPS", "PARTS", "RECENT_WINDOW_DAYS", "WEIGHT_SCALE", "AttributeRuleSpec",
     "BehaviourColumns", "BehaviourEvent", "EventKindRule", "Feature", "LeadColumns", "LeadScore", "LinearModel",
     "ScoredBatch", "ScoringConfig", "Weights", "attribute_points", "band_of", "behaviour_raw", "behaviour_score",
     "decay_factor", "decayed_points", "decayed_weights", "feature_matrix", "features_for", "field_text",

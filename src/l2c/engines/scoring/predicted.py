@@ -30,6 +30,7 @@ import numpy.typing as npt
 from numpy import strings
 
 from .attributes import TEXT, as_text
+from .behaviour import RECENT_WINDOW_DAYS
 
 CATEGORY_FIELDS = ("source", "industry", "size", "province")
 PRESENCE_FIELDS = ("email", "mobile", "wechat", "phone", "company", "title")
@@ -40,7 +41,6 @@ TITLE_KEYWORDS: dict[str, tuple[str, ...]] = {
     "technical": ("技术", "工程师", "it", "信息", "研发", "engineer"),
 }
 RECENCY_CAP_DAYS = 365.0
-RECENT_WINDOW_DAYS = 90
 FEATURE_ENCODING_VERSION = 1
 
 FloatArray = npt.NDArray[np.float64]

@@ -2,9 +2,9 @@
 
 from .leads import Lead, LeadSource, LeadStatus, ScoreBand
 from .pools import AssignmentAction, AssignmentRule, LeadClaimCounter, LeadPool, LeadPoolExit
-from .scoring import AttributeRule, LeadEvent, ScoringEventKind, ScoringModel, ScoringWeights
+from .scoring import AttributeRule, LeadBehaviour, LeadEvent, ScoringEventKind, ScoringModel, ScoringWeights
 
 __all__ = [
-    "AssignmentAction", "AssignmentRule", "AttributeRule", "Lead", "LeadClaimCounter", "LeadEvent", "LeadPool",
+    "AssignmentAction", "AssignmentRule", "AttributeRule", "Lead", "LeadBehaviour", "LeadClaimCounter", "LeadEvent", "LeadPool",
     "LeadPoolExit", "LeadSource", "LeadStatus", "ScoreBand", "ScoringEventKind", "ScoringModel", "ScoringWeights",
 ]

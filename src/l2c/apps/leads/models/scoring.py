@@ -40,10 +40,32 @@ class LeadEvent(models.Model):
     class Meta:
         verbose_name = _("线索行为")
         verbose_name_plural = _("线索行为")
-        indexes = [models.Index(fields=["lead", "-occurred_at"], name="lead_event_lead")]
+        indexes = [models.Index(fields=["lead", "-occurred_at"], name="lead_event_lead"),
+                   # Count and newest id per lead (the fingerprint of a LeadBehaviour digest), index-only.
+                   models.Index(fields=["lead", "id"], name="lead_event_lead_id")]
 
     def __str__(self) -> str:
         return f"{self.lead_id} {self.kind} {self.occurred_at:%Y-%m-%d}"
+
+
+class LeadBehaviour(models.Model):
+    """A lead's behaviour events packed for rescoring (one row per lead instead of re-reading and
+    re-aggregating its events): per event a 64-bit key of its kind and its time in microseconds
+    (`l2c.engines.scoring.behaviour.DIGEST_DTYPE`). Derived data: `event_count` and
+    `last_event_id` fingerprint the LeadEvent rows it was built from; a rescore that finds them
+    different (or no row) rebuilds it from the events of exactly those leads."""
+
+    lead = models.OneToOneField("leads.Lead", on_delete=models.CASCADE, primary_key=True, related_name="+")
+    events = models.BinaryField(default=b"")
+    event_count = models.PositiveIntegerField(default=0)
+    last_event_id = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("线索行为汇总")
+        verbose_name_plural = _("线索行为汇总")
+
+    def __str__(self) -> str:
+        return f"{self.lead_id}: {self.event_count}"
 
 
 class AttributeRule(models.Model):
