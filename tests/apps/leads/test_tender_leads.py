@@ -18,8 +18,8 @@ def notice(org: Any) -> Any:
     from l2c.apps.tenders.services import tender_batch_ingest
 
     tender_batch_ingest(actor=org["marketing"], items=[{
-        "source": "t", "source_notice_id": "N-1", "title": "深圳市第一中学智慧校园建设项目", "buyer_name": "深圳市第一中学",
-        "province": "广东省", "city": "深圳市", "budget_amount": 350_000_00}])
+        "source": "t", "source_notice_id": "N-1", "title": "深圳市第一中学智慧校园建设项目",
+        "buyer_name": "深圳市第一中学", "province": "广东省", "city": "深圳市", "budget_amount": 350_000_00}])
     from l2c.apps.tenders.models import TenderNotice
 
     return TenderNotice.objects.get()

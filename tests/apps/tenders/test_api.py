@@ -172,3 +172,37 @@ def test_search_existing_notices_is_shown_not_pushed(org, api_client_for, subscr
     assert response.status_code == 200, response.content
     assert [row["notice"]["source_notice_id"] for row in response.json()["items"]] == ["N-1"]
     assert TenderMatch.objects.count() == 0
+
+
+def test_type_errors_in_a_batch_are_reported_per_item(org, api_client_for):
+    client = api_client_for("marketing")
+    response = post(client, BATCH, {"items": [
+        item(1), item(2, published_on="2026-13-01", budget_amount="abc"), item(3, deadline_at=True, budget_amount=1.5),
+        item(4, budget_amount=True, published_on=20261301)]})
+    assert response.status_code == 422, response.content
+    found = [(entry["index"], entry["source_notice_id"], entry["field"], entry["code"])
+             for entry in response.json()["items"]]
+    assert found == [
+        (1, "N-2", "budget_amount", "invalid_amount"), (1, "N-2", "published_on", "invalid_date"),
+        (2, "N-3", "budget_amount", "invalid_amount"), (2, "N-3", "deadline_at", "invalid_datetime"),
+        (3, "N-4", "budget_amount", "invalid_amount"), (3, "N-4", "published_on", "invalid_date")]
+    assert response.json()["items"][1]["message"] == "日期格式应为 YYYY-MM-DD。"
+    english = post(client, BATCH, {"items": [item(2, published_on="2026-13-01")]}, HTTP_ACCEPT_LANGUAGE="en")
+    assert english.json()["items"][0]["message"] == "Dates are written YYYY-MM-DD."
+    assert TenderNotice.objects.count() == 0 and TenderBatch.objects.count() == 0
+
+
+def test_a_deadline_with_an_offset_is_stored_in_utc(org, api_client_for):
+    import datetime as dt
+
+    response = post(api_client_for("marketing"), BATCH, {"items": [item(1, deadline_at="2026-12-10T09:30:00+08:00")]})
+    assert response.status_code == 200, response.content
+    assert TenderNotice.objects.get().deadline_at == dt.datetime(2026, 12, 10, 1, 30, tzinfo=dt.UTC)
+
+
+def test_the_batch_schema_documents_integer_amounts_and_iso_dates(org, api_client_for):
+    schema = api_client_for("rep1").get("/api/v1/openapi.json").json()["components"]["schemas"]["NoticeIn"]
+    properties = schema["properties"]
+    assert properties["budget_amount"]["anyOf"] == [{"type": "integer", "minimum": 0}, {"type": "null"}]
+    assert properties["published_on"]["anyOf"][0] == {"type": "string", "format": "date"}
+    assert properties["deadline_at"]["anyOf"][0] == {"type": "string", "format": "date-time"}

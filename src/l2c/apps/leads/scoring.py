@@ -24,9 +24,11 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
@@ -34,6 +36,7 @@ from l2c.apps.activity.audit import audit_record
 from l2c.apps.activity.models import AuditEvent, JobRun
 from l2c.apps.identity import access
 from l2c.engines.scoring import (
+    DIGEST_DTYPE,
     OPS,
     RECENT_WINDOW_DAYS,
     AttributeRuleSpec,
@@ -42,7 +45,10 @@ from l2c.engines.scoring import (
     LinearModel,
     ScoringConfig,
     Weights,
+    digest_inputs,
     field_text,
+    kind_key,
+    micros,
     score_batch,
 )
 from l2c.engines.scoring.attributes import LIST_OPS, NUMBER_OPS, TEXT, VALUELESS_OPS
@@ -164,14 +170,14 @@ def _basis_points(*values: Decimal) -> tuple[int, int, int]:
     return behaviour, attribute, 10_000 - behaviour - attribute
 
 
-# --- reading leads with their behaviour aggregates -----------------------------------------------------
-def _needed_fields(config: ScoringConfig) -> tuple[list[str], bool]:
-    """Plain lead columns the rules and the model read, and whether custom values are needed."""
+# --- reading leads with their behaviour digests --------------------------------------------------------
+def _needed_fields(config: ScoringConfig) -> tuple[list[str], list[str]]:
+    """Plain lead columns the rules and the model read, and the custom keys the rules test."""
     fields: set[str] = set()
-    custom = False
+    custom: set[str] = set()
     for rule in config.rules:
         if rule.field.startswith(CUSTOM_PREFIX):
-            custom = True
+            custom.add(rule.field[len(CUSTOM_PREFIX):])
         elif rule.field in RULE_FIELDS:
             fields.add(rule.field)
     if config.model is not None:
@@ -180,109 +186,123 @@ def _needed_fields(config: ScoringConfig) -> tuple[list[str], bool]:
                 fields.add(feature.field)
             elif feature.family == "title":
                 fields.add("title")
-    return sorted(fields), custom
+    return sorted(fields), sorted(custom)
 
 
-def _age_sql(as_of_placeholder: str) -> str:
-    if connection.vendor == "postgresql":
-        return f"GREATEST(0.0, EXTRACT(EPOCH FROM ({as_of_placeholder}::timestamptz - e.occurred_at)) / 86400.0)"
-    return f"MAX(0.0, julianday({as_of_placeholder}) - julianday(e.occurred_at))"
+@dataclass(frozen=True)
+class _Query:
+    sql: str
+    fields: list[str]
+    custom_keys: list[str]
+    converted: bool
+    extra: int
 
 
 def _select(config: ScoringConfig, where: str, event_where: str, *, until_converted: bool = False,
-            extra_columns: Sequence[str] = (), with_fields: Sequence[str] = ()) -> tuple[str, list[str], bool, int]:
+            extra_columns: Sequence[str] = (), with_fields: Sequence[str] = ()) -> _Query:
     """SQL reading leads (filtered by `where` over alias l; `event_where` over alias e, the same
-    leads) with, per active kind, Σ 0.5^(age/half-life) and the count of the last 90 days, and the
-    days since the last event. Placeholders: as_of (age), as_of + tolerance (events counted)."""
-    fields, custom = _needed_fields(config)
+    leads): the lead fields the configuration needs, the custom values the rules test (as JSON text,
+    extracted in SQL), the behaviour digest (alias b) and the fingerprint of the lead's events — their
+    count and newest id, an index-only scan — that tells whether the digest is current."""
+    fields, custom_keys = _needed_fields(config)
     fields = sorted(set(fields) | set(with_fields))
-    columns = ["l.id", *[f"l.{name}" for name in fields], *extra_columns]
-    if custom:
-        columns.append("l.custom")
-    sums: list[str] = []
-    for index, kind in enumerate(config.kinds):
-        factor = -math.log(2) / kind.half_life_days
-        sums.append(f"SUM(CASE WHEN e.kind = %(k{index})s THEN EXP({factor!r} * e.age) ELSE 0 END) AS w{index}")
-        sums.append(f"SUM(CASE WHEN e.kind = %(k{index})s AND e.age <= {RECENT_WINDOW_DAYS} THEN 1 ELSE 0 END)"
-                    f" AS c{index}")
-    sums.append("MIN(e.age) AS last_days")
-    converted = " AND (lc.converted_at IS NULL OR e.occurred_at <= lc.converted_at)" if until_converted else ""
-    join_converted = " JOIN leads_lead lc ON lc.id = e.lead_id" if until_converted else ""
-    kinds_filter = "e.kind IN (" + ", ".join(f"%(k{index})s" for index in range(len(config.kinds))) + ")" \
-        if config.kinds else "1 = 0"
-    # Names and numbers below come from code and the configuration, never from a request.
-    aggregates = (f"SELECT e.lead_id, {', '.join(sums)} FROM (SELECT e.lead_id, e.kind,"  # noqa: S608
-                  f" {_age_sql('%(as_of)s')} AS age"
-                  f" FROM leads_leadevent e{join_converted} WHERE {event_where} AND {kinds_filter}"
-                  f" AND e.occurred_at <= %(until)s{converted}) e GROUP BY e.lead_id")
-    # No NULLs in the numbers (numpy reads them much faster): no events = 0 weights, last_days −1.
-    aggregate_columns = [f"COALESCE(a.w{index}, 0.0), COALESCE(a.c{index}, 0)" for index in range(len(config.kinds))]
-    numbers = [*aggregate_columns, "COALESCE(a.last_days, -1.0)"]
-    sql = (f"SELECT {', '.join(columns + numbers)} FROM leads_lead l"  # noqa: S608
-           f" LEFT JOIN ({aggregates}) a ON a.lead_id = l.id WHERE {where} ORDER BY l.id")
-    return sql, fields, custom, len(extra_columns)
+    columns = ["l.id", *[f"l.{name}" for name in fields]]
+    for index in range(len(custom_keys)):
+        columns.append(f"(l.custom -> %(ck{index})s::text)::text" if connection.vendor == "postgresql"
+                       else f"l.custom -> %(ck{index})s")
+    if until_converted:
+        columns.append("l.converted_at")
+    columns += [*extra_columns, "b.events", "b.event_count", "b.last_event_id", "f.n", "f.m"]
+    # Names below come from code and the configuration (custom keys are parameters), never a request.
+    sql = (f"SELECT {', '.join(columns)} FROM leads_lead l"  # noqa: S608
+           " LEFT JOIN leads_leadbehaviour b ON b.lead_id = l.id"
+           " LEFT JOIN (SELECT e.lead_id, COUNT(*) AS n, MAX(e.id) AS m FROM leads_leadevent e"
+           f" WHERE {event_where} GROUP BY e.lead_id) f ON f.lead_id = l.id WHERE {where} ORDER BY l.id")
+    return _Query(sql, fields, custom_keys, until_converted, len(extra_columns))
 
 
-def _parameters(config: ScoringConfig, as_of: datetime, **extra: Any) -> dict[str, Any]:
-    ops = connection.ops
-    params: dict[str, Any] = {"as_of": ops.adapt_datetimefield_value(as_of),
-                              "until": ops.adapt_datetimefield_value(as_of + FUTURE_TOLERANCE)}
-    params.update({f"k{index}": kind.kind for index, kind in enumerate(config.kinds)})
-    params.update(extra)
-    return params
+def _custom_texts(values: Sequence[Any]) -> npt.NDArray[Any]:
+    """`field_text` of custom values read as JSON texts (None: missing), decoding each distinct text once."""
+    decoded: dict[Any, str] = {None: ""}
+    out = []
+    for value in values:
+        text = decoded.get(value)
+        if text is None:
+            try:
+                text = field_text(json.loads(value))
+            except (TypeError, ValueError):
+                text = ""
+            decoded[value] = text
+        out.append(text)
+    return np.array(out, dtype=TEXT)
 
 
-def _custom_dict(raw: Any) -> Mapping[str, Any]:
-    if isinstance(raw, dict):
-        return raw
-    if not raw:
-        return {}
-    try:
-        value = json.loads(raw)
-    except (TypeError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
+def _text_column(values: Sequence[Any]) -> npt.NDArray[Any]:
+    if None in values:
+        values = ["" if value is None else value for value in values]
+    return np.array(values, dtype=TEXT)
 
 
-def _columns(config: ScoringConfig, rows: Sequence[Sequence[Any]], fields: Sequence[str], custom: bool,
-             extra: int) -> tuple[list[int], LeadColumns, list[tuple[Any, ...]]]:
-    """Engine inputs of fetched rows; also the ids and the extra columns of each row."""
+def _columns(config: ScoringConfig, query: _Query, rows: Sequence[Sequence[Any]], as_of: datetime
+             ) -> tuple[list[int], LeadColumns, list[tuple[Any, ...]]]:
+    """Engine inputs of fetched rows (stale digests rebuilt first); also the ids and the extra
+    columns of each row."""
     count = len(rows)
-    ids = [row[0] for row in rows]
+    width = 1 + len(query.fields) + len(query.custom_keys) + int(query.converted) + query.extra + 5
+    table: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [() for _ in range(width)]
+    ids = [int(value) for value in table[0]]
     columns: dict[str, Any] = {}
-    for offset, name in enumerate(fields, start=1):
-        columns[name] = np.array([row[offset] or "" for row in rows], dtype=TEXT)
-    position = 1 + len(fields)
-    extras = [tuple(row[position:position + extra]) for row in rows]
-    position += extra
-    if custom:
-        keys = sorted({rule.field[len(CUSTOM_PREFIX):] for rule in config.rules
-                       if rule.field.startswith(CUSTOM_PREFIX)})
-        dicts = [_custom_dict(row[position]) for row in rows]
-        for key in keys:
-            columns[CUSTOM_PREFIX + key] = np.array([field_text(values.get(key)) for values in dicts], dtype=TEXT)
+    position = 1
+    for name in query.fields:
+        columns[name] = _text_column(table[position])
         position += 1
-    kinds = len(config.kinds)
-    width = 2 * kinds + 1
-    if count:
-        block = np.array([row[position:position + width] for row in rows], dtype=np.float64).reshape(count, width)
-    else:
-        block = np.zeros((0, width))
-    decayed = np.ascontiguousarray(block[:, 0:2 * kinds:2])
-    recent = np.ascontiguousarray(block[:, 1:2 * kinds:2])
-    last = np.where(block[:, 2 * kinds] < 0, np.nan, block[:, 2 * kinds])
-    return ids, LeadColumns(count, columns, decayed, recent, last), extras
+    for key in query.custom_keys:
+        columns[CUSTOM_PREFIX + key] = _custom_texts(table[position])
+        position += 1
+    limits = None
+    if query.converted:
+        limits = np.fromiter((-1 if value is None else micros(value) for value in table[position]), dtype=np.int64,
+                             count=count)
+        position += 1
+    extras: list[tuple[Any, ...]] = list(zip(*table[position:position + query.extra], strict=True)) \
+        if query.extra else [() for _ in ids]
+    position += query.extra
+    digests, counts, lasts, totals, newest = table[position:position + 5]
+    stale = [index for index, (digest, stored, last, total, top) in enumerate(zip(digests, counts, lasts, totals,
+                                                                                  newest, strict=True))
+             if (digest is None and total is not None)
+             or (digest is not None and (stored != (total or 0) or last != (top or 0)))]
+    if stale:
+        rebuilt = lead_behaviour_rebuild(lead_ids=[ids[index] for index in stale])
+        digests = list(digests)
+        for index in stale:
+            digests[index] = rebuilt.get(ids[index], b"")
+    inputs = digest_inputs(digests, config.kinds, as_of, tolerance=FUTURE_TOLERANCE, limits=limits)
+    return ids, LeadColumns(count, columns, inputs.decayed, inputs.recent_counts, inputs.days_since_last), extras
 
 
 def _fetch(config: ScoringConfig, as_of: datetime, *, where: str, event_where: str, params: Mapping[str, Any],
            until_converted: bool = False, extra_columns: Sequence[str] = (), with_fields: Sequence[str] = ()
            ) -> tuple[list[int], LeadColumns, list[tuple[Any, ...]]]:
-    sql, fields, custom, extra = _select(config, where, event_where, until_converted=until_converted,
-                                         extra_columns=extra_columns, with_fields=with_fields)
+    query = _select(config, where, event_where, until_converted=until_converted, extra_columns=extra_columns,
+                    with_fields=with_fields)
+    parameters = dict(params)
+    parameters.update({f"ck{index}": key for index, key in enumerate(query.custom_keys)})
     with connection.cursor() as cursor:
-        cursor.execute(sql, _parameters(config, as_of, **params))
+        cursor.execute(query.sql, parameters)
         rows = cursor.fetchall()
-    return _columns(config, rows, fields, custom, extra)
+    return _columns(config, query, rows, as_of)
+
+
+def _id_filter(chunk: Sequence[int]) -> tuple[str, str, dict[str, Any], int]:
+    """WHERE clauses (leads, events) of sorted ids: an id range when dense (filtered afterwards),
+    else an IN list of at most IN_CHUNK ids (integers, written inline); and how many ids it covers."""
+    low, high = chunk[0], chunk[-1]
+    if high - low + 1 <= 2 * len(chunk):
+        return ("l.id >= %(low)s AND l.id <= %(high)s", "e.lead_id >= %(low)s AND e.lead_id <= %(high)s",
+                {"low": low, "high": high}, len(chunk))
+    listed = ", ".join(str(int(lead_id)) for lead_id in chunk[:IN_CHUNK])
+    return f"l.id IN ({listed})", f"e.lead_id IN ({listed})", {}, min(len(chunk), IN_CHUNK)
 
 
 def lead_columns_for_ids(config: ScoringConfig, ids: Sequence[int], as_of: datetime, *, until_converted: bool = False,
@@ -297,16 +317,9 @@ def lead_columns_for_ids(config: ScoringConfig, ids: Sequence[int], as_of: datet
     start = 0
     while start < len(ordered):
         chunk = ordered[start:start + CHUNK]
-        low, high = chunk[0], chunk[-1]
-        if high - low + 1 <= 2 * len(chunk):  # dense: an id range, filtered here
-            where = "l.id >= %(low)s AND l.id <= %(high)s"
-            event_where = "e.lead_id >= %(low)s AND e.lead_id <= %(high)s"
-            params: dict[str, Any] = {"low": low, "high": high}
-        else:  # sparse: an id list (integers from int(), written inline)
-            chunk = chunk[:IN_CHUNK]
-            listed = ", ".join(str(lead_id) for lead_id in chunk)
-            where, event_where, params = f"l.id IN ({listed})", f"e.lead_id IN ({listed})", {}
-        start += len(chunk)
+        where, event_where, params, covered = _id_filter(chunk)
+        chunk = chunk[:covered]
+        start += covered
         got_ids, columns, got_extras = _fetch(
             config, as_of, where=where, event_where=event_where, params=params, until_converted=until_converted,
             extra_columns=extra_columns, with_fields=with_fields)
@@ -316,6 +329,78 @@ def lead_columns_for_ids(config: ScoringConfig, ids: Sequence[int], as_of: datet
         extras += [got_extras[index] for index in keep]
         parts.append(_subset(columns, keep))
     return all_ids, _concat(parts, len(config.kinds)), extras
+
+
+# --- behaviour digests -----------------------------------------------------------------------------------
+def _event_micros(values: Sequence[Any]) -> npt.NDArray[np.int64]:
+    """Event times read by `_digest_select` as microseconds since the epoch."""
+    if connection.vendor == "postgresql":
+        return np.asarray(values, dtype=np.int64)
+    try:  # SQLite stores UTC as 'YYYY-MM-DD HH:MM:SS[.ffffff]': numpy parses it in C
+        return np.array(values, dtype="datetime64[us]").astype(np.int64)
+    except ValueError:
+        return np.fromiter((micros(parse_datetime(value)) for value in values),  # type: ignore[arg-type]
+                           dtype=np.int64, count=len(values))
+
+
+def _digest_select(where: str) -> str:
+    at = "(EXTRACT(EPOCH FROM e.occurred_at) * 1000000)::bigint" if connection.vendor == "postgresql" \
+        else "CAST(e.occurred_at AS TEXT)"
+    return (f"SELECT e.lead_id, e.id, e.kind, {at} FROM leads_leadevent e WHERE {where}"  # noqa: S608
+            " ORDER BY e.lead_id, e.id")
+
+
+def lead_behaviour_rebuild(*, lead_ids: Sequence[int] | None = None) -> dict[int, bytes]:
+    """(Re)build the behaviour digests (LeadBehaviour) of the given leads (None: every lead with
+    events) from their events, set-based, and return them by lead id (b"" for a lead without
+    events). A rescore calls it for exactly the leads whose digest is missing or stale, so a
+    digest never needs to be maintained by the code that writes events; bulk loaders may call it
+    once after loading to spare the first rescore the work."""
+    result: dict[int, bytes] = {}
+    if lead_ids is None:
+        bounds = list(LeadEvent.objects.order_by().values_list("lead_id", flat=True).distinct().order_by("lead_id"))
+        groups = [bounds[start:start + CHUNK] for start in range(0, len(bounds), CHUNK)]
+    else:
+        ordered = sorted({int(lead_id) for lead_id in lead_ids})
+        groups = [ordered[start:start + CHUNK] for start in range(0, len(ordered), CHUNK)]
+    for group in groups:
+        start = 0
+        while start < len(group):
+            _where, event_where, params, covered = _id_filter(group[start:])
+            part = group[start:start + covered]
+            start += covered
+            with connection.cursor() as cursor:
+                cursor.execute(_digest_select(event_where), params)
+                rows = cursor.fetchall()
+            result.update(_digests_save(part, rows))
+    return result
+
+
+def _digests_save(lead_ids: Sequence[int], rows: Sequence[Sequence[Any]]) -> dict[int, bytes]:
+    """Pack fetched events (ordered by lead, id) of some leads and upsert their digests."""
+    wanted = set(lead_ids)
+    if rows:
+        leads, event_ids, kinds, times = zip(*rows, strict=True)
+        owners = np.asarray(leads, dtype=np.int64)
+        keys: dict[str, int] = {}
+        packed = np.empty(len(rows), dtype=DIGEST_DTYPE)
+        packed["kind"] = [keys[kind] if kind in keys else keys.setdefault(kind, kind_key(kind)) for kind in kinds]
+        packed["at"] = _event_micros(times)
+        raw = packed.tobytes()
+        size = DIGEST_DTYPE.itemsize
+        starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]]).tolist()
+        ends = [*starts[1:], len(rows)]
+        found = {int(owners[begin]): (raw[begin * size:end * size], end - begin, int(event_ids[end - 1]))
+                 for begin, end in zip(starts, ends, strict=True) if int(owners[begin]) in wanted}
+    else:
+        found = {}
+    values = [(lead_id, *found.get(lead_id, (b"", 0, 0))) for lead_id in sorted(wanted)]
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO leads_leadbehaviour (lead_id, events, event_count, last_event_id) VALUES (%s, %s, %s, %s)"
+            " ON CONFLICT (lead_id) DO UPDATE SET events = excluded.events, event_count = excluded.event_count,"
+            " last_event_id = excluded.last_event_id", values)
+    return {lead_id: digest for lead_id, digest, _count, _last in values}
 
 
 def _subset(columns: LeadColumns, keep: Sequence[int]) -> LeadColumns:

@@ -44,10 +44,10 @@ from .predicted import (
 )
 
 __all__ = [
-    "CATEGORY_FIELDS", "DEFAULT_WEIGHTS", "DIGEST_DTYPE", "BehaviourInputs", "digest_inputs", "digest_pack", "kind_key",
-    "micros", "OPS", "PARTS", "RECENT_WINDOW_DAYS", "WEIGHT_SCALE", "AttributeRuleSpec",
-    "BehaviourColumns", "BehaviourEvent", "EventKindRule", "Feature", "LeadColumns", "LeadScore", "LinearModel",
-    "ScoredBatch", "ScoringConfig", "Weights", "attribute_points", "band_of", "behaviour_raw", "behaviour_score",
-    "decay_factor", "decayed_points", "decayed_weights", "feature_matrix", "features_for", "field_text",
-    "largest_remainder", "predict", "rule_matches", "score_batch", "vocabulary_of",
+    "CATEGORY_FIELDS", "DEFAULT_WEIGHTS", "DIGEST_DTYPE", "OPS", "PARTS", "RECENT_WINDOW_DAYS", "WEIGHT_SCALE",
+    "AttributeRuleSpec", "BehaviourColumns", "BehaviourEvent", "BehaviourInputs", "EventKindRule", "Feature",
+    "LeadColumns", "LeadScore", "LinearModel", "ScoredBatch", "ScoringConfig", "Weights", "attribute_points", "band_of",
+    "behaviour_raw", "behaviour_score", "decay_factor", "decayed_points", "decayed_weights", "digest_inputs",
+    "digest_pack", "feature_matrix", "features_for", "field_text", "kind_key", "largest_remainder", "micros", "predict",
+    "rule_matches", "score_batch", "vocabulary_of",
 ]

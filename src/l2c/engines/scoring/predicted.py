@@ -30,7 +30,7 @@ import numpy.typing as npt
 from numpy import strings
 
 from .attributes import TEXT, as_text
-from .behaviour import RECENT_WINDOW_DAYS
+from .behaviour import RECENT_WINDOW_DAYS  # noqa: F401  (re-exported: the window of `recent:<kind>`)
 
 CATEGORY_FIELDS = ("source", "industry", "size", "province")
 PRESENCE_FIELDS = ("email", "mobile", "wechat", "phone", "company", "title")

@@ -5,6 +5,7 @@ from .pools import AssignmentAction, AssignmentRule, LeadClaimCounter, LeadPool,
 from .scoring import AttributeRule, LeadBehaviour, LeadEvent, ScoringEventKind, ScoringModel, ScoringWeights
 
 __all__ = [
-    "AssignmentAction", "AssignmentRule", "AttributeRule", "Lead", "LeadBehaviour", "LeadClaimCounter", "LeadEvent", "LeadPool",
-    "LeadPoolExit", "LeadSource", "LeadStatus", "ScoreBand", "ScoringEventKind", "ScoringModel", "ScoringWeights",
+    "AssignmentAction", "AssignmentRule", "AttributeRule", "Lead", "LeadBehaviour", "LeadClaimCounter", "LeadEvent",
+    "LeadPool", "LeadPoolExit", "LeadSource", "LeadStatus", "ScoreBand", "ScoringEventKind", "ScoringModel",
+    "ScoringWeights",
 ]
