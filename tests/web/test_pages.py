@@ -96,3 +96,16 @@ def test_contact_list_offers_export_of_the_filtered_rows(org):
     body = b"".join(export.streaming_content).decode("utf-8-sig")
     assert "导出甲" in body
     assert page.context["import_url"] is None  # reps may not import
+
+
+def test_a_nul_character_in_a_page_request_is_a_400_before_any_view(org, client):
+    """PostgreSQL cannot store or compare NUL: pages refuse it in the query string and in forms."""
+    from l2c.apps.leads.models import Lead
+
+    client.force_login(org["rep1"])
+    assert client.get("/leads/?q=%00").status_code == 400
+    assert client.get("/accounts/?q=a%00b").status_code == 400
+    response = client.post("/leads/new/", {"name": "张\x00伟"})
+    assert response.status_code == 400
+    assert Lead.objects.count() == 0
+    assert client.get("/leads/?q=ok").status_code == 200

@@ -103,3 +103,20 @@ def test_a_rep_cannot_bulk_transfer(org: Any, client: Any) -> None:
     logged_in(client, org["rep1"]).post("/leads/transfer/", {"ids": [lead.pk], "to_user": org["rep2"].pk})
     lead.refresh_from_db()
     assert lead.owner_id == org["rep1"].pk
+
+
+def test_ticked_leads_are_invited_to_a_campaign_from_the_list(org: Any, client: Any) -> None:
+    from l2c.apps.marketing.models import CampaignMember
+    from tests.apps.marketing.helpers import make_campaign
+
+    campaign = make_campaign(org["marketing"], "2026 杭州峰会")
+    first = services.lead_create(actor=org["rep1"], data={"name": "张伟"})
+    second = services.lead_create(actor=org["rep1"], data={"name": "李娜"})
+    client = logged_in(client, org["rep1"])
+    assert "2026 杭州峰会" in client.get("/leads/").content.decode()
+    response = client.post("/leads/invite/", {"ids": [first.pk, second.pk], "campaign": campaign.pk})
+    assert response.status_code == 302
+    assert sorted(CampaignMember.objects.filter(campaign=campaign).values_list("lead_id", "status")) == [
+        (first.pk, "invited"), (second.pk, "invited")]
+    client.post("/leads/invite/", {"ids": [first.pk], "campaign": campaign.pk})
+    assert CampaignMember.objects.filter(campaign=campaign).count() == 2

@@ -252,3 +252,43 @@ def test_config_api_is_for_admins(org: Any, api_client_for: Any) -> None:
     assert ScoringEventKind.objects.get(kind="webinar_watch").points == 12
     assert admin.delete(f"/api/v1/leads/scoring/rules/{created.json()['id']}").status_code == 204
     assert AttributeRule.objects.count() == 0
+
+
+def test_behaviour_digest_is_rebuilt_when_events_change_behind_its_back(org: Any) -> None:
+    # Events written past the services (a loader, another app) make the digest's fingerprint (count,
+    # newest id) differ: the next rescore rebuilds it for exactly that lead.
+    from l2c.apps.leads.models import LeadBehaviour
+
+    lead = make_lead(org["rep1"])
+    other = make_lead(org["rep1"])
+    add_event(lead, "form_fill", 30)
+    scoring.lead_rescore(lead=lead, as_of=AS_OF)
+    assert Lead.objects.get(pk=lead.pk).behaviour_score == 10
+    assert LeadBehaviour.objects.get(lead=lead).event_count == 1
+    add_event(lead, "form_fill", 0)
+    scoring.leads_rescore(as_of=AS_OF)
+    assert Lead.objects.get(pk=lead.pk).behaviour_score == 30
+    digest = LeadBehaviour.objects.get(lead=lead)
+    assert (digest.event_count, digest.last_event_id) == (2, LeadEvent.objects.filter(lead=lead).latest("pk").pk)
+    assert not LeadBehaviour.objects.filter(lead=other).exists()  # no events, nothing stale: no row needed
+    LeadEvent.objects.filter(lead=lead).delete()
+    scoring.lead_rescore(lead=lead, as_of=AS_OF)
+    assert Lead.objects.get(pk=lead.pk).behaviour_score == 0
+    assert LeadBehaviour.objects.get(lead=lead).event_count == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_pipelined_full_rescore_outside_a_transaction_matches_single(org: Any) -> None:
+    industry_rule()
+    leads = []
+    for index in range(7):
+        lead = make_lead(org["rep1"], name=f"线索{index}", industry="I" if index % 2 else "C")
+        for number in range(index % 4):
+            add_event(lead, ("form_fill", "page_view", "email_click")[number % 3], number * 3.0)
+        leads.append(lead)
+    assert not connection.in_atomic_block
+    assert scoring.leads_rescore(as_of=AS_OF) == 7
+    bulk = {row["pk"]: row for row in Lead.objects.values("pk", *scoring.SCORE_FIELDS)}
+    for lead in leads:
+        scoring.lead_rescore(lead=lead, as_of=AS_OF)
+    assert bulk == {row["pk"]: row for row in Lead.objects.values("pk", *scoring.SCORE_FIELDS)}

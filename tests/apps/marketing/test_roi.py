@@ -85,13 +85,13 @@ def touched(org, tree):
     return account
 
 
-def _win(org, account, django_capture_on_commit_callbacks):
+def _win(org, account, django_capture_on_commit_callbacks, reference="SO-1"):
     from l2c.apps.customers.rfm import transaction_create
 
     with django_capture_on_commit_callbacks(execute=True):
         return transaction_create(actor=org["rep1"], account_id=account.pk,
                                   data={"occurred_on": timezone.localdate().isoformat(), "amount": "30000.01",
-                                        "reference": "SO-1"})
+                                        "reference": reference})
 
 
 def test_attribution_of_a_recorded_transaction(org, tree, touched, django_capture_on_commit_callbacks):
@@ -184,3 +184,89 @@ def test_roi_costs_a_constant_number_of_queries(org, tree, touched):
     with CaptureQueriesContext(connection) as large:
         campaign_tree_roi(root)
     assert len(large) == len(small) <= 8
+
+
+def test_attribution_rows_list_only_accounts_the_caller_may_see(org, tree, touched, api_client_for,
+                                                                django_capture_on_commit_callbacks):
+    _root, a, _b, _a1 = tree
+    _win(org, touched, django_capture_on_commit_callbacks)
+    owner = api_client_for("rep1").get(f"/api/v1/campaigns/{a.pk}/attributions").json()["items"]
+    assert sorted((row["model"], row["amount"]) for row in owner) == [("first_touch", 3_000_001),
+                                                                      ("linear", 1_000_001)]
+    # rep3 (another department) may view the campaign but not 杭州云帆: no rows, the totals stay in the ROI.
+    other = api_client_for("rep3")
+    assert other.get(f"/api/v1/campaigns/{a.pk}/attributions").json()["items"] == []
+    roi = other.get(f"/api/v1/campaigns/{a.pk}/roi").json()
+    assert roi["figures"]["won"] == {"first_touch": 3_000_001, "last_touch": 0, "linear": 1_000_001}
+
+
+def test_rollup_counts_each_person_and_deal_once_by_hand(org):
+    """R ├ A └ A1, R └ B.  Lead L: invited at A, registered at B.  Contact C: invited at A, checked in at
+    A1.  Lead M: no-show at A1, registered at R.  Lead N: invited at B.
+    Distinct persons at their furthest status (invited < registered < no-show < checked in):
+        A1: C checked_in, M no_show                               → total 2
+        A:  L invited, C checked_in, M no_show                    → total 3, registered_total 2
+        B:  L registered, N invited                               → total 2
+        R:  L registered, C checked_in, M no_show, N invited      → total 4 (plain sums gave 7)
+    Deals (linear rows): D1 at A, A1 and B; D2 at A1 → distinct A 2, A1 2, B 1, R 2 (plain sums 3 and 4)."""
+    from l2c.apps.marketing.models import CampaignAttribution
+    from l2c.apps.marketing.roi import campaign_tree_roi
+
+    user, rep = org["marketing"], org["rep1"]
+    root = make_campaign(user, "R")
+    a = make_campaign(user, "A", parent=root)
+    b = make_campaign(user, "B", parent=root)
+    a1 = make_campaign(user, "A1", parent=a)
+    lead_l, lead_m, lead_n = make_lead(rep, "L"), make_lead(rep, "M"), make_lead(rep, "N")
+    contact_c = make_contact(rep, make_account(rep, "杭州云帆信息技术有限公司"), "C")
+    for campaign, person, status in ((a, {"lead": lead_l}, "invited"), (b, {"lead": lead_l}, "registered"),
+                                     (a, {"contact": contact_c}, "invited"),
+                                     (a1, {"contact": contact_c}, "checked_in"),
+                                     (a1, {"lead": lead_m}, "no_show"), (root, {"lead": lead_m}, "registered"),
+                                     (b, {"lead": lead_n}, "invited")):
+        _member(campaign, **person, status=status, days_ago=1, stamp="invited_at")
+    now = timezone.now()
+    for campaign, source_id in ((a, 1), (a1, 1), (b, 1), (a1, 2)):
+        CampaignAttribution.objects.create(campaign=campaign, model="linear", source="transaction",
+                                           source_id=source_id, amount=100, currency="CNY", won_at=now)
+    roi = campaign_tree_roi(root)
+    rollups = {pk: node.rollup for pk, node in roi.nodes.items()}
+    assert dict(rollups[root.pk].members) == {"invited": 1, "registered": 1, "checked_in": 1, "no_show": 1}
+    assert dict(rollups[a.pk].members) == {"invited": 1, "registered": 0, "checked_in": 1, "no_show": 1}
+    assert dict(rollups[a1.pk].members) == {"invited": 0, "registered": 0, "checked_in": 1, "no_show": 1}
+    assert dict(rollups[b.pk].members) == {"invited": 1, "registered": 1, "checked_in": 0, "no_show": 0}
+    assert (rollups[root.pk].member_total, rollups[root.pk].registered_total, roi.people) == (4, 3, 4)
+    assert (rollups[a.pk].member_total, rollups[a.pk].registered_total) == (3, 2)
+    assert {pk: figures.won_deals for pk, figures in rollups.items()} == {root.pk: 2, a.pk: 2, a1.pk: 2, b.pk: 1}
+    assert rollups[root.pk].won["linear"] == 400
+    own = {pk: node.own for pk, node in roi.nodes.items()}
+    assert dict(own[a.pk].members) == {"invited": 2, "registered": 0, "checked_in": 0, "no_show": 0}
+    assert {pk: figures.won_deals for pk, figures in own.items()} == {root.pk: 0, a.pk: 1, a1.pk: 2, b.pk: 1}
+
+
+def test_a_deleted_transaction_takes_its_won_revenue_out_of_the_roi(org, tree, touched,
+                                                                    django_capture_on_commit_callbacks):
+    from l2c.apps.customers.rfm import transaction_delete
+    from l2c.apps.marketing.models import CampaignAttribution
+    from l2c.apps.marketing.roi import campaign_tree_roi
+
+    root = tree[0]
+    record = _win(org, touched, django_capture_on_commit_callbacks)
+    other = _win(org, touched, django_capture_on_commit_callbacks, "SO-2")  # a second order of the same account
+    assert CampaignAttribution.objects.count() == 10
+    transaction_delete(actor=org["admin"], transaction_id=record.pk)
+    assert set(CampaignAttribution.objects.values_list("source_id", flat=True)) == {other.pk}
+    rollup = campaign_tree_roi(root).root.rollup
+    assert dict(rollup.won) == {"first_touch": 3_000_001, "last_touch": 3_000_001, "linear": 3_000_001}
+    assert rollup.won_deals == 1
+
+
+def test_a_failed_transaction_delete_keeps_the_attribution(org, tree, touched, django_capture_on_commit_callbacks):
+    from l2c.apps.customers.rfm import transaction_delete
+    from l2c.apps.marketing.models import CampaignAttribution
+    from l2c.kernel.errors import NotFound, PermissionDenied
+
+    record = _win(org, touched, django_capture_on_commit_callbacks)
+    with pytest.raises((NotFound, PermissionDenied)):
+        transaction_delete(actor=org["rep3"], transaction_id=record.pk)
+    assert CampaignAttribution.objects.count() == 5

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from typing import Any
 
 from django.test import Client
@@ -142,3 +143,99 @@ def test_a_rep_may_not_import(org):
 
     with pytest.raises(PermissionDenied):
         imports.import_upload(actor=org["rep1"], object_type="tender_notice", file_name="n.csv", content=_csv([]))
+
+
+def test_the_lead_button_is_shown_only_to_who_may_create_leads(org):
+    from l2c.apps.identity import access
+
+    tender_batch_ingest(actor=org["marketing"], items=[item(1)])
+    notice = TenderNotice.objects.get()
+    for username in ("rep1", "presales"):
+        html = client_for(org[username]).get(f"/tenders/notices/{notice.pk}/").content.decode()
+        may_create = access.can(org[username], "lead", "create")
+        assert ("data-to-lead" in html) is may_create, username
+        assert (f'action="/leads/from-notice/{notice.pk}/"' in html) is may_create, username
+    assert access.can(org["rep1"], "lead", "create") and not access.can(org["presales"], "lead", "create")
+
+
+def test_nul_characters_in_filters_and_exports_are_dropped(org):
+    from django.urls import reverse
+
+    tender_batch_ingest(actor=org["marketing"], items=[item(1)])
+    client = client_for(org["rep1"])
+    for query in ("q=%00", "province=%00", "q=%E6%99%BA%00&province=%E5%B9%BF%00"):
+        response = client.get(f"/tenders/?{query}")
+        assert response.status_code == 200, query
+        links = re.findall(r'href="([^"]*object_type=tender_notice[^"]*)"', response.content.decode())
+        assert len(links) == 2 and not any("%00" in link for link in links), links
+    assert "深圳市第一中学智慧校园建设项目1" in client.get("/tenders/?q=%E6%99%BA%00").content.decode()
+    export = client.get(f"{reverse('activity:export')}?object_type=tender_notice&format=csv&q=%00&province=%00"
+                        "&published_from=abc&published_to=%00")
+    assert export.status_code == 200
+    assert "N-1" in b"".join(export.streaming_content if export.streaming else [export.content]).decode("utf-8-sig")
+
+
+def test_a_nul_character_in_the_subscription_form_is_a_field_error(org):
+    client = client_for(org["rep1"])
+    response = client.post("/tenders/subscriptions/new/", {"name": "校园\x00", "keywords": "智慧校园\x00",
+                                                           "regions": "广东\x00", "webhook_url": "http://127.0.0.1/\x00"})
+    assert response.status_code == 422
+    assert response.content.decode().count("不能包含 NUL 字符。") == 4
+    assert TenderSubscription.objects.count() == 0
+
+
+def test_a_year_one_deadline_in_a_file_is_a_row_error(org, django_capture_on_commit_callbacks):
+    header = [*HEADER, "截止时间"]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    writer.writerows([[*_row(1), "2026-12-10 09:30"], [*_row(2), "0001-01-01 00:00"]])
+    job = _import(org["marketing"], buffer.getvalue().encode(), django_capture_on_commit_callbacks)
+    assert (job.status, job.valid_rows) == ("validated", 0)
+    assert [(error["row"], error["field"]) for error in job.errors if error["field"] != "file"] == [(2, "deadline_at")]
+    assert TenderNotice.objects.count() == 0
+
+
+def test_a_file_over_the_row_limit_spans_two_chunks_and_is_refused_whole_at_commit(
+        org, django_capture_on_commit_callbacks):
+    from l2c.apps.tenders.importers import MAX_FILE_ROWS
+
+    assert MAX_FILE_ROWS == imports.CHUNK_ROWS == 5000
+    user = org["marketing"]
+    content = _csv([_row(number) for number in range(1, MAX_FILE_ROWS + 2)])
+    job = imports.import_upload(actor=user, object_type="tender_notice", file_name="big.csv", content=content)
+    job = imports.import_validate(actor=user, import_id=job.pk)
+    # The dry run validates the first chunk before it meets the row beyond the limit in the second.
+    assert (job.total_rows, job.valid_rows, job.error_count) == (MAX_FILE_ROWS + 1, MAX_FILE_ROWS, 1)
+    assert [(error["row"], error["field"], error["message"]) for error in job.errors] == [
+        (MAX_FILE_ROWS + 1, "file", "一个文件最多 5000 条公告，请拆分后分别导入。")]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        imports.import_commit(actor=user, import_id=job.pk)
+
+    job = ImportJob.objects.get(pk=job.pk)
+    assert (job.status, job.created_rows, job.error_count) == ("done", 0, MAX_FILE_ROWS + 1)
+    assert (job.errors[0]["row"], job.errors[0]["field"]) == (1, "file")
+    assert job.errors[0]["message"] == "文件中有 1 处错误，整个文件都不会导入：请改正后重新上传。"
+    assert TenderNotice.objects.count() == 0 and TenderBatch.objects.count() == 0
+
+
+def test_blank_lines_do_not_count_towards_the_row_limit(org, django_capture_on_commit_callbacks):
+    from l2c.apps.tenders.importers import MAX_FILE_ROWS
+
+    rows = [_row(number) for number in range(1, MAX_FILE_ROWS)]  # 4,999 rows
+    rows[10:10] = [[""] * len(HEADER)]
+    rows[20:20] = [[""] * len(HEADER)]
+    job = _import(org["marketing"], _csv(rows), django_capture_on_commit_callbacks)
+    assert (job.status, job.error_count, job.created_rows) == ("done", 0, MAX_FILE_ROWS - 1)
+    assert TenderNotice.objects.count() == MAX_FILE_ROWS - 1
+
+
+def test_a_valid_file_is_not_refused_because_of_another_import_with_errors(org, django_capture_on_commit_callbacks):
+    user = org["marketing"]
+    other = imports.import_upload(actor=user, object_type="tender_notice", file_name="other.csv",
+                                  content=_csv([_row(9)]))
+    ImportJob.objects.filter(pk=other.pk).update(status=ImportJob.Status.IMPORTING, error_count=3)
+    job = _import(user, _csv([_row(1), _row(2)]), django_capture_on_commit_callbacks)
+    assert (job.status, job.error_count, job.created_rows) == ("done", 0, 2)
+    assert TenderNotice.objects.count() == 2

@@ -48,12 +48,23 @@ def both(subscriptions: list[Subscription], notice: Notice = NOTICE) -> list[Mat
     # exclusions reject the notice, even when the keywords match
     (sub(keywords=("服务器",), excluded_words=("运维",)), None),
     (sub(keywords=("服务器",), excluded_words=("监理",)), ("服务器",)),
-    # normalisation: full-width and upper case in keywords and text compare equal
-    (sub(keywords=("ＳＥＲＶＥＲ",)), None),
 ])
 def test_keywords_and_exclusions(subscription: Subscription, expected: tuple[str, ...] | None) -> None:
     results = both([subscription])
     assert results == ([] if expected is None else [MatchResult(7, expected)])
+
+
+@pytest.mark.parametrize(("keyword", "text"), [
+    ("ＳＥＲＶＥＲ", "Dell server 采购"),  # full-width upper-case keyword, half-width lower-case text
+    ("Server", "ＤＥＬＬ ＳＥＲＶＥＲ 采购"),  # and the other way round
+    ("ＧＰＵ服务器", "gpu服务器 8 台"),
+])
+def test_keywords_match_only_after_nfkc_and_lower_case(keyword: str, text: str) -> None:
+    notice = Notice(notice_id=4, title=text)
+    assert keyword not in text and keyword.lower() not in text  # no match without normalisation
+    assert normalize(keyword) in normalize(text)
+    assert both([sub(keywords=(keyword,))], notice) == [MatchResult(7, (keyword,))]
+    assert both([sub(keywords=(keyword,), excluded_words=(keyword.upper(),))], notice) == []
 
 
 def test_full_width_upper_case_text_matches_half_width_lower_case_keyword() -> None:

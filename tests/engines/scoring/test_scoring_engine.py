@@ -219,3 +219,38 @@ def test_linear_model_json_round_trip() -> None:
     assert LinearModel.from_json(7, original.to_json()) == original
     with pytest.raises(ValueError):
         LinearModel.from_json(7, {**original.to_json(), "encoding": 99})
+
+
+def test_digest_inputs_match_the_per_event_reference() -> None:
+    import datetime as dt
+
+    import numpy as np
+
+    from l2c.engines.scoring import BehaviourEvent, EventKindRule, decayed_weights, digest_inputs, digest_pack, micros
+
+    as_of = dt.datetime(2026, 6, 30, 12, 0, tzinfo=dt.UTC)
+    kinds = (EventKindRule("form_fill", 20, 30), EventKindRule("page_view", 1, 7))
+    rules = {kind.kind: kind for kind in kinds}
+    leads = [
+        [("form_fill", 30.0), ("page_view", 7.0), ("page_view", 100.0), ("unknown", 1.0)],
+        [],
+        [("page_view", -2 / 1440), ("page_view", -1.0)],  # 2 minutes ahead: age 0; a day ahead: not counted
+        [("form_fill", 91.0), ("form_fill", 89.5)],
+    ]
+    digests = []
+    for events in leads:
+        digests.append(digest_pack([kind for kind, _days in events],
+                                   [micros(as_of - dt.timedelta(days=days)) for _kind, days in events]))
+    inputs = digest_inputs([*digests[:1], None, *digests[2:]], kinds, as_of)
+    for index, events in enumerate(leads):
+        counted = [BehaviourEvent(kind, as_of - dt.timedelta(days=days)) for kind, days in events
+                   if days >= -5 / 1440]
+        expected = decayed_weights(counted, rules, as_of)
+        assert inputs.decayed[index].tolist() == pytest.approx([expected.get(kind.kind, 0.0) for kind in kinds],
+                                                               abs=1e-12)
+    assert inputs.recent_counts.tolist() == [[1, 1], [0, 0], [0, 1], [1, 0]]
+    assert inputs.days_since_last[0] == 7.0 and np.isnan(inputs.days_since_last[1])
+    assert inputs.days_since_last[2] == 0.0 and inputs.days_since_last[3] == 89.5
+    # A limit (a converted lead's conversion time) leaves out later events.
+    limited = digest_inputs(digests, kinds, as_of, limits=np.array([micros(as_of - dt.timedelta(days=10)), -1, -1, -1]))
+    assert limited.decayed[0].tolist() == pytest.approx([0.5, 0.5 ** (100 / 7)], abs=1e-12)

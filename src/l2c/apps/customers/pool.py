@@ -510,6 +510,30 @@ def transactions_won(transactions: QuerySet[CustomerTransaction]) -> None:
     transaction.on_commit(tell, robust=True)
 
 
+# Higher apps undo what they did for a won deal whose record is deleted (marketing drops its
+# attribution); registered in ready().
+WonRevokedListener = Callable[[str, Sequence[int]], None]
+_WON_REVOKED_LISTENERS: list[WonRevokedListener] = []
+
+
+def won_revoked_listen(listener: WonRevokedListener) -> None:
+    """Register a listener of revoked wins (from an AppConfig.ready()); twice is a no-op. It is called
+    as `listener(source, source_ids)` inside the transaction that deletes those records (the same
+    (`source`, `source_id`) as in `Won`), so its changes commit or roll back with the deletion."""
+    if listener not in _WON_REVOKED_LISTENERS:
+        _WON_REVOKED_LISTENERS.append(listener)
+
+
+def won_revoked(*, source: str, source_ids: Sequence[int]) -> None:
+    """Won deals are no more (their records are being deleted): tell every listener, now, in the
+    caller's transaction."""
+    ids = sorted(set(source_ids))
+    if not ids:
+        return
+    for listener in list(_WON_REVOKED_LISTENERS):
+        listener(source, ids)
+
+
 # --- follow-ups and the reclaim job ------------------------------------------------------------------
 def pool_followup_recorded(object_type: str, object_id: int, occurred_at: dt.datetime) -> None:
     """Listener of activity follow-ups: a follow-up on a held account (or one of its contacts) moves its

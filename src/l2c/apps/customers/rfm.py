@@ -340,6 +340,8 @@ def transaction_delete(*, actor: User, transaction_id: int) -> None:
                  actor_id=actor.pk, object_repr=record.account.name,
                  summary=_("删除交易记录：%(text)s") % {"text": _transaction_summary(record)},
                  changes={"transaction": [_transaction_changes(record), None]})
+    # A deleted transaction is no won deal any more: what higher apps credited for it goes too.
+    pool_service.won_revoked(source="transaction", source_ids=[record.pk])
     record.delete()
 
 

@@ -1,14 +1,10 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from django.apps import AppConfig
-from django.db.models import Q
 
-if TYPE_CHECKING:
-    from l2c.apps.identity.models import User
-
-# Marketing owns the top of the funnel: it sees, captures, imports and routes every lead.
+# Marketing owns the top of the funnel: it sees, captures, imports and routes every lead. Pool
+# membership grants no view: members browse pooled leads on the pool pages, which leave out the
+# contact data until a claim (like the public pool of accounts).
 LEAD_DEFAULTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "sales_manager": ("subtree", ("view", "create", "edit", "delete", "export", "import", "transfer")),
     "sales_rep": ("own", ("view", "create", "edit", "export")),
@@ -16,18 +12,6 @@ LEAD_DEFAULTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "marketing": ("all", ("view", "create", "edit", "delete", "export", "import", "transfer")),
     "finance": ("own", ()),
 }
-
-
-def _lead_pool_member_q(user: User, action: str) -> Q | None:
-    """Members of a lead pool see the unowned leads lying in it (to claim them); never edit them."""
-    if action != "view":
-        return None
-    from .pools import pool_ids_of_member
-
-    pool_ids = pool_ids_of_member(user)
-    if not pool_ids:
-        return None
-    return Q(owner__isnull=True, pool_id__in=pool_ids)
 
 
 def _ensure_scoring_event_kinds(sender: AppConfig, **kwargs: object) -> None:
@@ -55,7 +39,7 @@ class LeadsConfig(AppConfig):
 
         access.register(access.ObjectType(
             key="lead", model=Lead, label=_("线索"), noun=pgettext_lazy("record", "线索"),
-            extra=(_lead_pool_member_q,), default_grants=LEAD_DEFAULTS,
+            default_grants=LEAD_DEFAULTS,
         ))
         from django.db.models.signals import post_migrate
 

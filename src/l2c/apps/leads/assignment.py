@@ -10,12 +10,17 @@ The first active rule (by position, then id) whose conditions all hold takes a l
 - pool: the lead goes into the target pool (unowned, claimable by its members).
 For the three user actions a `target_pool` on the rule means "held under that pool": the lead keeps
 the pool, so the pool's reclaim rule applies and an untouched lead returns to it. Without it the lead
-is owned outright and never reclaimed. A lead no rule matches is left as it is: a last rule with no
-conditions and action pool is the default pool (the demo's 公共线索池).
+is owned outright and never reclaimed. Holding under a pool respects the pool's per-rep cap
+(`max_held_per_rep`), race-safe like a claim: the candidates' counters are locked first; a candidate at
+the cap is passed over (round robin / least loaded: the next candidate) and a lead nobody may take goes
+into that pool unowned. A lead no rule matches is left as it is: a last rule with no conditions and
+action pool is the default pool (the demo's 公共线索池). A stored rule that cannot be evaluated is passed
+over (logged), never failing the capture.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -39,10 +44,12 @@ from l2c.engines.routing import FieldSpec
 from l2c.kernel.errors import FieldError, NotFound, PermissionDenied, ValidationFailed
 
 from .models import AssignmentAction, AssignmentRule, Lead, LeadPool, LeadSource, LeadStatus, ScoreBand
-from .pools import CHUNK, OPEN_STATUSES, hold_fields, may_manage_routing
+from .pools import CHUNK, OPEN_STATUSES, _lock_counter, hold_fields, may_manage_routing
 
 if TYPE_CHECKING:
     from l2c.apps.identity.models import User
+
+logger = logging.getLogger(__name__)
 
 USER_ACTIONS = (AssignmentAction.ROUND_ROBIN, AssignmentAction.LEAST_LOADED, AssignmentAction.USER)
 
@@ -110,8 +117,15 @@ def _active_rules() -> list[_ActiveRule]:
     result = []
     for rule in AssignmentRule.objects.filter(is_active=True).select_related("target_user", "target_pool") \
             .prefetch_related("users").order_by("position", "id"):
-        conditions, problems = routing.parse_conditions(rule.conditions, CATALOGUE)
+        try:
+            conditions, problems = routing.parse_conditions(rule.conditions, CATALOGUE)
+        except Exception:
+            logger.exception("assignment rule %s (%s) passed over: its stored conditions cannot be read",
+                             rule.pk, rule.name)
+            continue
         if problems:
+            logger.warning("assignment rule %s (%s) passed over: its stored conditions are invalid: %s", rule.pk,
+                           rule.name, ", ".join(f"{p.index}:{p.field}:{p.code}:{p.detail}" for p in problems))
             continue
         candidates: list[int] = []
         if rule.action in (AssignmentAction.ROUND_ROBIN, AssignmentAction.LEAST_LOADED):
@@ -126,21 +140,76 @@ def _active_rules() -> list[_ActiveRule]:
     return result
 
 
-def _owners_for(active: _ActiveRule, count: int) -> list[int]:
+def _hold_pool(rule: AssignmentRule) -> LeadPool | None:
+    """The pool a user action holds its leads under (an inactive pool holds nothing)."""
+    if rule.action not in USER_ACTIONS or rule.target_pool is None or not rule.target_pool.is_active:
+        return None
+    return rule.target_pool
+
+
+def _owners_for(active: _ActiveRule, count: int, room: Mapping[int, int]) -> list[int]:
+    """The assignees of `count` leads in order; a candidate in `room` takes at most that many (the
+    pool's cap): the list is shorter when every candidate is full, the remaining leads have nobody."""
     rule = active.rule
     if rule.action == AssignmentAction.USER:
-        return active.candidates * count
+        return active.candidates * min(count, *(room.get(uid, count) for uid in active.candidates))
     if rule.action == AssignmentAction.ROUND_ROBIN:
-        # The UPDATE locks the rule row until commit: the next caller reads our cursor.
-        AssignmentRule.objects.filter(pk=rule.pk).update(cursor=F("cursor") + count)
+        if not room:
+            # The UPDATE locks the rule row until commit: the next caller reads our cursor.
+            AssignmentRule.objects.filter(pk=rule.pk).update(cursor=F("cursor") + count)
+            cursor = AssignmentRule.objects.values_list("cursor", flat=True).get(pk=rule.pk)
+            return routing.round_robin(active.candidates, cursor - count, count)
+        AssignmentRule.objects.filter(pk=rule.pk).update(cursor=F("cursor"))  # lock the row, then read
         cursor = AssignmentRule.objects.values_list("cursor", flat=True).get(pk=rule.pk)
-        return routing.round_robin(active.candidates, cursor - count, count)
+        chosen, turns = routing.round_robin_capped(active.candidates, cursor, count, room)
+        if turns:
+            AssignmentRule.objects.filter(pk=rule.pk).update(cursor=F("cursor") + turns)
+        return chosen
     AssignmentRule.objects.filter(pk=rule.pk).update(cursor=F("cursor"))  # lock: loads are read consistently
     loads = {user_id: 0 for user_id in active.candidates}
     for owner_id, held in Lead.objects.filter(owner_id__in=active.candidates, status__in=OPEN_STATUSES) \
             .values("owner_id").annotate(held=Count("pk")).values_list("owner_id", "held"):
         loads[owner_id] = held
-    return routing.least_loaded(loads, count)
+    return routing.least_loaded(loads, count, room or None)
+
+
+def _first_match(rules: Sequence[routing.Rule], record: Mapping[str, Any], broken: set[int]) -> int | None:
+    """`routing.first_match`, passing over (and logging once) a rule whose evaluation fails."""
+    for rule in rules:
+        if rule.rule_id in broken:
+            continue
+        try:
+            if routing.rule_matches(rule, record):
+                return rule.rule_id
+        except Exception:
+            logger.exception("assignment rule %s passed over: it cannot be evaluated", rule.rule_id)
+            broken.add(rule.rule_id)
+    return None
+
+
+def _lock_capped(rules: Sequence[_ActiveRule], used: set[int],
+                 owners: Mapping[int, User]) -> dict[tuple[int, int], int]:
+    """Lock the claim counters of every (capped pool, candidate) this call may hold leads for, in
+    (pool, user) order as claims and transfers do (no deadlock), then read how many more each may hold:
+    {(pool id, user id): room}. Two queries per pair to lock and one to count, whatever the leads."""
+    pools: dict[int, LeadPool] = {}
+    pairs: set[tuple[int, int]] = set()
+    for active in rules:
+        pool = _hold_pool(active.rule)
+        if active.rule.pk in used and pool is not None and pool.max_held_per_rep is not None:
+            pools[pool.pk] = pool
+            pairs.update((pool.pk, user_id) for user_id in active.candidates)
+    if not pairs:
+        return {}
+    for pool_id, user_id in sorted(pairs):
+        _lock_counter(pools[pool_id], owners[user_id], claim=False)
+    held: Counter[tuple[int, int]] = Counter()
+    for pool_id, owner_id, count in Lead.objects.filter(
+            pool_id__in=list(pools), owner_id__in={user_id for _pool, user_id in pairs}) \
+            .values("pool_id", "owner_id").annotate(count=Count("pk")).values_list("pool_id", "owner_id", "count"):
+        held[(pool_id, owner_id)] = count
+    return {(pool_id, user_id): max((pools[pool_id].max_held_per_rep or 0) - held[(pool_id, user_id)], 0)
+            for pool_id, user_id in pairs}
 
 
 @transaction.atomic
@@ -156,6 +225,7 @@ def leads_assign(*, lead_ids: Sequence[int], actor: User | None, via: str) -> di
     by_rule: dict[int, list[int]] = defaultdict(list)
     names: dict[int, str] = {}
     engine_rules = [active.engine for active in rules]
+    broken: set[int] = set()
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start:start + CHUNK]
         for values in Lead.objects.filter(pk__in=chunk).values("pk", "owner_id", "pool_id", "custom",
@@ -166,7 +236,7 @@ def leads_assign(*, lead_ids: Sequence[int], actor: User | None, via: str) -> di
                 outcomes[lead_id] = AssignmentOutcome("skipped", owner_id=values["owner_id"],
                                                       pool_id=values["pool_id"])
                 continue
-            rule_id = routing.first_match(engine_rules, lead_record(values))
+            rule_id = _first_match(engine_rules, lead_record(values), broken)
             if rule_id is None:
                 outcomes[lead_id] = AssignmentOutcome("no_match")
             else:
@@ -181,6 +251,19 @@ def leads_assign(*, lead_ids: Sequence[int], actor: User | None, via: str) -> di
     history: list[OwnershipTransfer] = []
     events: list[dict[str, Any]] = []
     per_owner: Counter[int] = Counter()
+    room = _lock_capped(rules, set(by_rule), owners)
+
+    def into_pool(rule: AssignmentRule, pool: LeadPool, lead_group: list[int], summary: str) -> None:
+        done = _write(lead_group, owner=None, pool=pool, now=now)
+        for lead_id in lead_group:
+            if lead_id in done:
+                outcomes[lead_id] = AssignmentOutcome("pooled", rule.pk, None, pool.pk)
+                events.append({"object_type": "lead", "object_id": lead_id, "object_repr": names[lead_id],
+                               "action": AuditEvent.Kind.TRANSFER, "summary": summary,
+                               "changes": {"pool_id": [None, pool.pk]}})
+            else:
+                outcomes[lead_id] = AssignmentOutcome("skipped")
+
     for active in rules:
         rule, lead_group = active.rule, by_rule.get(active.rule.pk)
         if not lead_group:
@@ -188,24 +271,24 @@ def leads_assign(*, lead_ids: Sequence[int], actor: User | None, via: str) -> di
         summary = f"{via}: rule {rule.name}"[:500]
         if rule.action == AssignmentAction.POOL:
             assert rule.target_pool is not None
-            done = _write(lead_group, owner=None, pool=rule.target_pool, now=now)
-            for lead_id in lead_group:
-                if lead_id in done:
-                    outcomes[lead_id] = AssignmentOutcome("pooled", rule.pk, None, rule.target_pool_id)
-                    events.append({"object_type": "lead", "object_id": lead_id, "object_repr": names[lead_id],
-                                   "action": AuditEvent.Kind.TRANSFER, "summary": summary,
-                                   "changes": {"pool_id": [None, rule.target_pool_id]}})
-                else:
-                    outcomes[lead_id] = AssignmentOutcome("skipped")
+            into_pool(rule, rule.target_pool, lead_group, summary)
             continue
-        chosen = _owners_for(active, len(lead_group))
+        hold_pool = _hold_pool(rule)
+        rule_room = {user_id: room[(hold_pool.pk, user_id)] for user_id in active.candidates
+                     if hold_pool is not None and (hold_pool.pk, user_id) in room}
+        chosen = _owners_for(active, len(lead_group), rule_room)
+        if len(chosen) < len(lead_group):
+            # Every candidate is at the pool's cap: the rest lies in the pool, unowned, for its members.
+            assert hold_pool is not None
+            into_pool(rule, hold_pool, lead_group[len(chosen):], f"{summary} (cap)"[:500])
         grouped: dict[int, list[int]] = defaultdict(list)
-        for lead_id, owner_id in zip(lead_group, chosen, strict=True):
+        for lead_id, owner_id in zip(lead_group, chosen, strict=False):
             grouped[owner_id].append(lead_id)
-        hold_pool = rule.target_pool if rule.target_pool is not None and rule.target_pool.is_active else None
         for owner_id, owner_leads in grouped.items():
             owner = owners[owner_id]
             done = _write(owner_leads, owner=owner, pool=hold_pool, now=now)
+            if hold_pool is not None and (hold_pool.pk, owner_id) in room:
+                room[(hold_pool.pk, owner_id)] -= len(done)
             for lead_id in owner_leads:
                 if lead_id not in done:
                     outcomes[lead_id] = AssignmentOutcome("skipped")
@@ -255,6 +338,15 @@ def _write(lead_ids: list[int], *, owner: User | None, pool: LeadPool | None, no
 
 
 # --- rule administration -------------------------------------------------------------------------------
+def condition_error_field(problem: routing.ConditionProblem) -> str:
+    """The field path of a condition problem: `conditions` (the list), `conditions.<i>` (its shape),
+    `conditions.<i>.field` / `.op` / `.value` (0-based index)."""
+    if problem.index < 0:
+        return "conditions"
+    part = {"unknown_field": ".field", "bad_op": ".op", "bad_value": ".value"}.get(problem.code, "")
+    return f"conditions.{problem.index}{part}"
+
+
 def condition_problem_text(problem: routing.ConditionProblem) -> str:
     """One engine problem in the active language, naming the condition (1-based) and the field."""
     number = problem.index + 1
@@ -277,6 +369,9 @@ def condition_problem_text(problem: routing.ConditionProblem) -> str:
         "list": _("需要一个非空的值列表"),
         "too_many": _("值最多 %(count)s 个") % {"count": routing.MAX_LIST_VALUES},
         "number": _("需要数字"),
+        "not_finite": _("需要有限的数字，不能是 NaN 或无穷大"),
+        "range": _("数字的绝对值不能超过 %(max)s") % {"max": f"{routing.MAX_NUMBER:,}"},
+        "control": _("不能包含控制字符"),
         "text": _("需要非空文本"),
         "scalar": _("需要文本或数字"),
         "too_long": _("最多 %(count)s 个字符") % {"count": routing.MAX_TEXT},
@@ -312,8 +407,7 @@ def _clean_rule(data: Mapping[str, Any], rule: AssignmentRule | None) -> tuple[d
         raw = data.get("conditions") if data.get("conditions") is not None else []
         conditions, problems = routing.parse_conditions(raw, CATALOGUE)
         for problem in problems:
-            field = "conditions" if problem.index < 0 else f"conditions[{problem.index}]"
-            errors.append(FieldError(field, condition_problem_text(problem), problem.code))
+            errors.append(FieldError(condition_error_field(problem), condition_problem_text(problem), problem.code))
         cleaned["conditions"] = [{"field": c.field, "op": c.op, "value": list(c.value) if isinstance(c.value, tuple)
                                   else c.value} for c in conditions]
     action = str(data.get("action") or (rule.action if rule else ""))

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -51,7 +51,7 @@ from l2c.engines.scoring import (
     micros,
     score_batch,
 )
-from l2c.engines.scoring.attributes import LIST_OPS, NUMBER_OPS, TEXT, VALUELESS_OPS
+from l2c.engines.scoring.attributes import LIST_OPS, NUMBER_OPS, VALUELESS_OPS
 from l2c.kernel.errors import Conflict, FieldError, NotFound, PermissionDenied, ValidationFailed
 
 from .models import AttributeRule, Lead, LeadEvent, ScoringEventKind, ScoringModel, ScoringWeights
@@ -234,19 +234,24 @@ def _custom_texts(values: Sequence[Any]) -> npt.NDArray[Any]:
                 text = ""
             decoded[value] = text
         out.append(text)
-    return np.array(out, dtype=TEXT)
+    column = np.empty(len(out), dtype=object)
+    column[:] = out
+    return column
 
 
 def _text_column(values: Sequence[Any]) -> npt.NDArray[Any]:
+    """An object array of texts (the engine factorises it; no per-lead conversion here)."""
     if None in values:
         values = ["" if value is None else value for value in values]
-    return np.array(values, dtype=TEXT)
+    column = np.empty(len(values), dtype=object)
+    column[:] = values
+    return column
 
 
-def _columns(config: ScoringConfig, query: _Query, rows: Sequence[Sequence[Any]], as_of: datetime
-             ) -> tuple[list[int], LeadColumns, list[tuple[Any, ...]]]:
-    """Engine inputs of fetched rows (stale digests rebuilt first); also the ids and the extra
-    columns of each row."""
+def _columns(config: ScoringConfig, query: _Query, rows: Sequence[Sequence[Any]], as_of: datetime,
+             pending: list[_Digest] | None = None) -> tuple[list[int], LeadColumns, list[tuple[Any, ...]]]:
+    """Engine inputs of fetched rows (stale digests rebuilt first: saved at once, or appended to
+    `pending` for the caller to save); also the ids and the extra columns of each row."""
     count = len(rows)
     width = 1 + len(query.fields) + len(query.custom_keys) + int(query.converted) + query.extra + 5
     table: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [() for _ in range(width)]
@@ -273,7 +278,12 @@ def _columns(config: ScoringConfig, query: _Query, rows: Sequence[Sequence[Any]]
              if (digest is None and total is not None)
              or (digest is not None and (stored != (total or 0) or last != (top or 0)))]
     if stale:
-        rebuilt = lead_behaviour_rebuild(lead_ids=[ids[index] for index in stale])
+        values = _digests_build([ids[index] for index in stale])
+        if pending is None:
+            _digests_upsert(values)
+        else:
+            pending += values
+        rebuilt = {lead_id: digest for lead_id, digest, _count, _last in values}
         digests = list(digests)
         for index in stale:
             digests[index] = rebuilt.get(ids[index], b"")
@@ -282,8 +292,8 @@ def _columns(config: ScoringConfig, query: _Query, rows: Sequence[Sequence[Any]]
 
 
 def _fetch(config: ScoringConfig, as_of: datetime, *, where: str, event_where: str, params: Mapping[str, Any],
-           until_converted: bool = False, extra_columns: Sequence[str] = (), with_fields: Sequence[str] = ()
-           ) -> tuple[list[int], LeadColumns, list[tuple[Any, ...]]]:
+           until_converted: bool = False, extra_columns: Sequence[str] = (), with_fields: Sequence[str] = (),
+           pending: list[_Digest] | None = None) -> tuple[list[int], LeadColumns, list[tuple[Any, ...]]]:
     query = _select(config, where, event_where, until_converted=until_converted, extra_columns=extra_columns,
                     with_fields=with_fields)
     parameters = dict(params)
@@ -291,7 +301,7 @@ def _fetch(config: ScoringConfig, as_of: datetime, *, where: str, event_where: s
     with connection.cursor() as cursor:
         cursor.execute(query.sql, parameters)
         rows = cursor.fetchall()
-    return _columns(config, query, rows, as_of)
+    return _columns(config, query, rows, as_of, pending)
 
 
 def _id_filter(chunk: Sequence[int]) -> tuple[str, str, dict[str, Any], int]:
@@ -350,41 +360,52 @@ def _digest_select(where: str) -> str:
             " ORDER BY e.lead_id, e.id")
 
 
+_Digest = tuple[int, bytes, int, int]  # lead id, packed events, event count, newest event id
+
+
 def lead_behaviour_rebuild(*, lead_ids: Sequence[int] | None = None) -> dict[int, bytes]:
     """(Re)build the behaviour digests (LeadBehaviour) of the given leads (None: every lead with
     events) from their events, set-based, and return them by lead id (b"" for a lead without
-    events). A rescore calls it for exactly the leads whose digest is missing or stale, so a
-    digest never needs to be maintained by the code that writes events; bulk loaders may call it
-    once after loading to spare the first rescore the work."""
-    result: dict[int, bytes] = {}
+    events). A rescore does this for exactly the leads whose digest is missing or stale, so the
+    code that writes events never has to maintain digests; a bulk loader may call it once after
+    loading to spare the first rescore the work."""
     if lead_ids is None:
-        bounds = list(LeadEvent.objects.order_by().values_list("lead_id", flat=True).distinct().order_by("lead_id"))
-        groups = [bounds[start:start + CHUNK] for start in range(0, len(bounds), CHUNK)]
+        ordered = list(LeadEvent.objects.order_by("lead_id").values_list("lead_id", flat=True).distinct())
     else:
         ordered = sorted({int(lead_id) for lead_id in lead_ids})
-        groups = [ordered[start:start + CHUNK] for start in range(0, len(ordered), CHUNK)]
-    for group in groups:
-        start = 0
-        while start < len(group):
-            _where, event_where, params, covered = _id_filter(group[start:])
-            part = group[start:start + covered]
-            start += covered
-            with connection.cursor() as cursor:
-                cursor.execute(_digest_select(event_where), params)
-                rows = cursor.fetchall()
-            result.update(_digests_save(part, rows))
+    result: dict[int, bytes] = {}
+    for start in range(0, len(ordered), CHUNK):
+        values = _digests_build(ordered[start:start + CHUNK])
+        _digests_upsert(values)
+        result.update((lead_id, digest) for lead_id, digest, _count, _last in values)
     return result
 
 
-def _digests_save(lead_ids: Sequence[int], rows: Sequence[Sequence[Any]]) -> dict[int, bytes]:
-    """Pack fetched events (ordered by lead, id) of some leads and upsert their digests."""
+def _digests_build(lead_ids: Sequence[int]) -> list[_Digest]:
+    """Digests of sorted lead ids read from their events (an id range when dense, else IN lists)."""
+    values: list[_Digest] = []
+    start = 0
+    while start < len(lead_ids):
+        _where, event_where, params, covered = _id_filter(lead_ids[start:])
+        part = lead_ids[start:start + covered]
+        start += covered
+        with connection.cursor() as cursor:
+            cursor.execute(_digest_select(event_where), params)
+            rows = cursor.fetchall()
+        values += _digests_pack(part, rows)
+    return values
+
+
+def _digests_pack(lead_ids: Sequence[int], rows: Sequence[Sequence[Any]]) -> list[_Digest]:
+    """Pack fetched events (ordered by lead, id) of some leads (others in `rows` are ignored)."""
     wanted = set(lead_ids)
+    found: dict[int, tuple[bytes, int, int]] = {}
     if rows:
         leads, event_ids, kinds, times = zip(*rows, strict=True)
         owners = np.asarray(leads, dtype=np.int64)
-        keys: dict[str, int] = {}
+        keys = {kind: kind_key(kind) for kind in set(kinds)}
         packed = np.empty(len(rows), dtype=DIGEST_DTYPE)
-        packed["kind"] = [keys[kind] if kind in keys else keys.setdefault(kind, kind_key(kind)) for kind in kinds]
+        packed["kind"] = np.fromiter(map(keys.__getitem__, kinds), dtype=np.int64, count=len(rows))
         packed["at"] = _event_micros(times)
         raw = packed.tobytes()
         size = DIGEST_DTYPE.itemsize
@@ -392,15 +413,17 @@ def _digests_save(lead_ids: Sequence[int], rows: Sequence[Sequence[Any]]) -> dic
         ends = [*starts[1:], len(rows)]
         found = {int(owners[begin]): (raw[begin * size:end * size], end - begin, int(event_ids[end - 1]))
                  for begin, end in zip(starts, ends, strict=True) if int(owners[begin]) in wanted}
-    else:
-        found = {}
-    values = [(lead_id, *found.get(lead_id, (b"", 0, 0))) for lead_id in sorted(wanted)]
+    return [(lead_id, *found.get(lead_id, (b"", 0, 0))) for lead_id in sorted(wanted)]
+
+
+def _digests_upsert(values: Sequence[_Digest]) -> None:
+    if not values:
+        return
     with connection.cursor() as cursor:
         cursor.executemany(
             "INSERT INTO leads_leadbehaviour (lead_id, events, event_count, last_event_id) VALUES (%s, %s, %s, %s)"
             " ON CONFLICT (lead_id) DO UPDATE SET events = excluded.events, event_count = excluded.event_count,"
-            " last_event_id = excluded.last_event_id", values)
-    return {lead_id: digest for lead_id, digest, _count, _last in values}
+            " last_event_id = excluded.last_event_id", list(values))
 
 
 def _subset(columns: LeadColumns, keep: Sequence[int]) -> LeadColumns:
@@ -455,13 +478,9 @@ def _write(ids: Sequence[int], batch: Any, scored_at: datetime) -> None:
                 f" score = st.s, score_band = st.band, score_explanation = st.expl::jsonb, scored_at = %s"
                 f" FROM {_STAGE} st WHERE l.id = st.id", [stamp])
         else:
-            # Multi-row INSERTs: several times faster than executemany's statement per row.
-            remaining = list(rows)
-            for start in range(0, len(remaining), STAGE_ROWS):
-                batch = remaining[start:start + STAGE_ROWS]
-                values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(batch))
-                cursor.execute(f"INSERT INTO {_STAGE} (id, b, a, p, s, band, expl) VALUES {values}",  # noqa: S608
-                               [value for row in batch for value in row])
+            # One prepared INSERT run over all rows by sqlite3 in C (the staging table is in memory).
+            cursor.executemany(f"INSERT INTO {_STAGE} (id, b, a, p, s, band, expl) VALUES (%s, %s, %s, %s, %s, %s, %s)",  # noqa: S608
+                               list(rows))
             cursor.execute(
                 f"UPDATE leads_lead SET behaviour_score = st.b, attribute_score = st.a, predicted_score = st.p,"  # noqa: S608
                 f" score = st.s, score_band = st.band, score_explanation = st.expl, scored_at = %s"
@@ -491,26 +510,71 @@ def leads_rescore(*, lead_ids: Sequence[int] | None = None, as_of: datetime | No
                 progress(done, total)
         return done
     total = Lead.objects.count() if progress else 0
-    last = 0
-    while True:
-        edge = list(Lead.objects.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[CHUNK - 1:CHUNK])
-        high = edge[0] if edge else None
-        with transaction.atomic():
-            if high is None:
-                where, event_where, params = "l.id > %(low)s", "e.lead_id > %(low)s", {"low": last}
-            else:
-                where = "l.id > %(low)s AND l.id <= %(high)s"
-                event_where = "e.lead_id > %(low)s AND e.lead_id <= %(high)s"
-                params = {"low": last, "high": high}
-            ids, columns, _extras = _fetch(config, as_of, where=where, event_where=event_where, params=params)
-            if ids:
-                _write(ids, score_batch(config, columns), as_of)
-        done += len(ids)
-        if progress:
-            progress(done, max(total, done))
-        if high is None or not ids:
-            return done
-        last = ids[-1]
+    # Outside a transaction a second thread reads (and scores) the next chunk while this one
+    # writes: the database works while Python computes. Inside one (a test, a caller's
+    # transaction) another connection could not see its rows: one thread then.
+    pipelined = not connection.in_atomic_block
+    chunks = _read_chunks(config, as_of, threaded=pipelined)
+    try:
+        for ids, batch, pending in chunks:
+            with transaction.atomic():
+                _digests_upsert(pending)
+                if ids:
+                    _write(ids, batch, as_of)
+            done += len(ids)
+            if progress:
+                progress(done, max(total, done))
+    finally:
+        chunks.close()
+    return done
+
+
+_Chunk = tuple[list[int], Any, list[_Digest]]
+
+
+def _read_chunk(config: ScoringConfig, as_of: datetime, last: int) -> tuple[_Chunk, int | None]:
+    """Read and score the next CHUNK leads after id `last`; also the id to continue after (None: done)."""
+    edge = list(Lead.objects.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[CHUNK - 1:CHUNK])
+    high = edge[0] if edge else None
+    if high is None:
+        where, event_where, params = "l.id > %(low)s", "e.lead_id > %(low)s", {"low": last}
+    else:
+        where = "l.id > %(low)s AND l.id <= %(high)s"
+        event_where = "e.lead_id > %(low)s AND e.lead_id <= %(high)s"
+        params = {"low": last, "high": high}
+    pending: list[_Digest] = []
+    ids, columns, _extras = _fetch(config, as_of, where=where, event_where=event_where, params=params,
+                                   pending=pending)
+    batch = score_batch(config, columns) if ids else None
+    if batch is not None:
+        batch.explanation_texts()  # built here (cached), in the reading thread when pipelined
+    return (ids, batch, pending), (None if high is None or not ids else ids[-1])
+
+
+def _read_chunks(config: ScoringConfig, as_of: datetime, *, threaded: bool) -> Generator[_Chunk, None, None]:
+    if not threaded:
+        last: int | None = 0
+        while last is not None:
+            chunk, last = _read_chunk(config, as_of, last)
+            yield chunk
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    def read(after: int) -> tuple[_Chunk, int | None]:
+        try:
+            return _read_chunk(config, as_of, after)
+        finally:
+            connection.close()  # this thread's own connection
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lead-rescore") as pool:
+        future = pool.submit(read, 0)
+        while True:
+            chunk, after = future.result()
+            if after is not None:
+                future = pool.submit(read, after)
+            yield chunk
+            if after is None:
+                return
 
 
 def lead_rescore(*, lead: Lead, as_of: datetime | None = None) -> None:

@@ -19,6 +19,7 @@ urlpatterns = [
     path("leads/new/", views.lead_create, name="lead_create"),
     path("leads/validate/", views.lead_validate, name="lead_validate"),
     path("leads/transfer/", views.lead_bulk_transfer, name="lead_bulk_transfer"),
+    path("leads/invite/", views.lead_bulk_invite, name="lead_bulk_invite"),
     path("leads/from-notice/<int:notice_id>/", views.lead_from_notice, name="lead_from_notice"),
     # Lead pools and assignment rules (pool_views, assignment_views).
     path("lead-pools/", pool_views.lead_pool_list, name="pool_list"),

@@ -56,6 +56,15 @@ def _campaigns(user: User) -> list[Any]:
     return list(access.visible(user, "campaign").order_by("-id")[:PICKER_LIMIT])
 
 
+def _invite_campaigns(user: User) -> list[Any]:
+    """Open campaigns the user may invite people to (edit on the campaign or its invite right is
+    checked again by the service)."""
+    if not access.can(user, "campaign", "view"):
+        return []
+    return list(access.visible(user, "campaign").exclude(status__in=("completed", "closed")).order_by("-id")
+                [:PICKER_LIMIT])
+
+
 def _duplicates(found: DuplicateFound | None) -> dict[str, Any] | None:
     """The duplicates panel of the lead form: visible candidate leads with links, hidden count."""
     if found is None:
@@ -105,6 +114,7 @@ def lead_list(request: HttpRequest) -> HttpResponse:
         "sources": LeadSource.choices, "industries": Industry.choices, "counts": counts,
         "total": sum(counts.values()), "may_create": access.can(user, "lead", "create"),
         "may_transfer": may_transfer, "owners": assignable_users(user, "lead") if may_transfer else [],
+        "invite_campaigns": _invite_campaigns(user),
         "import_url": optional_url("activity:import_start", "lead") if access.can(user, "lead", "import") else None,
         "export_csv_url": f"{export_url}?{query_string({'object_type': 'lead', 'format': 'csv', **filters})}"
         if may_export else None,
@@ -134,6 +144,30 @@ def lead_bulk_transfer(request: HttpRequest) -> HttpResponse:
             messages.error(request, error_text(error))
         else:
             messages.success(request, _("已把 %(count)s 条线索转给 %(user)s。") % {"count": count, "user": to_user})
+    return back(request, reverse("leads:lead_list"))
+
+
+@login_required
+@require_POST
+@domain_errors
+def lead_bulk_invite(request: HttpRequest) -> HttpResponse:
+    """Invite the ticked leads to a campaign (marketing's service checks who may invite whom)."""
+    from l2c.apps.marketing.services import members_invite
+
+    ids = [value for value in (int_or_none(raw) for raw in request.POST.getlist("ids")) if value is not None]
+    campaign_id = int_or_none(request.POST.get("campaign"))
+    if not ids:
+        messages.error(request, _("请先勾选线索。"))
+    elif campaign_id is None:
+        messages.error(request, _("请选择市场活动。"))
+    else:
+        try:
+            result = members_invite(actor=request.user, campaign_id=campaign_id, lead_ids=ids)
+        except DomainError as error:
+            messages.error(request, error_text(error))
+        else:
+            messages.success(request, _("已邀请 %(invited)s 条线索参加活动（%(already)s 条原已是成员）。")
+                             % {"invited": result.invited, "already": result.already})
     return back(request, reverse("leads:lead_list"))
 
 

@@ -15,6 +15,7 @@ from l2c.api.concurrency import etag_for, expected_version, idempotent
 from l2c.api.pagination import DEFAULT_PAGE_SIZE, keyset_page
 from l2c.api.problems import READ_ERRORS, WRITE_ERRORS
 from l2c.api.types import RecordId
+from l2c.apps.identity import access
 from l2c.engines.attribution import MODELS
 
 from . import selectors, services
@@ -468,12 +469,16 @@ def campaign_roi(request: HttpRequest, campaign_id: int, rollup: bool = False) -
 
 
 @router.get("/campaigns/{campaign_id}/attributions", response={200: AttributionPage, **READ_ERRORS},
-            summary="Won revenue credited to the campaign, per model, newest first")
+            summary="Won revenue credited to the campaign, per model, newest first (rows of accounts the caller "
+                    "may see; the ROI carries the totals)")
 def list_attributions(request: HttpRequest, campaign_id: int, model: Literal["first_touch", "last_touch", "linear"]
                       | None = None, cursor: str | None = Query(None, max_length=2048),
                       limit: int = Query(DEFAULT_PAGE_SIZE, ge=1, le=200)) -> Any:
     campaign = selectors.campaign_get(user=request.user, campaign_id=campaign_id)
-    rows = CampaignAttribution.objects.filter(campaign=campaign)
+    # Each row tells one account's revenue: only rows of accounts the caller may see (a row whose account
+    # was deleted belongs to nobody's view). The campaign's totals stay in the ROI.
+    rows = CampaignAttribution.objects.filter(campaign=campaign,
+                                              account_id__in=access.visible(request.user, "account").values("pk"))
     if model:
         rows = rows.filter(model=model)
     page = keyset_page(rows, sort="-id", allowed_sorts={"-id": "-id"}, cursor=cursor, limit=limit)

@@ -33,10 +33,10 @@ class MarketingConfig(AppConfig):
         from django.utils.translation import gettext_lazy as _
         from django.utils.translation import pgettext_lazy
 
-        from l2c.apps.customers.pool import won_listen
+        from l2c.apps.customers.pool import won_listen, won_revoked_listen
         from l2c.apps.identity import access
 
-        from .attribution import campaigns_won
+        from .attribution import campaigns_won, campaigns_won_revoked
         from .exports import register_campaigns
         from .models import Campaign, CampaignMember
 
@@ -50,4 +50,5 @@ class MarketingConfig(AppConfig):
             default_grants=CAMPAIGN_MEMBER_DEFAULTS,
         ))
         won_listen(campaigns_won)
+        won_revoked_listen(campaigns_won_revoked)
         register_campaigns()

@@ -78,3 +78,9 @@ def campaigns_won(wins: Sequence[Won]) -> None:
                                 won_at=win.won_at, source=win.source, source_id=win.source_id)
         except Exception:
             logger.exception("campaign attribution of %s %s failed", win.source, win.source_id)
+
+
+def campaigns_won_revoked(source: str, source_ids: Sequence[int]) -> None:
+    """Listener of customers' revoked wins (registered in MarketingConfig.ready()): the attribution of
+    a deleted won record goes, in the deleting transaction, so ROI no longer counts its revenue."""
+    CampaignAttribution.objects.filter(source=source, source_id__in=list(source_ids)).delete()

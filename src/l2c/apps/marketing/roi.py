@@ -4,13 +4,16 @@ Figures of one campaign ("own"): cost (per item the actual amount, else the plan
 by status, leads, qualified leads, opportunities, pipeline amount (from registered sources: the
 leads app counts leads; opportunities wait for issue 5), won amount per attribution model, ROI =
 (won − cost) / cost (None when the cost is 0) and cost per lead (None without leads).
-Roll-up: the sums of "own" over the campaign and all its descendants. Each member, lead and
-attribution row belongs to exactly one campaign, so nothing is counted twice; a linear split
-across sibling campaigns adds back up to at most the won amount. `people` of a roll-up counts
-distinct persons (someone in two child campaigns counts once).
+Roll-up over the campaign and all its descendants, never double-counted: cost, leads, pipeline and
+won amounts are sums of "own" (each cost item, lead and attribution row belongs to exactly one
+campaign; a linear split across sibling campaigns adds back up to at most the won amount);
+members by status count distinct persons of the subtree, each at the furthest status they reached
+in it (someone invited to one child and registered at another counts once, as registered); won
+deals count distinct (source, source_id). `people` is the root roll-up's distinct persons. All
+figures are in the campaign's currency: children share their parent's currency.
 
 Cost: one query per figure for the whole tree (campaigns, costs, members, attribution, distinct
-people, plus one per registered source), whatever its size.
+members, distinct deals, plus one per registered source), whatever its size.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.db.models import Count, Sum
+from django.db import connection
+from django.db.models import Count, F, Sum
 from django.db.models.functions import Coalesce
 
 from l2c.engines.attribution import MODELS
@@ -134,10 +138,58 @@ class TreeRoi:
     currency: str
 
 
+# Lifecycle rank of a member status: a person in several campaigns of a subtree counts once, at the
+# furthest status they reached anywhere in it (invited < registered < no-show < checked in; no-show
+# comes after registered and before nothing better, a check-in anywhere beats everything).
+STATUS_RANK = (MemberStatus.INVITED, MemberStatus.REGISTERED, MemberStatus.NO_SHOW, MemberStatus.CHECKED_IN)
+
+
+def _subtree_sql(select: str, join: str) -> str:
+    """Every campaign `a` of the subtree paired with each campaign `c` of its own subtree in its own
+    currency (itself included), joined to `join`."""
+    campaign = Campaign._meta.db_table
+    # Table names come from the models; values are parameters.
+    return (f"SELECT {select} FROM {campaign} a JOIN {campaign} c ON c.path LIKE a.path || '%%' "  # noqa: S608
+            f"AND c.currency = a.currency {join} WHERE a.path LIKE %s")
+
+
+def _rollup_members(root: Campaign) -> dict[int, dict[str, int]]:
+    """Per campaign of the subtree: distinct persons (lead or contact) of its own subtree by their
+    furthest status. One query for the whole tree."""
+    rank = "CASE m.status " + " ".join(f"WHEN %s THEN {index}" for index in range(len(STATUS_RANK))) + " END"
+    inner = _subtree_sql(f"a.id AS ancestor_id, MAX({rank}) AS status_rank",
+                         f"JOIN {CampaignMember._meta.db_table} m ON m.campaign_id = c.id")
+    sql = (f"SELECT t.ancestor_id, t.status_rank, COUNT(*) FROM ({inner} "  # noqa: S608
+           "GROUP BY a.id, m.lead_id, m.contact_id) t GROUP BY t.ancestor_id, t.status_rank")
+    result: dict[int, dict[str, int]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*STATUS_RANK, root.path + "%"])
+        for ancestor_id, status_rank, count in cursor.fetchall():
+            result.setdefault(ancestor_id, dict.fromkeys(MemberStatus.values, 0))[STATUS_RANK[status_rank]] = count
+    return result
+
+
+def _rollup_deals(root: Campaign) -> dict[int, int]:
+    """Per campaign of the subtree: distinct won deals (source, source_id) credited anywhere in its own
+    subtree in its currency. One query for the whole tree."""
+    inner = _subtree_sql("DISTINCT a.id AS ancestor_id, x.source, x.source_id",
+                         f"JOIN {CampaignAttribution._meta.db_table} x ON x.campaign_id = c.id "
+                         "AND x.model = %s AND x.currency = a.currency")
+    sql = f"SELECT t.ancestor_id, COUNT(*) FROM ({inner}) t GROUP BY t.ancestor_id"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, ["linear", root.path + "%"])
+        return {ancestor_id: count for ancestor_id, count in cursor.fetchall()}
+
+
 def campaign_tree_roi(campaign: Campaign) -> TreeRoi:
-    """Figures for every campaign of the subtree of `campaign`, in a constant number of queries."""
-    rows = list(Campaign.objects.filter(path__startswith=campaign.path).values_list("pk", "name", "parent_id", "path"))
+    """Figures for every campaign of the subtree of `campaign`, in a constant number of queries.
+
+    Every figure is in the campaign's own currency (a child shares its parent's, see services); a
+    node of another currency (data from before that rule) is left out of its ancestors' roll-ups."""
+    rows = list(Campaign.objects.filter(path__startswith=campaign.path)
+                .values_list("pk", "name", "parent_id", "path", "currency"))
     ids = [row[0] for row in rows]
+    currency_of = {row[0]: row[4] for row in rows}
     own: dict[int, Figures] = {pk: Figures() for pk in ids}
     for pk, cost, planned, actual in (CampaignCost.objects.filter(campaign_id__in=ids).values_list("campaign_id")
                                       .annotate(cost=Sum(Coalesce("actual_amount", "planned_amount")),
@@ -150,8 +202,9 @@ def campaign_tree_roi(campaign: Campaign) -> TreeRoi:
         members[pk][status] = count
     won: dict[int, dict[str, int]] = {pk: dict.fromkeys(MODELS, 0) for pk in ids}
     deals: dict[int, int] = dict.fromkeys(ids, 0)
+    # Each campaign's own won amounts count only in its own currency.
     for pk, model, amount, count in (CampaignAttribution.objects.filter(campaign_id__in=ids,
-                                                                        currency=campaign.currency)
+                                                                        currency=F("campaign__currency"))
                                      .values_list("campaign_id", "model")
                                      .annotate(amount=Sum("amount"), count=Count("pk")).order_by()):
         won[pk][model] = int(amount or 0)
@@ -164,17 +217,21 @@ def campaign_tree_roi(campaign: Campaign) -> TreeRoi:
                 counts[pk] = counts[pk] + value
     for pk in ids:
         own[pk] = replace(own[pk], members=members[pk], won=won[pk], counts=counts[pk], won_deals=deals[pk])
-    # Roll-up: each node adds its own figures to itself and to every ancestor on its path.
+    # Roll-up of amounts and lead counts (each cost item, lead and attribution row belongs to exactly
+    # one campaign): each node adds its own figures to itself and to every ancestor of its currency.
     rollup: dict[int, Figures] = {pk: Figures() for pk in ids}
-    for pk, _name, _parent, path in rows:
+    for pk, _name, _parent, path, currency in rows:
         for ancestor in (int(part) for part in path.strip("/").split("/") if part):
-            if ancestor in rollup:
+            if ancestor in rollup and currency_of[ancestor] == currency:
                 rollup[ancestor] = rollup[ancestor] + own[pk]
-    # A deal touched by two campaigns of the subtree counts once in the roll-up's deal count.
-    rollup_deals = (CampaignAttribution.objects.filter(campaign_id__in=ids, model="linear", currency=campaign.currency)
-                    .values("source", "source_id").distinct().count())
-    rollup[campaign.pk] = replace(rollup[campaign.pk], won_deals=rollup_deals)
-    nodes = {pk: NodeRoi(pk, name, parent, path, own[pk], rollup[pk]) for pk, name, parent, path in rows}
-    people = (CampaignMember.objects.filter(campaign_id__in=ids).values("lead_id", "contact_id").distinct().count())
+    # People and deals may appear in several campaigns of a subtree: distinct per subtree instead.
+    rollup_members = _rollup_members(campaign)
+    rollup_deals = _rollup_deals(campaign)
+    for pk in ids:
+        rollup[pk] = replace(rollup[pk], members=rollup_members.get(pk, dict.fromkeys(MemberStatus.values, 0)),
+                             won_deals=rollup_deals.get(pk, 0))
+    nodes = {pk: NodeRoi(pk, name, parent, path, own[pk], rollup[pk]) for pk, name, parent, path, _cur in rows}
     children = sorted((node for node in nodes.values() if node.parent_id == campaign.pk), key=lambda n: n.campaign_id)
-    return TreeRoi(root=nodes[campaign.pk], children=children, nodes=nodes, people=people, currency=campaign.currency)
+    root = nodes[campaign.pk]
+    return TreeRoi(root=root, children=children, nodes=nodes, people=root.rollup.member_total,
+                   currency=campaign.currency)

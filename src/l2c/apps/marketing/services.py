@@ -219,10 +219,12 @@ def _clean_campaign(actor: User, data: Mapping[str, Any], campaign: Campaign | N
 
 
 def _int(raw: Any) -> int:
+    """An id from user input, 0 (matches nothing) when it is no integer or out of the 64-bit range."""
     try:
-        return int(raw)
-    except (TypeError, ValueError):
+        number = int(raw)
+    except (TypeError, ValueError, OverflowError):
         return 0
+    return number if 1 <= number <= MAX_ID else 0
 
 
 def _clean_parent(actor: User, raw: Any, campaign: Campaign | None, errors: list[FieldError]) -> Campaign | None:
@@ -529,6 +531,19 @@ def members_add_leads(*, actor: User | None, campaign_id: int, lead_ids: Sequenc
 
 
 LEAD_FILTERS = ("status", "source", "province", "city", "industry", "size", "score_band", "owner_id", "campaign_id")
+ID_FILTERS = ("owner_id", "campaign_id")
+MAX_ID = 2**63 - 1  # a 64-bit primary key
+
+
+def _clean_id(raw: Any, field: str, errors: list[FieldError]) -> int | None:
+    """A record id from user input: an integer 1 … 2**63 − 1, else a field error (None)."""
+    text = str(raw).strip()
+    number = int(text) if text.isascii() and text.isdigit() and len(text) <= 19 else 0
+    if not 1 <= number <= MAX_ID:
+        errors.append(FieldError(field, _("“%(value)s”不是有效的 ID（1 到 %(max)s 之间的整数）。")
+                                 % {"value": text[:30], "max": MAX_ID}, "invalid"))
+        return None
+    return number
 
 
 def leads_matching(*, actor: User, filters: Mapping[str, Any]) -> Any:
@@ -539,15 +554,22 @@ def leads_matching(*, actor: User, filters: Mapping[str, Any]) -> Any:
         raise ValidationFailed(_("不支持的筛选条件：%(names)s。") % {"names": ", ".join(unknown)},
                                errors=[FieldError("filters", ", ".join(unknown), "invalid")])
     leads = access.restrict(lead_model()._default_manager.all(), actor, "lead", "view")
+    errors: list[FieldError] = []
     for name in LEAD_FILTERS:
         value = filters.get(name)
-        if value not in (None, ""):
-            leads = leads.filter(**{name: value})
+        if value in (None, ""):
+            continue
+        if name in ID_FILTERS:
+            value = _clean_id(value, f"filters.{name}", errors)
+            if value is None:
+                continue
+        else:
+            value = str(value)[:200]
+        leads = leads.filter(**{name: value})
     text = str(filters.get("q") or "").strip()[:100]
     if text:
         leads = leads.filter(Q(name__icontains=text) | Q(company__icontains=text) | Q(mobile__icontains=text)
                              | Q(email__icontains=text))
-    errors: list[FieldError] = []
     start = _clean_date(filters.get("created_from"), "created_from", errors)
     end = _clean_date(filters.get("created_to"), "created_to", errors)
     if errors:
@@ -619,16 +641,29 @@ def member_register(*, campaign_id: int, lead_id: int | None = None, contact_id:
     created = member is None
     if member is None:
         member = CampaignMember(campaign=campaign, lead_id=lead_id, contact_id=contact_id, source=source,
-                                checkin_token=new_token())
-    before = member.status
-    member.status = MemberStatus.REGISTERED if member.status in (MemberStatus.INVITED, "") else member.status
-    member.registered_at = now
-    try:
-        with transaction.atomic():
-            member.save()
-    except IntegrityError:  # registered concurrently by another request: that one stands
-        existing = CampaignMember.objects.get(person, campaign=campaign)
-        return Registration(member=existing, created=False)
+                                status=MemberStatus.REGISTERED, registered_at=now, checkin_token=new_token())
+        before = ""
+        try:
+            with transaction.atomic():
+                member.save()
+        except IntegrityError:  # registered concurrently by another request: that one stands
+            existing = CampaignMember.objects.get(person, campaign=campaign)
+            return Registration(member=existing, created=False)
+    else:
+        # Compare-and-set: a check-in (which does not lock the campaign) may have moved the member since
+        # the read; the UPDATE only applies to the status read, else the other change stands.
+        before = member.status
+        if member.status == MemberStatus.INVITED:
+            updated = CampaignMember.objects.filter(pk=member.pk, status=MemberStatus.INVITED,
+                                                    registered_at__isnull=True).update(
+                status=MemberStatus.REGISTERED, registered_at=now, updated_at=now)
+        else:  # e.g. a walk-in checked in without registering: the registration is stamped, the status stays
+            updated = CampaignMember.objects.filter(pk=member.pk, status=member.status,
+                                                    registered_at__isnull=True).update(registered_at=now,
+                                                                                       updated_at=now)
+        member.refresh_from_db()
+        if not updated:
+            return Registration(member=member, created=False)
     _members_moved([member.pk], member.status, now)
     audit_record(object_type="campaign", object_id=campaign.pk, action=AuditEvent.Kind.UPDATE,
                  actor_id=actor.pk if actor else None, object_repr=campaign.name,
@@ -741,8 +776,13 @@ def members_status_set(*, actor: User, campaign_id: int, member_ids: Sequence[in
         movable = movable.filter(status=MemberStatus.REGISTERED)
     if status == MemberStatus.REGISTERED:
         movable = movable.filter(status=MemberStatus.INVITED)
-    changed_ids = list(movable.values_list("pk", flat=True))
-    count = CampaignMember.objects.filter(pk__in=changed_ids).update(status=status, updated_at=now, **{stamp: now})
+    # Lock the rows to move, and keep the status condition in the UPDATE (compare-and-set): a member
+    # checked in meanwhile never becomes no-show or registered again.
+    changed_ids = list(movable.select_for_update().values_list("pk", flat=True))
+    count = movable.filter(pk__in=changed_ids).update(status=status, updated_at=now, **{stamp: now})
+    if count != len(changed_ids):  # some moved elsewhere in between: report only those we changed
+        changed_ids = list(CampaignMember.objects.filter(pk__in=changed_ids, status=status, **{stamp: now})
+                           .values_list("pk", flat=True))
     _members_moved(changed_ids, status, now)
     if count:
         audit_record(object_type="campaign", object_id=campaign.pk, action=AuditEvent.Kind.UPDATE, actor_id=actor.pk,

@@ -544,8 +544,8 @@ def _notify_pending() -> int:
                     break
         count = len(pks)
         with translation.override(user.language or settings.LANGUAGE_CODE):
-            heading = ngettext("招投标订阅：%(count)s 条新匹配的公告", "招投标订阅：%(count)s 条新匹配的公告", count) % {
-                "count": count}
+            heading = ngettext("招投标订阅：%(count)s 条新匹配的公告", "招投标订阅：%(count)s 条新匹配的公告",
+                               count) % {"count": count}
             lines = [f"· {text}" for text in titles]
             if count > len(lines):
                 more = count - len(lines)

@@ -1,6 +1,7 @@
 """Background task of tender intelligence: the incremental matching run (thin: a JobRun id in, the
 service inside). Enqueued after each ingest that stored new notices, and every 10 minutes by the
-scheduler as a safety net (`tenders.notices_match`); a run with nothing to match does nothing."""
+scheduler (`tenders.notices_match`): a safety net that also sends the pushes left over by a run that
+died and retries the failed webhooks; a run with nothing to do does nothing."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ def tender_notices_match_task(job_run_id: int) -> None:
         job_progress(run.pk, result.notices, total=result.notices)
         job_log(run.pk, f"{result.notices} notices matched: {result.matches} new matches, "
                         f"{result.notifications} notifications, {result.webhooks_sent} webhooks sent, "
-                        f"{len(result.webhook_failures)} webhooks failed")
+                        f"{len(result.webhook_failures)} webhooks failed (retried later), "
+                        f"{result.webhooks_abandoned} matches given up after the last attempt")
 
     run_job(job_run_id, work)

@@ -157,15 +157,40 @@ def rule_mask(rule: AttributeRuleSpec, column: npt.NDArray[Any],
     raise ValueError(f"unknown operator {op!r}")
 
 
+Factors = dict[str, tuple[npt.NDArray[Any], npt.NDArray[np.intp]]]
+
+
+def factorise(column: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray[np.intp]]:
+    """The distinct texts of a column (first-seen order) and each element's index among them: rules
+    and features are evaluated once per distinct value (fields like industry or title repeat a lot)."""
+    values = column.tolist()
+    index = {value: position for position, value in enumerate(dict.fromkeys(values))}
+    codes = np.fromiter(map(index.__getitem__, values), dtype=np.intp, count=len(values))
+    return np.array(list(index), dtype=TEXT), codes
+
+
+def factor_of(factors: Factors | None, columns: Mapping[str, npt.NDArray[Any]], field: str, count: int
+              ) -> tuple[npt.NDArray[Any], npt.NDArray[np.intp]]:
+    """The (cached) factorisation of a field; a field missing from `columns` is empty for every lead."""
+    if factors is not None and field in factors:
+        return factors[field]
+    column = columns.get(field)
+    factor = factorise(column) if column is not None else (np.array([""], dtype=TEXT),
+                                                           np.zeros(count, dtype=np.intp))
+    if factors is not None:
+        factors[field] = factor
+    return factor
+
+
 def attribute_points(rules: Sequence[AttributeRuleSpec], columns: Mapping[str, ObjectArray],
-                     count: int) -> npt.NDArray[np.float64]:
+                     count: int, factors: Factors | None = None) -> npt.NDArray[np.float64]:
     """Points of every rule for every lead: an (n × rules) matrix, 0 where the rule does not match.
     A field missing from `columns` is empty for every lead."""
     matrix = np.zeros((count, len(rules)), dtype=np.float64)
-    empty = np.full(count, "", dtype=TEXT)
+    factors = {} if factors is None else factors
     caches: dict[str, dict[str, npt.NDArray[Any]]] = {}
     for index, rule in enumerate(rules):
-        column = columns.get(rule.field, empty)
-        matrix[:, index] = np.where(rule_mask(rule, column, caches.setdefault(rule.field, {})), float(rule.points),
-                                    0.0)
+        uniques, inverse = factor_of(factors, columns, rule.field, count)
+        mask = rule_mask(rule, uniques, caches.setdefault(rule.field, {}))
+        matrix[:, index] = np.where(mask, float(rule.points), 0.0)[inverse]
     return matrix

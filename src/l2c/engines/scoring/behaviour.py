@@ -153,8 +153,9 @@ def digest_inputs(digests: Sequence[bytes | memoryview | None], kinds: Sequence[
     if np.any(half_lives <= 0):
         raise ValueError("half_life_days must be positive")
     cell = owners * width + column
-    decayed = np.bincount(cell, weights=np.exp2(-age / half_lives[column]), minlength=count * width)
-    recent = np.bincount(cell, weights=(age <= RECENT_WINDOW_DAYS).astype(np.float64), minlength=count * width)
+    sums = np.bincount(cell, weights=np.exp2(-age / half_lives[column]), minlength=count * width)
+    counts = np.bincount(cell, weights=(age <= RECENT_WINDOW_DAYS).astype(np.float64), minlength=count * width)
     if len(age):
         np.fmin.at(last, owners, age)
-    return BehaviourInputs(decayed.reshape(count, width), recent.reshape(count, width), last)
+    return BehaviourInputs(np.asarray(sums, dtype=np.float64).reshape(count, width),
+                           np.asarray(counts, dtype=np.float64).reshape(count, width), last)

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from .attributes import MAX_ATTRIBUTE, AttributeRuleSpec, ObjectArray, attribute_points
+from .attributes import MAX_ATTRIBUTE, AttributeRuleSpec, Factors, ObjectArray, attribute_points
 from .behaviour import MAX_BEHAVIOUR, EventKindRule
 from .predicted import BehaviourColumns, LinearModel, feature_matrix, predict
 from .rounding import EPSILON, ratio_half_up, round_half_up_array
@@ -61,6 +61,9 @@ def band_of(score: int) -> str:
         if score >= floor:
             return band
     return "D"
+
+
+BAND_OF = [band_of(value) for value in range(101)]
 
 
 @dataclass(frozen=True)
@@ -106,11 +109,13 @@ class ScoredBatch:
     score: IntArray
     bands: list[str]
     _explain: Any
+    _texts: list[list[str]] = field(default_factory=list)
 
     def explanation_texts(self) -> list[str]:
-        """The explanations as compact JSON texts (what the bulk write stores)."""
-        texts: list[str] = self._explain()
-        return texts
+        """The explanations as compact JSON texts (what the bulk write stores); built once."""
+        if not self._texts:
+            self._texts.append(self._explain())
+        return self._texts[0]
 
     def explanations(self) -> list[dict[str, Any]]:
         return [json.loads(text) for text in self.explanation_texts()]
@@ -194,7 +199,8 @@ def score_batch(config: ScoringConfig, leads: LeadColumns) -> ScoredBatch:
     behaviour_total = behaviour_raw.sum(axis=1)
     behaviour = round_half_up_array(np.minimum(np.maximum(behaviour_total, 0.0), MAX_BEHAVIOUR))
     # Attribute fit.
-    attribute_raw = attribute_points(config.rules, leads.fields, n)
+    factors: Factors = {}
+    attribute_raw = attribute_points(config.rules, leads.fields, n, factors)
     attribute_total = attribute_raw.sum(axis=1)
     attribute = np.minimum(np.maximum(round_half_up_array(attribute_total), 0), MAX_ATTRIBUTE)
     # Predicted.
@@ -203,7 +209,7 @@ def score_batch(config: ScoringConfig, leads: LeadColumns) -> ScoredBatch:
     if model is not None:
         behaviour_columns = BehaviourColumns(tuple(kind.kind for kind in kinds), leads.recent_counts,
                                              leads.days_since_last)
-        prediction = predict(model, feature_matrix(model.features, leads.fields, behaviour_columns, n))
+        prediction = predict(model, feature_matrix(model.features, leads.fields, behaviour_columns, n, factors))
         predicted_real = 100.0 * prediction.probability
         predicted = np.minimum(np.maximum(round_half_up_array(predicted_real), 0), 100)
         numerator = weights.behaviour * behaviour + weights.attribute * attribute + weights.predicted * predicted
@@ -213,7 +219,7 @@ def score_batch(config: ScoringConfig, leads: LeadColumns) -> ScoredBatch:
         numerator = weights.behaviour * behaviour + weights.attribute * attribute
         denominator = weights.behaviour + weights.attribute
     score = np.minimum(np.maximum(ratio_half_up(numerator.astype(np.int64), denominator), 0), 100)
-    bands = [band_of(value) for value in score.tolist()]
+    bands = [BAND_OF[value] for value in score.tolist()]
 
     def explain() -> list[str]:
         keep = config.top_items

@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 from numpy import strings
 
-from .attributes import TEXT, as_text
+from .attributes import Factors, as_text, factor_of
 from .behaviour import RECENT_WINDOW_DAYS  # noqa: F401  (re-exported: the window of `recent:<kind>`)
 
 CATEGORY_FIELDS = ("source", "industry", "size", "province")
@@ -119,17 +119,11 @@ def _title_flags(titles: npt.NDArray[Any]) -> dict[str, npt.NDArray[np.bool_]]:
 
 
 def feature_matrix(features: Sequence[Feature], columns: Mapping[str, npt.NDArray[Any]], behaviour: BehaviourColumns,
-                   count: int) -> FloatArray:
-    """The (n × features) input matrix of n leads."""
+                   count: int, factors: Factors | None = None) -> FloatArray:
+    """The (n × features) input matrix of n leads. Text features are computed once per distinct
+    value of the field (`factors`) and spread to the leads."""
     matrix = np.zeros((count, len(features)), dtype=np.float64)
-    empty = np.full(count, "", dtype=TEXT)
-    texts: dict[str, npt.NDArray[Any]] = {}
-
-    def text(field: str) -> npt.NDArray[Any]:
-        if field not in texts:
-            texts[field] = as_text(columns[field]) if field in columns else empty
-        return texts[field]
-
+    factors = {} if factors is None else factors
     titles: dict[str, npt.NDArray[np.bool_]] | None = None
     kind_index = {kind: index for index, kind in enumerate(behaviour.kinds)}
     has_events = ~np.isnan(behaviour.days_since_last)
@@ -140,20 +134,22 @@ def feature_matrix(features: Sequence[Feature], columns: Mapping[str, npt.NDArra
     rows = np.arange(count)
     for field, positions in categories.items():
         # One pass per field: the column of each lead's value (−1 when not in the vocabulary).
-        source = columns.get(field)
-        values = source.tolist() if source is not None else [""] * count
-        found = np.fromiter((positions.get(value, -1) for value in values), dtype=np.int64, count=count)
+        uniques, inverse = factor_of(factors, columns, field, count)
+        found = np.fromiter((positions.get(value, -1) for value in uniques.tolist()), dtype=np.int64,
+                            count=len(uniques))[inverse]
         hit = found >= 0
         matrix[rows[hit], found[hit]] = 1.0
     for index, feature in enumerate(features):
         if feature.family == "category":
             continue
         if feature.family == "has":
-            matrix[:, index] = strings.str_len(strings.strip(text(feature.field))) > 0
+            uniques, inverse = factor_of(factors, columns, feature.field, count)
+            matrix[:, index] = (strings.str_len(strings.strip(as_text(uniques))) > 0)[inverse]
         elif feature.family == "title":
+            uniques, inverse = factor_of(factors, columns, "title", count)
             if titles is None:
-                titles = _title_flags(text("title"))
-            matrix[:, index] = titles[feature.value]
+                titles = _title_flags(uniques)
+            matrix[:, index] = titles[feature.value][inverse]
         elif feature.family == "recent":
             position = kind_index.get(feature.field)
             if position is not None:
