@@ -38,6 +38,10 @@ def test_default_rules_exist_after_migrate(db):
         ("account", "name_similar", "fuzzy", "name", 85, "report"),
         ("contact", "phone", "exact", "phone", 100, "warn"),
         ("contact", "email", "exact", "email", 100, "warn"),
+        # Registered by the leads app (duplicates.register_object).
+        ("lead", "phone", "exact", "phone", 100, "warn"),
+        ("lead", "email", "exact", "email", 100, "warn"),
+        ("lead", "company_close", "fuzzy", "name", 90, "report"),
     ]
 
 

@@ -199,7 +199,7 @@ def test_conditions_are_validated_with_specific_errors_and_nothing_saved(org):
         ])
 
     assert [(e.field, e.code) for e in error.value.errors] == [
-        ("conditions[1]", "unknown_field"), ("conditions[2]", "bad_op"), ("conditions[3]", "bad_value"),
+        ("conditions.1.field", "unknown_field"), ("conditions.2.op", "bad_op"), ("conditions.3.value", "bad_value"),
         ("user_ids", "required")]
     assert "第 2 个条件" in error.value.errors[0].message and "colour" in error.value.errors[0].message
     assert "需要数字" in error.value.errors[2].message
@@ -280,3 +280,201 @@ def test_demo_pools_and_rules_route_leads_as_described(org):
     assert outcomes[east.pk].owner_id == org["rep3"].pk
     assert (outcomes[other.pk].status, outcomes[other.pk].pool_id) == ("pooled", made["public_pool"])
     assert LeadPool.objects.count() == 2
+
+
+# --- review: a stored rule can never break a capture ------------------------------------------------------
+def test_numbers_beyond_the_limit_non_finite_numbers_and_control_characters_are_refused(org):
+    from l2c.apps.leads.models import AssignmentRule
+    from l2c.kernel.errors import ValidationFailed
+
+    with pytest.raises(ValidationFailed) as error:
+        _rule(org, action="user", target_user_id=org["rep1"].pk, conditions=[
+            {"field": "score", "op": "gt", "value": int("9" * 400)},
+            {"field": "score", "op": "lt", "value": float("nan")},
+            {"field": "custom.size", "op": "in", "value": ["大", 1e16]},
+            {"field": "province", "op": "eq", "value": "上\x00海"},
+            {"field": "company", "op": "contains", "value": "a\x07b"},
+            {"field": "score", "op": "lte", "value": 10**15},  # the limit itself is fine
+        ])
+
+    assert [(e.field, e.code) for e in error.value.errors] == [
+        ("conditions.0.value", "bad_value"), ("conditions.1.value", "bad_value"), ("conditions.2.value", "bad_value"),
+        ("conditions.3.value", "bad_value"), ("conditions.4.value", "bad_value")]
+    messages = [e.message for e in error.value.errors]
+    assert messages[0] == "第 1 个条件：字段“score”的值无效（数字的绝对值不能超过 1,000,000,000,000,000）。"
+    assert messages[1] == "第 2 个条件：字段“score”的值无效（需要有限的数字，不能是 NaN 或无穷大）。"
+    assert "第 3 个条件" in messages[2] and "1,000,000,000,000,000" in messages[2]
+    assert messages[3] == "第 4 个条件：字段“province”的值无效（不能包含控制字符）。"
+    assert not AssignmentRule.objects.exists()
+
+
+def test_a_stored_rule_that_cannot_be_evaluated_is_passed_over_and_logged(org, caplog):
+    from l2c.apps.leads.assignment import leads_assign
+    from l2c.apps.leads.models import AssignmentAction, AssignmentRule
+
+    # Saved before the limits existed (or written around the service): a 400-digit bound.
+    broken = AssignmentRule.objects.create(name="旧规则", position=10, action=AssignmentAction.USER,
+                                           target_user=org["rep1"],
+                                           conditions=[{"field": "score", "op": "gt", "value": int("9" * 400)}])
+    fallback = _rule(org, name="兜底", action="user", target_user_id=org["rep2"].pk)
+    ids = _leads(2, score=70)
+
+    with caplog.at_level("WARNING", logger="l2c.apps.leads.assignment"):
+        outcomes = leads_assign(lead_ids=ids, actor=None, via="capture")
+
+    assert [(outcomes[i].rule_id, outcomes[i].owner_id) for i in ids] == [(fallback.pk, org["rep2"].pk)] * 2
+    assert f"assignment rule {broken.pk} (旧规则) passed over" in caplog.text
+
+
+def test_a_rule_whose_evaluation_fails_is_passed_over_for_the_rest_of_the_call(org, caplog, monkeypatch):
+    from l2c.apps.leads.assignment import leads_assign
+    from l2c.engines import routing
+
+    failing = _rule(org, name="会出错", action="user", target_user_id=org["rep1"].pk)
+    fallback = _rule(org, name="兜底", action="user", target_user_id=org["rep2"].pk)
+    real = routing.rule_matches
+    calls = []
+
+    def rule_matches(rule, record):
+        if rule.rule_id == failing.pk:
+            calls.append(rule.rule_id)
+            raise OverflowError("int too large to convert to float")
+        return real(rule, record)
+
+    monkeypatch.setattr(routing, "rule_matches", rule_matches)
+    ids = _leads(3)
+
+    with caplog.at_level("ERROR", logger="l2c.apps.leads.assignment"):
+        outcomes = leads_assign(lead_ids=ids, actor=None, via="import")
+
+    assert {outcomes[i].owner_id for i in ids} == {org["rep2"].pk} and {outcomes[i].rule_id for i in ids} == {
+        fallback.pk}
+    assert calls == [failing.pk]  # tried once, then passed over
+    assert caplog.text.count(f"assignment rule {failing.pk} passed over") == 1
+
+
+def test_preview_with_a_huge_or_odd_sample_value_says_no_match(org):
+    from l2c.apps.leads.assignment import assignment_preview
+
+    rule = _rule(org, action="user", target_user_id=org["rep1"].pk,
+                 conditions=[{"field": "score", "op": "gt", "value": 50}])
+
+    for score in (int("9" * 400), "9" * 400, float("inf"), "nan"):
+        result = assignment_preview(actor=org["admin"], sample={"score": score})
+        assert result["matched_rule_id"] is None
+        assert result["rules"][0]["conditions"][0]["holds"] is False
+    assert assignment_preview(actor=org["admin"], sample={"score": 10**15})["matched_rule_id"] == rule.pk
+
+
+# --- review: rules respect the pool's per-rep cap ---------------------------------------------------------
+def _held(pool):
+    from l2c.apps.leads.models import Lead
+
+    return Counter(Lead.objects.filter(pool=pool, owner__isnull=False).values_list("owner_id", flat=True))
+
+
+def test_a_user_rule_at_the_pools_cap_puts_the_rest_into_the_pool_unowned(org):
+    from l2c.apps.leads.assignment import leads_assign
+    from l2c.apps.leads.models import Lead, LeadClaimCounter
+
+    pool = _pool(org, max_held_per_rep=2)
+    rule = _rule(org, action="user", target_user_id=org["rep1"].pk, target_pool_id=pool.pk)
+    ids = _leads(5)
+
+    outcomes = leads_assign(lead_ids=ids, actor=None, via="import")
+
+    assert [(outcomes[i].status, outcomes[i].owner_id, outcomes[i].pool_id) for i in ids] == [
+        ("assigned", org["rep1"].pk, pool.pk)] * 2 + [("pooled", None, pool.pk)] * 3
+    assert {outcomes[i].rule_id for i in ids} == {rule.pk}
+    assert _held(pool) == {org["rep1"].pk: 2}
+    assert Lead.objects.filter(pk__in=ids[2:], owner__isnull=True, pool=pool).count() == 3
+    # The counter was locked like a claim's, but a rule's assignment is no claim.
+    assert list(LeadClaimCounter.objects.values_list("pool_id", "user_id", "claimed")) == [
+        (pool.pk, org["rep1"].pk, 0)]
+
+    # At the cap already: the next call pools everything.
+    more = _leads(2)
+    again = leads_assign(lead_ids=more, actor=None, via="capture")
+    assert [again[i].status for i in more] == ["pooled", "pooled"]
+    assert _held(pool) == {org["rep1"].pk: 2}
+
+
+def test_round_robin_passes_a_capped_reps_turn_on_and_pools_what_nobody_may_take(org):
+    from l2c.apps.leads.assignment import leads_assign
+    from l2c.apps.leads.models import AssignmentRule, Lead
+
+    pool = _pool(org, max_held_per_rep=2)
+    reps = sorted([org["rep1"].pk, org["rep2"].pk])
+    Lead.objects.create(name="已持有", owner_id=reps[0], pool=pool)  # the first rep has room for one more
+    rule = _rule(org, action="round_robin", user_ids=reps, target_pool_id=pool.pk)
+    ids = _leads(5)
+
+    outcomes = leads_assign(lead_ids=ids, actor=None, via="import")
+
+    # Turns: reps[0], reps[1], (reps[0] full) reps[1]; then both full → the last two lie in the pool.
+    assert [outcomes[i].owner_id for i in ids] == [reps[0], reps[1], reps[1], None, None]
+    assert [outcomes[i].status for i in ids] == ["assigned"] * 3 + ["pooled"] * 2
+    assert _held(pool) == {reps[0]: 2, reps[1]: 2}
+    assert AssignmentRule.objects.get(pk=rule.pk).cursor == 4
+
+
+def test_least_loaded_skips_reps_at_the_cap(org):
+    from l2c.apps.leads.assignment import leads_assign
+    from l2c.apps.leads.models import Lead
+
+    pool = _pool(org, max_held_per_rep=2)
+    reps = sorted([org["rep1"].pk, org["rep2"].pk, org["rep3"].pk])
+    Lead.objects.create(name="不在池中", owner_id=reps[2])  # load 1, held under the pool 0
+    Lead.objects.bulk_create([Lead(name=f"池下{i}", owner_id=reps[0], pool=pool) for i in range(2)])  # at the cap
+    _rule(org, action="least_loaded", user_ids=reps, target_pool_id=pool.pk)
+    ids = _leads(5)
+
+    outcomes = leads_assign(lead_ids=ids, actor=None, via="import")
+
+    # reps[0] (load 2) is full; reps[1] load 0 → 1, then reps[1] (1) vs reps[2] (1) → reps[1], full; reps[2] ×2.
+    assert [outcomes[i].owner_id for i in ids] == [reps[1], reps[1], reps[2], reps[2], None]
+    assert outcomes[ids[-1]].status == "pooled"
+    assert _held(pool) == {reps[0]: 2, reps[1]: 2, reps[2]: 2}
+
+
+def test_two_rules_under_one_capped_pool_share_the_reps_room(org):
+    from l2c.apps.leads.assignment import leads_assign
+
+    pool = _pool(org, max_held_per_rep=2)
+    _rule(org, name="A 级", action="user", target_user_id=org["rep1"].pk, target_pool_id=pool.pk,
+          conditions=[{"field": "score_band", "op": "eq", "value": "A"}])
+    _rule(org, name="其余", action="round_robin", user_ids=[org["rep1"].pk], target_pool_id=pool.pk)
+    a_leads, others = _leads(1, score_band="A"), _leads(4, score_band="B")
+
+    outcomes = leads_assign(lead_ids=a_leads + others, actor=None, via="import")
+
+    assert [outcomes[i].owner_id for i in a_leads + others] == [org["rep1"].pk, org["rep1"].pk, None, None, None]
+    assert _held(pool) == {org["rep1"].pk: 2}
+
+
+def test_a_rule_without_a_pool_or_a_pool_without_a_cap_is_not_limited(org):
+    from l2c.apps.leads.assignment import leads_assign
+
+    pool = _pool(org)
+    _rule(org, action="user", target_user_id=org["rep1"].pk, target_pool_id=pool.pk)
+    ids = _leads(5)
+
+    outcomes = leads_assign(lead_ids=ids, actor=None, via="import")
+
+    assert {outcomes[i].owner_id for i in ids} == {org["rep1"].pk}
+    assert _held(pool) == {org["rep1"].pk: 5}
+
+
+def test_capped_bulk_assignment_stays_set_based(org):
+    from l2c.apps.leads.assignment import leads_assign
+
+    pool = _pool(org, max_held_per_rep=250)
+    _rule(org, action="round_robin", user_ids=[org["rep1"].pk, org["rep2"].pk], target_pool_id=pool.pk)
+    ids = _leads(600)
+
+    with CaptureQueriesContext(connection) as queries:
+        outcomes = leads_assign(lead_ids=ids, actor=org["marketing"], via="import")
+
+    assert Counter(outcome.owner_id for outcome in outcomes.values()) == {
+        org["rep1"].pk: 250, org["rep2"].pk: 250, None: 100}
+    assert len(queries) <= 50

@@ -74,3 +74,40 @@ def test_member_export_lists_the_campaigns_members(org):
                     for chunk in exports.export_csv_stream(prepared)).decode("utf-8-sig")
     assert "杭州站" in text and "13800000000" in text and "已邀约" in text
     assert ",=HYPERLINK" not in text  # formula cells neutralised
+
+
+def test_a_person_whose_lead_the_importer_may_not_edit_is_a_row_error_in_the_dry_run(
+        org, django_capture_on_commit_callbacks):
+    from l2c.apps.identity.models import RolePermission, User
+    from l2c.apps.leads.models import Lead
+    from l2c.apps.leads.services import lead_create
+    from l2c.apps.marketing.models import CampaignMember
+
+    lead_create(actor=org["rep1"], data={"name": "张伟", "company": "云帆", "mobile": "13800138000"})
+    RolePermission.objects.filter(role__code="marketing", object_type="lead").update(scope="own")
+    user = User.objects.get(pk=org["marketing"].pk)
+    campaign = make_campaign(user, "杭州站")
+    content = csv_bytes([HEADER, [str(campaign.pk), "张伟", "杭州云帆信息技术有限公司", "13800138000", "", "邀约"],
+                         [str(campaign.pk), "李娜", "上海星海科技有限公司", "", "lina@example.com", "报名"]])
+    job = imports.import_validate(actor=user, import_id=upload(user, content, "members.csv", "campaign_member").pk)
+    assert [(error["row"], error["field"]) for error in job.errors] == [(2, "mobile")]
+    assert "无权查看或编辑" in job.errors[0]["message"]
+    job = commit(user, job, django_capture_on_commit_callbacks)
+    assert job.created_rows == 1
+    assert list(CampaignMember.objects.values_list("lead__name", flat=True)) == ["李娜"]
+    assert Lead.objects.filter(mobile="13800138000").count() == 1
+
+
+def test_a_person_twice_in_the_file_is_captured_once(org, django_capture_on_commit_callbacks):
+    from l2c.apps.leads.models import Lead
+    from l2c.apps.marketing.models import CampaignMember
+
+    user = org["marketing"]
+    campaign = make_campaign(user, "杭州站")
+    content = csv_bytes([HEADER, [str(campaign.pk), "张伟", "杭州云帆信息技术有限公司", "13800138000", "", "邀约"],
+                         [str(campaign.pk), "张伟", "杭州云帆", "13800138000", "", "报名"]])
+    job = imports.import_validate(actor=user, import_id=upload(user, content, "members.csv", "campaign_member").pk)
+    assert job.errors == []
+    job = commit(user, job, django_capture_on_commit_callbacks)
+    assert Lead.objects.filter(mobile="13800138000").count() == 1
+    assert CampaignMember.objects.count() == 1

@@ -154,7 +154,7 @@ def test_rule_api_validates_conditions_reorders_and_previews(org, api_client_for
         "name": "坏规则", "action": "user", "target_user_id": org["rep1"].pk,
         "conditions": [{"field": "colour", "op": "eq", "value": "red"}]})
     assert bad.status_code == 422
-    assert [(e["field"], e["code"]) for e in bad.json()["errors"]] == [("conditions[0]", "unknown_field")]
+    assert [(e["field"], e["code"]) for e in bad.json()["errors"]] == [("conditions.0.field", "unknown_field")]
 
     first = client.post("/api/v1/lead-assignment-rules", content_type="application/json", data={
         "name": "A 级", "action": "round_robin", "user_ids": [org["rep1"].pk, org["rep2"].pk],
@@ -174,3 +174,71 @@ def test_rule_api_validates_conditions_reorders_and_previews(org, api_client_for
     assert stale.status_code == 412
     assert client.delete(f"/api/v1/lead-assignment-rules/{second['id']}").status_code == 204
     assert api_client_for("rep1").get("/api/v1/lead-assignment-rules").status_code == 403
+
+
+@pytest.mark.parametrize(("value", "detail"), [
+    ("9" * 400, "数字的绝对值不能超过"),  # a JSON integer a float cannot hold
+    ("-1e16", "数字的绝对值不能超过"),
+    ('"上\\u0000海"', "不能包含控制字符"),  # PostgreSQL's JSON refuses NUL
+    ('"a\\u001bb"', "不能包含控制字符"),
+])
+def test_rule_api_refuses_values_that_would_break_storage_or_evaluation(org, api_client_for, value, detail):
+    from l2c.apps.leads.models import AssignmentRule
+
+    field = "province" if value.startswith('"') else "score"
+    op = "eq" if field == "province" else "gt"
+    body = ('{"name": "坏规则", "action": "user", "target_user_id": %d, "conditions": ['
+            '{"field": "score", "op": "gte", "value": 1}, {"field": "%s", "op": "%s", "value": %s}]}'
+            % (org["rep1"].pk, field, op, value))
+
+    response = api_client_for("admin").post("/api/v1/lead-assignment-rules", data=body,
+                                            content_type="application/json")
+
+    assert response.status_code == 422
+    [error] = response.json()["errors"]
+    assert (error["field"], error["code"]) == ("conditions.1.value", "bad_value")
+    assert "第 2 个条件" in error["message"] and detail in error["message"]
+    assert not AssignmentRule.objects.exists()
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_rule_api_refuses_non_finite_numbers(org, api_client_for, value):
+    from l2c.apps.leads.models import AssignmentRule
+
+    client = api_client_for("admin")
+    for conditions in ('[{"field": "score", "op": "gt", "value": %s}]' % value,
+                       '[{"field": "score", "op": "in", "value": [1, %s]}]' % value):
+        body = '{"name": "坏规则", "action": "user", "target_user_id": %d, "conditions": %s}' % (
+            org["rep1"].pk, conditions)
+        response = client.post("/api/v1/lead-assignment-rules", data=body, content_type="application/json")
+        assert response.status_code == 422, response.content
+    rule = client.post("/api/v1/lead-assignment-rules", content_type="application/json", data={
+        "name": "好规则", "action": "user", "target_user_id": org["rep1"].pk,
+        "conditions": [{"field": "score", "op": "gt", "value": 59.5}]}).json()
+    patched = client.patch(f"/api/v1/lead-assignment-rules/{rule['id']}", content_type="application/json",
+                           data='{"conditions": [{"field": "score", "op": "gt", "value": NaN}]}')
+    assert patched.status_code == 422
+    assert list(AssignmentRule.objects.values_list("conditions", flat=True)) == [
+        [{"field": "score", "op": "gt", "value": 59.5}]]
+
+
+def test_a_broken_stored_rule_never_fails_a_create_with_assign_and_preview_takes_huge_samples(org, api_client_for):
+    from l2c.apps.leads.models import AssignmentAction, AssignmentRule, Lead
+
+    AssignmentRule.objects.create(name="旧规则", position=10, action=AssignmentAction.USER, target_user=org["rep1"],
+                                  conditions=[{"field": "score", "op": "gt", "value": int("9" * 400)}])
+    client = api_client_for("admin")
+    fallback = client.post("/api/v1/lead-assignment-rules", content_type="application/json", data={
+        "name": "兜底", "action": "user", "target_user_id": org["rep2"].pk}).json()
+
+    created = client.post("/api/v1/leads", content_type="application/json",
+                          data={"name": "新线索", "company": "甲公司", "assign": True})
+
+    assert created.status_code == 201, created.content
+    assert Lead.objects.get(pk=created.json()["id"]).owner_id == org["rep2"].pk
+    preview = client.post("/api/v1/lead-assignment-rules/preview", content_type="application/json",
+                          data='{"lead": {"score": %s}}' % ("9" * 400))
+    assert preview.status_code == 200
+    assert preview.json()["matched_rule_id"] == fallback["id"]
+    assert client.post("/api/v1/lead-assignment-rules/preview", content_type="application/json",
+                       data='{"lead": {"score": NaN}}').status_code == 422

@@ -141,3 +141,28 @@ def test_rule_editor_saves_conditions_shows_errors_per_row_and_previews(org):
     assert "由规则“江浙沪”分配" in listing
     assert "没有规则匹配" in client.get("/leads/assignment-rules/?preview=1&province=北京").content.decode()
     assert _client(org, "rep1").get("/leads/assignment-rules/").status_code == 403
+
+
+def test_rule_editor_refuses_unstorable_numbers_and_control_characters_per_row(org):
+    from l2c.apps.leads.models import AssignmentRule
+
+    client = _client(org, "admin")
+    response = client.post("/leads/assignment-rules/new/", {
+        "name": "坏规则", "is_active": "on", "action": "user", "target_user_id": org["rep1"].pk,
+        "cond_field": ["score", "score", "province", "score"], "cond_op": ["gt", "lt", "eq", "gte"],
+        "cond_value": ["1e999", "9" * 400, "上\x01海", "60"]})
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "第 1 个条件：字段“score”的值无效（需要有限的数字，不能是 NaN 或无穷大）。" in html
+    assert "第 2 个条件：字段“score”的值无效（数字的绝对值不能超过 1,000,000,000,000,000）。" in html
+    assert "第 3 个条件：字段“province”的值无效（不能包含控制字符）。" in html
+    assert "第 4 个条件" not in html
+    assert not AssignmentRule.objects.exists()
+
+    _rule = client.post("/leads/assignment-rules/new/", {
+        "name": "高分", "is_active": "on", "action": "user", "target_user_id": org["rep1"].pk,
+        "cond_field": ["score"], "cond_op": ["gt"], "cond_value": ["50"]})
+    assert _rule.status_code == 302
+    preview = client.get("/leads/assignment-rules/?preview=1&score=" + "9" * 100)
+    assert preview.status_code == 200 and "由规则“高分”分配" in preview.content.decode()

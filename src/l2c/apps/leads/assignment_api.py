@@ -1,6 +1,7 @@
 """Assignment rule API (线索分配规则): ordered rules with conditions and an action; reorder; preview
 "which rule would take this lead?". Admins and marketing edit; a bad condition is a 422 naming the
-condition (`conditions[i]`), the field and why (code unknown_field, bad_op or bad_value)."""
+condition (`conditions.<i>`, `.field`, `.op` or `.value`; 0-based), the field and why (code
+unknown_field, bad_op or bad_value)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema
 from ninja.responses import Status
+from pydantic import FiniteFloat
 
 from l2c.api.problems import READ_ERRORS, WRITE_ERRORS
 from l2c.api.types import RecordId
@@ -22,7 +24,10 @@ from .pools import may_manage_routing
 
 router = Router(tags=["lead assignment"])
 
-ConditionValue = str | int | float | list[str | int | float] | None
+# Input floats are finite (NaN / Infinity are refused before the service sees them); the service also
+# bounds every number to ±1e15 and names the condition (`conditions.<i>.value`).
+ConditionValue = str | int | FiniteFloat | list[str | int | FiniteFloat] | None
+ConditionValueOut = str | int | float | list[str | int | float] | None
 CONDITION_HELP = ("all must hold. field: " + ", ".join(service.CONDITION_FIELDS) + " or custom.<key>; op: "
                   + ", ".join(service.OPERATOR_LABELS) + "; value: a list for in/not_in, none for is_empty/"
                   "is_not_empty, a number for gt/gte/lt/lte")
@@ -61,7 +66,7 @@ class RulePatch(Schema):
 class ConditionOut(Schema):
     field: str
     op: str
-    value: ConditionValue = None
+    value: ConditionValueOut = None
 
 
 class RuleOut(Schema):
@@ -96,7 +101,7 @@ class PreviewIn(Schema):
 class ConditionCheckOut(Schema):
     field: str
     op: str
-    value: ConditionValue = None
+    value: ConditionValueOut = None
     holds: bool
 
 

@@ -156,9 +156,9 @@ def assignment_rule_edit(request: HttpRequest, rule_id: int | None = None) -> Ht
                                                      expected_version=int_or_none(request.POST.get("version")))
             except DomainError as error:
                 for problem in error.errors:
-                    if problem.field.startswith("conditions["):
-                        index = int(problem.field[len("conditions["):-1])
-                        condition_errors[index] = problem.message
+                    index_text = problem.field.split(".")[1] if problem.field.startswith("conditions.") else ""
+                    if index_text.isdigit():
+                        condition_errors[int(index_text)] = problem.message
                     else:
                         form.add_error(problem.field if problem.field in form.fields else None, problem.message)
                 if not error.errors:

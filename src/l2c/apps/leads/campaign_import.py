@@ -23,15 +23,18 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from l2c.apps.activity.imports import ColumnSpec, ImportContext, TabularSpec, register
+from l2c.apps.activity.imports import ROW_NUMBER_KEY, ColumnSpec, ImportContext, TabularSpec, register
+from l2c.apps.customers import duplicates
 from l2c.apps.identity import access
 from l2c.apps.identity.models import User
 from l2c.apps.marketing import selectors as campaign_selectors
 from l2c.apps.marketing import services as campaign_services
 from l2c.apps.marketing.models import Campaign, CampaignMember, MemberSource, MemberStatus
-from l2c.kernel.errors import DomainError, FieldError
+from l2c.kernel.errors import FieldError
 
-from .services import lead_capture
+from .models import Lead
+from .selectors import OPEN_STATUSES
+from .services import lead_capture, person_keys
 from .validation import clean_lead
 
 PERSON_FIELDS = ("name", "company", "title", "mobile", "phone", "email", "wechat", "province", "city")
@@ -100,25 +103,64 @@ def _validate(row: dict[str, str], number: int, context: ImportContext) -> tuple
         errors.append(FieldError("mobile", _("手机和邮箱至少填写一项"), "required", number))
     if errors:
         return None, errors
-    return {"campaign_id": campaign_id, "status": status, "person": person}, []
+    return {"campaign_id": campaign_id, "status": status, "person": person, "keys": person_keys(cleaned)}, []
+
+
+def _check(context: ImportContext, rows: list[dict[str, Any]]) -> dict[int, tuple[list[FieldError],
+                                                                                  list[FieldError]]]:
+    """The same person as stored open leads, as `lead_capture` will decide: when none of them is a
+    lead the importer may edit, the capture would be refused (撞单), so the row is refused now
+    (naming nobody); a person repeated in the file is captured once (the first row's details)."""
+    keys_by_row = [list(row.get("keys") or []) for row in rows]
+    all_keys = sorted({key for keys in keys_by_row for key in keys})
+    stored_rows = duplicates.exact_key_rows("lead", all_keys) if all_keys else []
+    open_ids = set(Lead.objects.filter(pk__in={pk for _key, pk in stored_rows}, status__in=OPEN_STATUSES)
+                   .values_list("pk", flat=True)) if stored_rows else set()
+    by_key: dict[str, set[int]] = {}
+    for key, pk in stored_rows:
+        if pk in open_ids:
+            by_key.setdefault(key, set()).add(pk)
+    editable = set(access.visible(context.actor, "lead", "edit").filter(pk__in=open_ids)
+                   .values_list("pk", flat=True)) if open_ids else set()
+    seen: dict[str, int] = context.cache.setdefault("seen_people", {})
+    verdicts: dict[int, tuple[list[FieldError], list[FieldError]]] = {}
+    for index, (row, keys) in enumerate(zip(rows, keys_by_row, strict=True)):
+        number = row[ROW_NUMBER_KEY]
+        found = set().union(*(by_key.get(key, set()) for key in keys)) if keys else set()
+        earlier = next((seen[key] for key in keys if key in seen and seen[key] != number), None)
+        if earlier is not None:
+            verdicts[index] = ([], [FieldError("mobile", _("与第 %(row)s 行是同一人；只按第一行导入此人。")
+                                               % {"row": earlier}, "same_person_in_file", number)])
+        elif found and not found & editable:
+            message = _("已有同一人的线索（你无权查看或编辑），不能导入；请联系其负责人或管理员。")
+            verdicts[index] = ([FieldError("mobile", message, "duplicate_hidden", number)], [])
+        for key in keys:
+            seen.setdefault(key, number)
+    return verdicts
 
 
 def _commit(actor: User, rows: list[dict[str, Any]]) -> int:
+    """Capture each person once (a repeat of an earlier row of the chunk joins its lead) and add them
+    to the campaign. A capture refused here (the data changed since the check) fails the chunk: no
+    row is dropped silently."""
     added = 0
     invited: dict[int, list[int]] = {}
+    captured_by_key: dict[str, int] = {}
     for row in rows:
-        try:
-            captured = lead_capture(actor=actor, data=row["person"], via="campaign_import",
-                                    campaign_id=row["campaign_id"])
-        except DomainError:  # the data changed since the dry run: the row is skipped
-            continue
+        keys = list(row.get("keys") or [])
+        lead_id = next((captured_by_key[key] for key in keys if key in captured_by_key), None)
+        if lead_id is None:
+            lead_id = lead_capture(actor=actor, data=row["person"], via="campaign_import",
+                                   campaign_id=row["campaign_id"]).lead.pk
+            for key in keys:
+                captured_by_key.setdefault(key, lead_id)
         if row["status"] == MemberStatus.REGISTERED:
             registration = campaign_services.member_register(
-                campaign_id=row["campaign_id"], lead_id=captured.lead.pk, source=MemberSource.IMPORT, actor=actor,
+                campaign_id=row["campaign_id"], lead_id=lead_id, source=MemberSource.IMPORT, actor=actor,
                 check_open=False)
             added += int(registration.created)
         else:
-            invited.setdefault(row["campaign_id"], []).append(captured.lead.pk)
+            invited.setdefault(row["campaign_id"], []).append(lead_id)
     for campaign_id, lead_ids in invited.items():
         result = campaign_services.members_add_leads(actor=actor, campaign_id=campaign_id, lead_ids=lead_ids,
                                                      source=MemberSource.IMPORT)
@@ -163,6 +205,7 @@ def _export_rows(queryset: QuerySet[CampaignMember]) -> Iterator[dict[str, Any]]
 def register_campaign_members() -> None:
     register(TabularSpec(
         object_type="campaign_member", label=gettext_lazy("活动成员"), fields=tuple(_columns()),
-        validate_row=_validate, preload=_preload, commit_rows=_commit, export_rows=_export_rows,
+        validate_row=_validate, preload=_preload, commit_rows=_commit, check_valid_rows=_check,
+        export_rows=_export_rows,
         export_queryset=_export_queryset, export_filters=("campaign_id", "status"),
     ))
