@@ -5,6 +5,7 @@ assignment: no turn is handed out twice."""
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 import time
@@ -165,3 +166,62 @@ def test_concurrent_round_robin_assignments_hand_out_every_turn_once(org):
     assert AssignmentRule.objects.get(pk=rule.pk).cursor == 40
     owners = Counter(Lead.objects.values_list("owner_id", flat=True))
     assert owners == {rep: 10 for rep in reps}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_claims_and_capped_rule_assignments_never_exceed_the_cap(org):
+    """Claims from the pool and a round-robin rule holding leads under the same capped pool, at once:
+    nobody ends up holding more than the cap; what nobody may take lies in the pool unowned."""
+    from django.db import connection
+
+    from l2c.apps.leads.assignment import assignment_rule_save, leads_assign
+    from l2c.apps.leads.models import Lead
+    from l2c.apps.leads.pools import LeadPoolConflict, lead_claim
+
+    cap = 3
+    users, pooled_ids = _setup(org, quota=None, cap=cap)
+    users = users[:4]
+    pool_id = Lead.objects.get(pk=pooled_ids[0]).pool_id
+    assignment_rule_save(actor=org["admin"], data={"name": "池下轮流", "action": "round_robin",
+                                                   "user_ids": [user.pk for user in users], "target_pool_id": pool_id})
+    batches = [[Lead.objects.create(name=f"规则{b}-{i}").pk for i in range(4)] for b in range(4)]
+    barrier = threading.Barrier(len(users) + len(batches))
+    errors: list[str] = []
+
+    def claim(user, seed):
+        rng = random.Random(seed)
+        try:
+            barrier.wait(timeout=30)
+            for lead_id in rng.sample(pooled_ids, 6):
+                def attempt(lead_id=lead_id):
+                    with contextlib.suppress(LeadPoolConflict):
+                        lead_claim(actor=user, lead_id=lead_id)
+
+                _retrying(attempt)
+        except Exception as error:  # pragma: no cover - reported by the assertions
+            errors.append(repr(error))
+        finally:
+            connection.close()
+
+    def assign(ids):
+        try:
+            barrier.wait(timeout=30)
+            _retrying(lambda: leads_assign(lead_ids=ids, actor=None, via="import"))
+        except Exception as error:  # pragma: no cover - reported by the assertions
+            errors.append(repr(error))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=claim, args=(user, seed)) for seed, user in enumerate(users)]
+    threads += [threading.Thread(target=assign, args=(ids,)) for ids in batches]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+
+    assert errors == []
+    held = Counter(Lead.objects.filter(pool_id=pool_id, owner__isnull=False).values_list("owner_id", flat=True))
+    assert max(held.values()) <= cap
+    rule_leads = [lead_id for ids in batches for lead_id in ids]
+    # Every rule lead was routed: held by a candidate or lying unowned in the pool.
+    assert Lead.objects.filter(pk__in=rule_leads, pool_id=pool_id).count() == len(rule_leads)

@@ -79,6 +79,24 @@ def test_registering_again_duplicates_nothing(campaign):
     assert _counts() == (1, 1)
 
 
+def test_an_existing_member_s_check_in_link_is_never_shown_again(org, campaign):
+    from l2c.apps.leads.services import lead_create
+    from l2c.apps.marketing.models import CampaignMember
+    from l2c.apps.marketing.services import members_invite
+
+    invited = lead_create(actor=org["marketing"], data={"name": "王强", "company": "云帆", "mobile": "13900139000"})
+    members_invite(actor=org["marketing"], campaign_id=campaign.pk, lead_ids=[invited.pk])
+    first = _submit(Client(), campaign)  # a new member: their own QR code
+    member = CampaignMember.objects.get(lead__mobile="13800138000")
+    assert first["Location"] == f"/r/{campaign.public_token}/thanks/{member.checkin_token}/"
+    for mobile, existing in (("13800138000", member), ("13900139000", CampaignMember.objects.get(lead=invited))):
+        response = _submit(Client(), campaign, mobile=mobile)  # someone typing another person's mobile
+        assert response.status_code == 302 and response["Location"] == f"/r/{campaign.public_token}/thanks/"
+        html = Client().get(response["Location"]).content.decode()
+        assert existing.checkin_token not in html and "data:image/svg+xml" not in html
+        assert "你的报名已收到，主办方会与你联系。" in html
+
+
 def test_the_honeypot_pretends_success_and_stores_nothing(campaign):
     response = _submit(Client(), campaign, website="http://spam.example")
     assert response.status_code == 302 and response["Location"] == f"/r/{campaign.public_token}/thanks/"

@@ -110,3 +110,47 @@ def test_no_show_skips_a_member_checked_in_meanwhile(org):
     assert changed == 1
     assert dict(CampaignMember.objects.values_list("pk", "status")) == {first.pk: "no_show", second.pk: "checked_in"}
     assert CampaignMember.objects.get(pk=second.pk).no_show_at is None
+
+
+def _client(user):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_the_check_in_link_shows_the_person_only_to_who_may_check_in(org):
+    from l2c.apps.marketing.services import member_register
+    from tests.apps.marketing.helpers import open_registration
+
+    campaign = open_registration(org["marketing"], make_campaign(org["marketing"]))
+    lead = make_lead(org["marketing"], "赵六", mobile="13712345678", email="zhaoliu@example.com")
+    member = member_register(campaign_id=campaign.pk, lead_id=lead.pk).member
+    for username in ("rep1", "manager", "finance"):  # they may view the campaign, not edit it
+        page = _client(org[username]).get(f"/campaigns/checkin/{member.checkin_token}/")
+        html = page.content.decode()
+        assert page.status_code == 403 and "赵六" not in html and "13712345678" not in html
+    page = _client(org["marketing"]).get(f"/campaigns/checkin/{member.checkin_token}/")
+    assert page.status_code == 200 and "13712345678" in page.content.decode()
+
+
+@pytest.mark.parametrize("status", ["planned", "inviting", "completed", "closed"])
+def test_check_in_only_while_registration_is_open_or_the_event_runs(org, api_client_for, status):
+    from l2c.apps.marketing.models import CampaignMember
+    from l2c.apps.marketing.services import campaign_status_set, members_invite
+
+    user = org["marketing"]
+    campaign = make_campaign(user)
+    members_invite(actor=user, campaign_id=campaign.pk, lead_ids=[make_lead(user, "赵六").pk])
+    member = CampaignMember.objects.get()
+    if status != "planned":
+        campaign_status_set(actor=user, campaign_id=campaign.pk, status=status)
+    client = _client(user)
+    page = client.get(f"/campaigns/checkin/{member.checkin_token}/").content.decode()
+    assert "只有报名中或进行中的活动可以签到" in page and "确认签到" not in page
+    assert client.post(f"/campaigns/checkin/{member.checkin_token}/").status_code == 409
+    api = api_client_for("marketing").post(f"/api/v1/campaigns/checkin/{member.checkin_token}", "{}",
+                                           content_type="application/json")
+    assert api.status_code == 409 and "只有报名中或进行中的活动可以签到" in api.json()["detail"]
+    assert CampaignMember.objects.get().status == "invited"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from typing import Any
 
 from django.test import Client
@@ -159,29 +158,19 @@ def test_the_lead_button_is_shown_only_to_who_may_create_leads(org):
 
 
 def test_nul_characters_in_filters_and_exports_are_dropped(org):
-    from django.urls import reverse
+    # Pages refuse NUL with a 400 (web middleware) and the API with a 422 (its parser); the list
+    # selector and the export behind them drop it themselves, whoever calls them.
+    from l2c.apps.tenders.importers import _export_queryset
+    from l2c.apps.tenders.selectors import tender_notice_list
 
-    tender_batch_ingest(actor=org["marketing"], items=[item(1)])
-    client = client_for(org["rep1"])
-    for query in ("q=%00", "province=%00", "q=%E6%99%BA%00&province=%E5%B9%BF%00"):
-        response = client.get(f"/tenders/?{query}")
-        assert response.status_code == 200, query
-        links = re.findall(r'href="([^"]*object_type=tender_notice[^"]*)"', response.content.decode())
-        assert len(links) == 2 and not any("%00" in link for link in links), links
-    assert "深圳市第一中学智慧校园建设项目1" in client.get("/tenders/?q=%E6%99%BA%00").content.decode()
-    export = client.get(f"{reverse('activity:export')}?object_type=tender_notice&format=csv&q=%00&province=%00"
-                        "&published_from=abc&published_to=%00")
-    assert export.status_code == 200
-    assert "N-1" in b"".join(export.streaming_content if export.streaming else [export.content]).decode("utf-8-sig")
-
-
-def test_a_nul_character_in_the_subscription_form_is_a_field_error(org):
-    client = client_for(org["rep1"])
-    response = client.post("/tenders/subscriptions/new/", {"name": "校园\x00", "keywords": "智慧校园\x00",
-                                                           "regions": "广东\x00", "webhook_url": "http://127.0.0.1/\x00"})
-    assert response.status_code == 422
-    assert response.content.decode().count("不能包含 NUL 字符。") == 4
-    assert TenderSubscription.objects.count() == 0
+    tender_batch_ingest(actor=org["marketing"], items=[item(1), item(2, province="浙江省")])
+    for filters in ({"q": "\x00"}, {"province": "\x00"}, {"q": "智\x00", "province": "广\x00"},
+                    {"published_from": "abc", "published_to": "\x00"}):
+        listed = sorted(tender_notice_list(user=org["rep1"], filters=filters).values_list("source_notice_id",
+                                                                                          flat=True))
+        exported = sorted(_export_queryset(org["rep1"], filters).values_list("source_notice_id", flat=True))
+        expected = ["N-1"] if filters.get("province") == "广\x00" else ["N-1", "N-2"]
+        assert listed == exported == expected, filters
 
 
 def test_a_year_one_deadline_in_a_file_is_a_row_error(org, django_capture_on_commit_callbacks):

@@ -7,7 +7,9 @@ address and per campaign (429 with Retry-After; counted in the database so every
 the count); CSRF stays on (the form page sets the token); every value is escaped on output.
 A valid submission is captured as a lead through `lead_capture` (duplicate control, assignment
 rules, scoring) and registered as a campaign member, in one transaction: a full campaign rolls the
-lead back too. The thank-you page shows the member's check-in QR code (an SVG data URI).
+lead back too. The thank-you page shows a new member's check-in QR code (an SVG data URI); a person
+who was a member before the submission gets a neutral "registered, the organiser will contact you"
+(the submitter may not be that person, so their check-in link is never shown).
 """
 
 from __future__ import annotations
@@ -147,6 +149,10 @@ def public_registration(request: HttpRequest, token: str) -> HttpResponse:
         return _render(request, campaign, values=values, message=failure.detail, status=409)
     except DomainError as failure:
         return _render(request, campaign, values=values, message=failure.detail, status=400)
+    if not registration.created:
+        # The person was a member already (invited, or registered before): whoever submitted their
+        # mobile or e-mail may not be them, so their check-in link is never shown nor put in a URL.
+        return redirect("leads:public_registration_thanks", token=campaign.public_token)
     return redirect("leads:public_registration_thanks", token=campaign.public_token,
                     checkin_token=registration.member.checkin_token)
 

@@ -51,6 +51,8 @@ MAX_BULK_MEMBERS = 20_000
 STATUS_ORDER = list(CampaignStatus.values)
 # Which statuses accept registrations on the public page (and check-ins at the door).
 REGISTRATION_STATUSES = (CampaignStatus.REGISTRATION_OPEN, CampaignStatus.IN_PROGRESS)
+# Which statuses accept check-ins at the door (the check-in link and the per-member button).
+CHECKIN_STATUSES = (CampaignStatus.REGISTRATION_OPEN, CampaignStatus.IN_PROGRESS)
 # After the event (or while it runs) the members who did not come may be marked no-show.
 NO_SHOW_STATUSES = (CampaignStatus.IN_PROGRESS, CampaignStatus.COMPLETED)
 # Fields the public registration form may ask (Lead field names) and their maximum lengths.
@@ -714,6 +716,11 @@ def _members_moved(member_ids: Sequence[int], status: str, at: dt.datetime) -> N
     transaction.on_commit(notify, robust=True)
 
 
+def checkin_closed_message(campaign: Campaign) -> str:
+    return _("活动“%(name)s”当前状态为“%(status)s”，只有报名中或进行中的活动可以签到。") % {
+        "name": campaign.name, "status": CampaignStatus(campaign.status).label}
+
+
 @dataclass(frozen=True)
 class CheckIn:
     member: CampaignMember
@@ -724,7 +731,7 @@ class CheckIn:
 def member_check_in(*, actor: User, member_id: int | None = None, token: str | None = None,
                     campaign_id: int | None = None) -> CheckIn:
     """Check a member in (staff: by the check-in link's token or from the campaign page). Needs edit
-    on the campaign. Invited, registered and no-show members become checked in; checking in twice
+    on the campaign, which must be open for registration or in progress (CHECKIN_STATUSES). Invited, registered and no-show members become checked in; checking in twice
     changes nothing."""
     members = CampaignMember.objects.select_related("campaign")
     if token is not None:
@@ -735,6 +742,8 @@ def member_check_in(*, actor: User, member_id: int | None = None, token: str | N
                                              "view").exists():
         raise NotFound(_("签到链接无效，或你无权查看这个活动。"))
     campaign = _campaign_for_members(actor, member.campaign_id, "edit")
+    if campaign.status not in CHECKIN_STATUSES:
+        raise Conflict(checkin_closed_message(campaign))
     if member.status == MemberStatus.CHECKED_IN:
         return CheckIn(member=member, already=True)
     now = timezone.now()

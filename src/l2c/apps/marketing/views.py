@@ -23,7 +23,7 @@ from l2c.apps.customers.rfm import amount_display
 from l2c.apps.customers.view_helpers import domain_errors, error_text, int_or_none
 from l2c.apps.identity import access
 from l2c.engines.attribution import MODELS
-from l2c.kernel.errors import DomainError
+from l2c.kernel.errors import DomainError, PermissionDenied
 
 from . import selectors, services
 from .models import AttributionModel, Campaign, CampaignCost, CampaignKind, CampaignStatus, MemberStatus
@@ -437,7 +437,11 @@ def member_checkin(request: HttpRequest, token: str) -> HttpResponse:
         raise Http404(_("签到链接无效。"))
     member = selectors.member_by_checkin_token(user=request.user, token=token)
     campaign = member.campaign
-    may_edit = _may(request.user, campaign, "edit")
+    # The person (name, mobile) is shown only to staff who may check them in.
+    if not _may(request.user, campaign, "edit"):
+        raise PermissionDenied(_("你可以查看这个活动，但没有为成员签到的权限。"))
+    may_edit = True
+    checkin_open = campaign.status in services.CHECKIN_STATUSES
     status = 200
     if request.method == "POST":
         try:
@@ -445,7 +449,8 @@ def member_checkin(request: HttpRequest, token: str) -> HttpResponse:
         except DomainError as error:
             if error.status in (403, 404):
                 raise
-            messages.error(request, error.detail)
+            if checkin_open:  # else the page says why already
+                messages.error(request, error.detail)
             status = 409
         else:
             member = result.member
@@ -454,5 +459,6 @@ def member_checkin(request: HttpRequest, token: str) -> HttpResponse:
             else:
                 messages.success(request, _("签到成功。"))
     return render(request, "marketing/member_checkin.html", {
-        "member": member, "campaign": campaign, "person": selectors.member_person(member), "may_edit": may_edit},
-        status=status)
+        "member": member, "campaign": campaign, "person": selectors.member_person(member), "may_edit": may_edit,
+        "checkin_open": checkin_open,
+        "checkin_closed": "" if checkin_open else services.checkin_closed_message(campaign)}, status=status)
