@@ -200,6 +200,8 @@ L2C_LOGIN_LOCKOUT_SECONDS = int(os.environ.get("L2C_LOGIN_LOCKOUT_SECONDS", 15 *
 L2C_REGISTRATION_RATE_WINDOW_SECONDS = int(os.environ.get("L2C_REGISTRATION_RATE_WINDOW_SECONDS", 60))
 L2C_REGISTRATION_RATE_PER_IP = int(os.environ.get("L2C_REGISTRATION_RATE_PER_IP", 10))
 L2C_REGISTRATION_RATE_PER_CAMPAIGN = int(os.environ.get("L2C_REGISTRATION_RATE_PER_CAMPAIGN", 300))
+# Reverse proxies in front of the app that append to X-Forwarded-For (0: none, REMOTE_ADDR is the client).
+L2C_TRUSTED_PROXY_COUNT = int(os.environ.get("L2C_TRUSTED_PROXY_COUNT", 0))
 
 EMAIL_BACKEND = os.environ.get("L2C_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("L2C_DEFAULT_FROM_EMAIL", "l2c@localhost")

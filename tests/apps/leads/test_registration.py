@@ -171,3 +171,37 @@ def test_a_full_campaign_refuses_and_keeps_no_lead(org, campaign):
     response = _submit(Client(), campaign, name="李娜", mobile="13900000001", company="上海某公司")
     assert response.status_code == 409
     assert _counts() == (1, 1)
+
+
+@pytest.mark.parametrize(("proxies", "remote", "forwarded", "expected"), [
+    (0, "203.0.113.7", "198.51.100.1", "203.0.113.7"),  # no proxy: the header is the client's word
+    (1, "10.0.0.2", "198.51.100.1, 203.0.113.9", "203.0.113.9"),  # one proxy: the right-most entry
+    (2, "10.0.0.2", "6.6.6.6, 198.51.100.1, 10.0.0.1", "198.51.100.1"),  # two: the second from the right
+    (2, "10.0.0.2", "10.0.0.1", "10.0.0.2"),  # fewer entries than proxies: the direct peer
+    (0, "2001:db8:1:2:aaaa::1", "", "2001:db8:1:2::/64"),
+    (1, "10.0.0.2", "2001:db8:1:2:bbbb::9", "2001:db8:1:2::/64"),
+    (0, "::ffff:203.0.113.7", "", "203.0.113.7"),
+])
+def test_the_client_address_behind_trusted_proxies_and_ipv6_by_64(settings, proxies, remote, forwarded, expected):
+    from django.test import RequestFactory
+
+    from l2c.apps.leads.registration_views import _client_address
+
+    settings.L2C_TRUSTED_PROXY_COUNT = proxies
+    request = RequestFactory().post("/r/x/", REMOTE_ADDR=remote, HTTP_X_FORWARDED_FOR=forwarded)
+    assert _client_address(request) == expected
+
+
+@override_settings(L2C_REGISTRATION_RATE_PER_IP=2, L2C_REGISTRATION_RATE_WINDOW_SECONDS=600,
+                   L2C_TRUSTED_PROXY_COUNT=1)
+def test_behind_a_proxy_each_client_has_its_own_limit_and_an_ipv6_64_shares_one(campaign):
+    def submit(forwarded, index):
+        return Client(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded).post(
+            f"/r/{campaign.public_token}/", {"name": "张伟", "company": "云帆", "mobile": f"1380013{index:04d}"})
+
+    first = [submit("198.51.100.1", index).status_code for index in range(3)]
+    # A spoofed left-most entry changes nothing: the proxy's entry is the client.
+    spoofed = submit("1.2.3.4, 198.51.100.1", 3).status_code
+    other = submit("198.51.100.2", 4).status_code
+    same_64 = [submit(f"2001:db8:1:2::{index}", 10 + index).status_code for index in range(3)]
+    assert (first, spoofed, other, same_64) == ([302, 302, 429], 429, 302, [302, 302, 429])

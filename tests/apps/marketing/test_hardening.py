@@ -152,5 +152,169 @@ def test_check_in_only_while_registration_is_open_or_the_event_runs(org, api_cli
     assert client.post(f"/campaigns/checkin/{member.checkin_token}/").status_code == 409
     api = api_client_for("marketing").post(f"/api/v1/campaigns/checkin/{member.checkin_token}", "{}",
                                            content_type="application/json")
-    assert api.status_code == 409 and "只有报名中或进行中的活动可以签到" in api.json()["detail"]
+    assert api.status_code == 409
+    assert ("已关闭" if status == "closed" else "只有报名中或进行中的活动可以签到") in api.json()["detail"]
     assert CampaignMember.objects.get().status == "invited"
+
+
+def test_a_child_shares_its_parent_s_currency(org, api_client_for):
+    from l2c.apps.marketing.models import Campaign
+    from l2c.apps.marketing.services import campaign_update
+    from l2c.kernel.errors import ValidationFailed
+
+    user = org["marketing"]
+    usd = make_campaign(user, "Global Summit", currency="USD")
+    cny = make_campaign(user, "华东系列")
+    child = make_campaign(user, "New York", parent=usd)
+    assert child.currency == "USD"  # inherited
+    client = api_client_for("marketing")
+    response = _post(client, "/api/v1/campaigns", {"name": "Boston", "parent_id": usd.pk, "currency": "CNY"})
+    assert response.status_code == 422
+    assert [error["field"] for error in response.json()["errors"]] == ["currency"]
+    assert _post(client, "/api/v1/campaigns", {"name": "Boston", "parent_id": usd.pk}).json()["currency"] == "USD"
+    with pytest.raises(ValidationFailed) as moved:
+        campaign_update(actor=user, campaign_id=child.pk, data={"parent_id": cny.pk})
+    assert [error.field for error in moved.value.errors] == ["parent_id"]
+    with pytest.raises(ValidationFailed) as changed:
+        campaign_update(actor=user, campaign_id=usd.pk, data={"currency": "EUR"})
+    assert [error.field for error in changed.value.errors] == ["currency"]
+    assert set(Campaign.objects.values_list("name", "currency", "parent_id")) == {
+        ("Global Summit", "USD", None), ("华东系列", "CNY", None), ("New York", "USD", usd.pk),
+        ("Boston", "USD", usd.pk)}
+
+
+def test_roi_keeps_each_node_s_figures_in_its_currency(org):
+    """Data from before the rule: a CNY child under a USD root. Its own won amount counts in CNY; the
+    root's roll-up leaves it out rather than adding yuan to dollars."""
+    from django.utils import timezone
+
+    from l2c.apps.marketing.models import Campaign, CampaignAttribution
+    from l2c.apps.marketing.roi import campaign_tree_roi
+
+    user = org["marketing"]
+    root = make_campaign(user, "Global Summit", currency="USD")
+    child = make_campaign(user, "上海站", parent=root)
+    Campaign.objects.filter(pk=child.pk).update(currency="CNY")
+    now = timezone.now()
+    for campaign, currency, amount, source_id in ((child, "CNY", 700, 1), (child, "USD", 100, 2),
+                                                  (root, "USD", 50, 3)):
+        CampaignAttribution.objects.create(campaign=campaign, model="linear", source="transaction",
+                                           source_id=source_id, amount=amount, currency=currency, won_at=now)
+    roi = campaign_tree_roi(root)
+    assert roi.nodes[child.pk].own.won["linear"] == 700
+    assert roi.nodes[root.pk].own.won["linear"] == 50
+    assert roi.root.rollup.won["linear"] == 50 and roi.root.rollup.won_deals == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_crossing_moves_at_once_never_make_a_cycle(org, monkeypatch):
+    """A under B and B under A at the same moment (PostgreSQL, real threads): each validates, then
+    waits for the other before writing. Serialised moves: the second re-reads the paths after the
+    first committed and is refused as a cycle."""
+    import contextlib
+    import threading
+
+    from django.db import connection
+
+    from l2c.apps.marketing import services
+    from l2c.apps.marketing.models import Campaign
+    from l2c.kernel.errors import ValidationFailed
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serialises writers (BEGIN IMMEDIATE); the race needs PostgreSQL")
+    user = org["marketing"]
+    a, b = make_campaign(user, "A"), make_campaign(user, "B")
+    barrier = threading.Barrier(2)
+    real_clean_parent = services._clean_parent
+
+    def clean_parent_then_wait(*args, **kwargs):
+        parent = real_clean_parent(*args, **kwargs)
+        # With the lock, the other move is still waiting for it: the barrier times out.
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait(timeout=3)
+        return parent
+
+    monkeypatch.setattr(services, "_clean_parent", clean_parent_then_wait)
+    outcomes: list[str] = []
+
+    def move(campaign, parent):
+        try:
+            services.campaign_update(actor=user, campaign_id=campaign.pk, data={"parent_id": parent.pk})
+            outcomes.append("ok")
+        except ValidationFailed as failure:
+            outcomes.append(failure.errors[0].code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=move, args=pair) for pair in ((a, b), (b, a))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["cycle", "ok"]
+    paths = dict(Campaign.objects.values_list("pk", "path"))
+    assert sorted(paths.values()) in ([f"/{a.pk}/", f"/{a.pk}/{b.pk}/"], [f"/{b.pk}/", f"/{b.pk}/{a.pk}/"])
+
+
+def test_invite_counts_only_the_rows_it_inserted(org):
+    from django.db import connection
+
+    from l2c.apps.marketing.models import CampaignMember
+    from l2c.apps.marketing.services import members_invite, new_token
+
+    user = org["marketing"]
+    campaign = make_campaign(user)
+    first, second = make_lead(user, "甲"), make_lead(user, "乙")
+    fired = []
+
+    def invite_concurrently_after_the_read(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if not fired and sql.lstrip().upper().startswith("SELECT") and "campaignmember" in sql and "lead_id" in sql:
+            fired.append(sql)  # another request invites 乙 between our read and our insert
+            CampaignMember.objects.create(campaign=campaign, lead=second, status="invited", checkin_token=new_token())
+        return result
+
+    with connection.execute_wrapper(invite_concurrently_after_the_read):
+        result = members_invite(actor=user, campaign_id=campaign.pk, lead_ids=[first.pk, second.pk])
+    assert fired
+    assert (result.invited, result.already) == (1, 1)
+    assert CampaignMember.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_recordings_of_one_win_at_once_count_once(org):
+    import threading
+
+    from django.db import connection
+    from django.utils import timezone
+
+    from l2c.apps.marketing.attribution import campaign_record_won
+    from l2c.apps.marketing.models import CampaignAttribution
+    from l2c.apps.marketing.services import member_register
+    from tests.apps.marketing.helpers import open_registration
+    from tests.conftest import make_account, make_contact
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serialises writers; the race needs PostgreSQL")
+    user = org["marketing"]
+    campaign = open_registration(user, make_campaign(user))
+    account = make_account(org["rep1"], "杭州云帆信息技术有限公司")
+    member_register(campaign_id=campaign.pk, contact_id=make_contact(org["rep1"], account, "王强").pk)
+    won_at = timezone.now()
+    barrier = threading.Barrier(2)
+    counts: list[int] = []
+
+    def record():
+        try:
+            barrier.wait(timeout=10)
+            counts.append(campaign_record_won(account_id=account.pk, amount=1000, currency="CNY", won_at=won_at,
+                                              source="transaction", source_id=42))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=record) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(counts) == [0, 3] and CampaignAttribution.objects.count() == 3

@@ -14,6 +14,7 @@ who was a member before the submission gets a neutral "registered, the organiser
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 import segno
@@ -74,7 +75,27 @@ def _render(request: HttpRequest, campaign: Campaign, *, values: dict[str, str] 
 
 
 def _client_address(request: HttpRequest) -> str:
-    return str(request.META.get("REMOTE_ADDR") or "unknown")[:64]
+    """The rate-limit key of the client: REMOTE_ADDR, or behind L2C_TRUSTED_PROXY_COUNT reverse proxies
+    the X-Forwarded-For entry that many from the right (what the outermost trusted proxy saw; entries
+    further left are the client's own word). An IPv6 address counts by its /64 network (one
+    subscriber holds a whole /64), an IPv4 one (also IPv4-mapped IPv6) by itself."""
+    remote = str(request.META.get("REMOTE_ADDR") or "")
+    text = remote
+    proxies = int(getattr(settings, "L2C_TRUSTED_PROXY_COUNT", 0) or 0)
+    if proxies > 0:
+        forwarded = [part.strip() for part in str(request.META.get("HTTP_X_FORWARDED_FOR") or "").split(",")]
+        forwarded = [part for part in forwarded if part]
+        if len(forwarded) >= proxies:
+            text = forwarded[-proxies]
+    try:
+        address = ipaddress.ip_address(text.strip()[:64])
+    except ValueError:
+        return text[:64] or "unknown"
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
 
 
 def _throttled(request: HttpRequest, campaign: Campaign) -> int | None:

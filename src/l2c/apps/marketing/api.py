@@ -44,7 +44,8 @@ class CampaignIn(Schema):
     location: str = Field("", max_length=200)
     description: str = Field("", max_length=5000)
     budget: Decimal = Field(Decimal(0), description=MONEY_HELP, ge=0, max_digits=15, decimal_places=2)
-    currency: str = Field("CNY", max_length=3)
+    currency: str | None = Field(None, max_length=3,
+                                 description="ISO 4217; default the parent's (a child must share it), else CNY")
     parent_id: RecordId | None = None
     owner_id: RecordId | None = None
     registration_enabled: bool = False

@@ -17,7 +17,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 
 from l2c.apps.customers.pool import Won
@@ -49,14 +49,29 @@ def campaign_record_won(*, account_id: int, amount: int, currency: str, won_at: 
                         source_id: int) -> int:
     """Credit a won deal (`amount` fen of `currency`) to the campaigns that touched the account before
     `won_at`. Returns the number of attribution rows written (0: already recorded, or no touch)."""
+    _source_lock(source, source_id)
     if CampaignAttribution.objects.filter(source=source, source_id=source_id).exists():
         return 0
     credits = attribute(amount, account_touches(account_id), won_at)
     rows = [CampaignAttribution(campaign_id=credit.campaign_id, model=credit.model, source=source,
                                 source_id=source_id, account_id=account_id, amount=credit.amount, currency=currency,
                                 won_at=won_at) for credit in credits]
-    # A concurrent recording of the same win loses on the unique constraint: still once.
-    return len(CampaignAttribution.objects.bulk_create(rows, ignore_conflicts=True))
+    if not rows:
+        return 0
+    # The unique constraint stays the last guard; bulk_create counts skipped rows too, so count what
+    # the win now has (nobody else writes it while we hold its lock).
+    CampaignAttribution.objects.bulk_create(rows, ignore_conflicts=True)
+    return CampaignAttribution.objects.filter(source=source, source_id=source_id).count()
+
+
+def _source_lock(source: str, source_id: int) -> None:
+    """Serialise recordings of one win until the transaction ends (PostgreSQL advisory lock; SQLite
+    writers are serialised already)."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                       [f"marketing:attribution:{source}:{source_id}"])
 
 
 def campaigns_won(wins: Sequence[Won]) -> None:

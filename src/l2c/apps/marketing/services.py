@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Concat, Substr
 from django.utils import timezone
@@ -183,12 +183,21 @@ def _clean_campaign(actor: User, data: Mapping[str, Any], campaign: Campaign | N
     ends = cleaned.get("ends_on", campaign.ends_on if campaign else None)
     if starts and ends and ends < starts:
         errors.append(FieldError("ends_on", _("结束日期不能早于开始日期。"), "out_of_range"))
-    currency = campaign.currency if campaign else "CNY"
+    if "parent_id" in data:
+        cleaned["parent"] = _clean_parent(actor, data.get("parent_id"), campaign, errors)
+    parent = cleaned["parent"] if "parent_id" in data else (campaign.parent if campaign else None)
+    # A new campaign takes its parent's currency unless it names one.
+    currency = campaign.currency if campaign else (parent.currency if parent else "CNY")
+    currency_given = False
     if "currency" in data and data.get("currency"):
         try:
             currency = cleaned["currency"] = clean_currency(data.get("currency"))
+            currency_given = True
         except ValueError as error:
             errors.append(FieldError("currency", str(error), "invalid"))
+    if campaign is None and parent is not None:
+        cleaned["currency"] = currency
+    _check_tree_currency(campaign, parent, currency, moved="parent_id" in data and not currency_given, errors=errors)
     if "budget" in data:
         budget = clean_money(data.get("budget"), currency, "budget", errors)
         if budget is not None:
@@ -215,9 +224,21 @@ def _clean_campaign(actor: User, data: Mapping[str, Any], campaign: Campaign | N
                                      "invalid"))
         else:
             cleaned["owner"] = owner
-    if "parent_id" in data:
-        cleaned["parent"] = _clean_parent(actor, data.get("parent_id"), campaign, errors)
     return cleaned, errors
+
+
+def _check_tree_currency(campaign: Campaign | None, parent: Campaign | None, currency: str, *, moved: bool,
+                         errors: list[FieldError]) -> None:
+    """Every campaign of a tree has one currency (ROI rolls amounts up without conversion): a child
+    shares its parent's, and a campaign with children keeps its own."""
+    if parent is not None and parent.currency != currency:
+        message = _("下级活动的币种必须与上级活动“%(name)s”相同（%(currency)s）。") % {
+            "name": parent.name, "currency": parent.currency}
+        errors.append(FieldError("parent_id" if moved else "currency", message, "currency_mismatch"))
+    elif campaign is not None and currency != campaign.currency and Campaign.objects.filter(
+            parent_id=campaign.pk).exists():
+        errors.append(FieldError("currency", _("这个活动有下级活动，币种不能修改（同一活动树使用同一币种）。"),
+                                 "currency_mismatch"))
 
 
 def _int(raw: Any) -> int:
@@ -253,6 +274,20 @@ def _clean_parent(actor: User, raw: Any, campaign: Campaign | None, errors: list
     return parent
 
 
+TREE_LOCK_KEY = "marketing:campaign-tree"
+
+
+def _tree_lock() -> None:
+    """Serialise changes of the campaign tree's shape (moves, children created under a parent) until
+    the transaction ends: the cycle and depth checks and the paths they read stay true until the
+    move is written. PostgreSQL: one transaction-level advisory lock (moves are rare); SQLite:
+    writers are already serialised (BEGIN IMMEDIATE)."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [TREE_LOCK_KEY])
+
+
 def _snapshot(campaign: Campaign) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name in CAMPAIGN_AUDIT_FIELDS:
@@ -267,6 +302,8 @@ def campaign_create(*, actor: User, data: Mapping[str, Any]) -> Campaign:
     """Create a campaign (planned) owned by the actor (or an owner they may assign), optionally under a
     visible parent."""
     access.require(actor, "campaign", "create")
+    if data.get("parent_id") not in (None, ""):
+        _tree_lock()  # the parent's path is read under the lock: it cannot move meanwhile
     cleaned, errors = _clean_campaign(actor, {"kind": CampaignKind.OTHER, **data}, None)
     if "status" in data and data["status"] not in (None, "", CampaignStatus.PLANNED):
         errors.append(FieldError("status", _("新活动的状态是“计划中”；请创建后再推进状态。"), "invalid"))
@@ -291,6 +328,10 @@ def campaign_update(*, actor: User, campaign_id: int, data: Mapping[str, Any],
     """Change a campaign the actor may edit (compare-and-set on `version`; If-Match). Moving it to
     another parent moves its whole subtree. A new owner needs the transfer permission. The status
     changes through `campaign_status_set`."""
+    if "parent_id" in data:
+        # A move: take the tree lock first, so this campaign's and the new parent's paths are read
+        # after any concurrent move committed (no cycle from two crossing moves).
+        _tree_lock()
     campaign = campaign_get(user=actor, campaign_id=campaign_id, action="edit")
     if expected_version is not None and expected_version != campaign.version:
         raise PreconditionFailed(_("这个市场活动已被其他人修改，请刷新后重试。"))
@@ -503,17 +544,23 @@ def _invite(actor: User | None, campaign: Campaign, leads: list[int], contacts: 
                             invited_at=now, checkin_token=new_token())
              for pk in contacts if pk not in existing_contacts]
     # A concurrent invite of the same person loses quietly (the unique constraints): still idempotent.
-    created = CampaignMember.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
-    already = len(existing_leads) + len(existing_contacts)
-    if created:
-        new_leads = [row.lead_id for row in rows if row.lead_id]
-        new_contacts = [row.contact_id for row in rows if row.contact_id]
+    # bulk_create returns every row, inserted or not: the rows that carry our fresh tokens are ours.
+    CampaignMember.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
+    tokens = [row.checkin_token for row in rows]
+    inserted: list[tuple[int | None, int | None]] = []
+    for start in range(0, len(tokens), 1000):
+        inserted += CampaignMember.objects.filter(checkin_token__in=tokens[start:start + 1000]).values_list(
+            "lead_id", "contact_id")
+    already = len(leads) + len(contacts) - len(inserted)
+    if inserted:
+        new_leads = sorted(lead_id for lead_id, _contact in inserted if lead_id)
+        new_contacts = sorted(contact_id for _lead, contact_id in inserted if contact_id)
         audit_record(object_type="campaign", object_id=campaign.pk, action=AuditEvent.Kind.UPDATE,
                      actor_id=actor.pk if actor else None, object_repr=campaign.name,
-                     summary=_("邀约 %(count)s 人") % {"count": len(created)},
+                     summary=_("邀约 %(count)s 人") % {"count": len(inserted)},
                      changes={"members_invited": [None, {"leads": new_leads[:1000], "contacts": new_contacts[:1000],
-                                                         "count": len(created), "source": source}]})
-    return InviteResult(invited=len(created), already=already)
+                                                         "count": len(inserted), "source": source}]})
+    return InviteResult(invited=len(inserted), already=already)
 
 
 @transaction.atomic
@@ -731,7 +778,8 @@ class CheckIn:
 def member_check_in(*, actor: User, member_id: int | None = None, token: str | None = None,
                     campaign_id: int | None = None) -> CheckIn:
     """Check a member in (staff: by the check-in link's token or from the campaign page). Needs edit
-    on the campaign, which must be open for registration or in progress (CHECKIN_STATUSES). Invited, registered and no-show members become checked in; checking in twice
+    on the campaign, which must be open for registration or in progress (CHECKIN_STATUSES). Invited,
+    registered and no-show members become checked in; checking in twice
     changes nothing."""
     members = CampaignMember.objects.select_related("campaign")
     if token is not None:
