@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.utils import translation
-from django.utils.translation import gettext as _
 
 from l2c.kernel import request_context
 
@@ -68,27 +67,31 @@ class UserLanguageMiddleware:
         return self.get_response(request)
 
 
-class NulRejectingMiddleware:
-    """Pages refuse a NUL character in the query string or a form field with a 400 before any view
-    runs: PostgreSQL cannot store or compare NUL in text, and no page has a use for it. (The API
-    has its own parser answering 422 with the field.)"""
+class NulStrippingMiddleware:
+    """Pages never see a NUL character: it is dropped from the query string and from form fields
+    before any view runs. PostgreSQL cannot store or compare NUL in text, no page has a use for it,
+    and a search with one answers like the search without it. (The API refuses it with a 422 naming
+    the field.)"""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if not request.path.startswith("/api/") and self._has_nul(request):
-            return HttpResponse(_("请求中含有不允许的 NUL 字符。"), status=400,
-                                content_type="text/plain; charset=utf-8")
+        if not request.path.startswith("/api/"):
+            if "\x00" in request.META.get("QUERY_STRING", "") or "%00" in request.META.get("QUERY_STRING", ""):
+                request.GET = _without_nul(request.GET)
+            is_form = request.method == "POST" and request.content_type in (
+                "application/x-www-form-urlencoded", "multipart/form-data")
+            if is_form and any("\x00" in key or any(isinstance(value, str) and "\x00" in value for value in values)
+                               for key, values in request.POST.lists()):
+                request.POST = _without_nul(request.POST)
         return self.get_response(request)
 
-    @staticmethod
-    def _has_nul(request: HttpRequest) -> bool:
-        if "\x00" in request.path or any("\x00" in key or any("\x00" in value for value in values)
-                                         for key, values in request.GET.lists()):
-            return True
-        content_type = request.content_type or ""
-        if request.method == "POST" and content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-            return any("\x00" in key or any(isinstance(value, str) and "\x00" in value for value in values)
-                       for key, values in request.POST.lists())
-        return False
+
+def _without_nul(data: QueryDict) -> QueryDict:
+    cleaned = QueryDict(mutable=True, encoding=data.encoding)
+    for key, values in data.lists():
+        cleaned.setlist(key.replace("\x00", ""), [value.replace("\x00", "") if isinstance(value, str) else value
+                                                 for value in values])
+    cleaned._mutable = False
+    return cleaned

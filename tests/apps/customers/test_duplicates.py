@@ -279,7 +279,7 @@ def test_only_an_administrator_reads_and_changes_rules(org, api_client_for):
     assert denied_read.status_code == denied_write.status_code == 403
     assert DuplicateRule.objects.get(pk=rule.pk).threshold == 90
     assert [r["key"] for r in listed.json()] == ["credit_code", "phone", "name_close", "name_similar", "phone",
-                                                 "email"]
+                                                 "email", "phone", "email", "company_close"]  # then the lead rules
 
 
 def test_an_administrator_tunes_a_rule_and_the_next_check_follows(org, api_client_for):

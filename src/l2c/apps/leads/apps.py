@@ -55,6 +55,11 @@ class LeadsConfig(AppConfig):
 
         register_duplicate_control()
         register_leads()
+        # A merge of accounts or contacts re-points a converted lead's links (and undo moves them back).
+        from l2c.apps.customers import merge
+
+        merge.register_relation("account", "leads.Lead", "converted_account")
+        merge.register_relation("contact", "leads.Lead", "converted_contact")
         # Campaigns (marketing, below us): lead counts for ROI; the campaign member importer.
         from l2c.apps.marketing.roi import register_source
 

@@ -52,3 +52,8 @@ class MarketingConfig(AppConfig):
         won_listen(campaigns_won)
         won_revoked_listen(campaigns_won_revoked)
         register_campaigns()
+        # A merge of accounts or contacts re-points these rows (and undo moves them back).
+        from l2c.apps.customers import merge
+
+        merge.register_relation("account", "marketing.CampaignAttribution", "account")
+        merge.register_relation("contact", "marketing.CampaignMember", "contact", unique_with=("campaign",))
