@@ -318,12 +318,35 @@ def demo_load(*, stdout: Any = None) -> None:
         lead_pools_demo(users=users, departments=departments, anchor=anchor)
         campaigns = campaigns_demo(users=users, anchor=anchor, accounts=accounts, contacts=contacts)
         _say(stdout, f"  {len(campaigns)} campaigns")
+        _campaign_orders(anchor=anchor, users=users)
         notice_ids = list(TenderNotice.objects.order_by("-published_on", "-id").values_list("pk", flat=True)[:3])
         lead_counts = leads_demo(users=users, anchor=anchor, accounts=accounts,
                                  campaign_ids=[campaign.pk for campaign in campaigns[1:]],
                                  tender_notice_ids=notice_ids)
         _say(stdout, "  leads: " + ", ".join(f"{count} {kind}" for kind, count in lead_counts.items()))
     _say(stdout, f"Demo company loaded in {time.perf_counter() - started:.1f} s.")
+
+
+def _campaign_orders(*, anchor: dt.datetime, users: dict[str, User]) -> int:
+    """Orders placed after a campaign by accounts whose contacts checked in: recorded like a rep
+    does (their account's owner), they are attributed to the campaigns after commit, so the ROI
+    report shows won revenue."""
+    from l2c.apps.customers.rfm import transaction_create
+    from l2c.apps.marketing.models import CampaignMember
+
+    members = (CampaignMember.objects.filter(status="checked_in", contact__account__owner__isnull=False)
+               .select_related("contact__account").order_by("pk"))
+    done: set[int] = set()
+    for member in members:
+        account = member.contact.account
+        if account.pk in done or len(done) >= 8 or member.checked_in_at is None:
+            continue
+        day = min(timezone.localtime(member.checked_in_at).date() + dt.timedelta(days=10), anchor.date())
+        transaction_create(actor=account.owner, account_id=account.pk, data={
+            "occurred_on": day, "amount": str(80_000 + 15_000 * len(done)), "currency": "CNY",
+            "reference": f"CAMPAIGN-ORDER-{member.pk}", "note": "活动后签约"})
+        done.add(account.pk)
+    return len(done)
 
 
 def demo_load_if_empty(*, stdout: Any = None) -> bool:

@@ -40,6 +40,43 @@ def _person(rng: random.Random, index: int) -> dict[str, Any]:
     }
 
 
+ICP_RULES = [  # the demo company's ideal customer profile (属性评分)
+    {"name": "软件与制造业", "field": "industry", "op": "in", "value": ["I", "C"], "points": 30},
+    {"name": "中大型企业", "field": "size", "op": "in", "value": ["medium", "large", "enterprise"], "points": 25},
+    {"name": "决策层职务", "field": "title", "op": "contains", "value": "总", "points": 15},
+    {"name": "留有邮箱", "field": "email", "op": "is_not_empty", "value": "", "points": 10},
+    {"name": "重点区域", "field": "province", "op": "in", "value": ["上海", "江苏", "浙江", "北京", "广东"],
+     "points": 10},
+]
+BEHAVIOUR = ["website_visit", "website_visit", "page_view", "page_view", "email_open", "email_click", "form_fill",
+             "content_download", "demo_request"]
+
+
+def _ideal_customer_profile(admin: User) -> None:
+    from .scoring import attribute_rule_create
+
+    for position, rule in enumerate(ICP_RULES):
+        attribute_rule_create(actor=admin, data={**rule, "position": position})
+
+
+def _behaviour(rng: random.Random, actor: User, leads: Sequence[Lead], anchor: dt.datetime) -> int:
+    """Website, e-mail and content events for two leads in three over the last 60 days, ingested like
+    the events API does (idempotent ids; the leads are rescored)."""
+    from .scoring import lead_events_ingest
+
+    events = []
+    for lead in leads:
+        if rng.random() < 0.34:
+            continue
+        for number in range(rng.randint(1, 8)):
+            when = anchor - dt.timedelta(days=rng.randint(0, 60), minutes=rng.randint(0, 600))
+            events.append({"event_id": f"demo-{lead.pk}-{number}", "lead_id": lead.pk, "kind": rng.choice(BEHAVIOUR),
+                           "occurred_at": when, "properties": {}})
+    for start in range(0, len(events), 1000):
+        lead_events_ingest(actor=actor, events=events[start:start + 1000], now=anchor)
+    return len(events)
+
+
 def leads_demo(*, users: dict[str, User], anchor: dt.datetime, accounts: Sequence[Any] = (),
                campaign_ids: Sequence[int] = (), tender_notice_ids: Sequence[int] = ()) -> dict[str, int]:
     """Create the demo leads; returns counts by how they came in. Converted leads join existing
@@ -48,6 +85,7 @@ def leads_demo(*, users: dict[str, User], anchor: dt.datetime, accounts: Sequenc
     rng = random.Random(20261127)  # noqa: S311 - demo data, not secrets
     reps = [users[name] for name in ("rep1", "rep2", "rep3") if name in users]
     marketing = users["marketing"]
+    _ideal_customer_profile(users["admin"])
     counts = {"owned": 0, "captured": 0, "qualified": 0, "converted": 0, "disqualified": 0}
     created: list[Lead] = []
     for index in range(1, 121):
@@ -96,6 +134,8 @@ def leads_demo(*, users: dict[str, User], anchor: dt.datetime, accounts: Sequenc
                                                                      "company": target.name})
             conversion.lead_convert(actor=owner, lead_id=lead.pk, account_id=target.pk, confirm_duplicates=True)
             counts["converted"] += 1
+    counts["events"] = _behaviour(rng, marketing, [lead for lead in created if lead.status != LeadStatus.CONVERTED],
+                                  anchor)
     # Spread creation times over the last 90 days, so lists, ages and reclaim deadlines look lived-in.
     for lead in created:
         days = rng.randint(0, 90)
