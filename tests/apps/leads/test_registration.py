@@ -134,8 +134,15 @@ def test_xss_payloads_are_rendered_escaped(org, campaign, field):
 
 
 def test_control_characters_are_refused(campaign):
-    response = _submit(Client(), campaign, name="张\x00伟")
+    response = _submit(Client(), campaign, name="张\x1b伟")
     assert response.status_code == 400 and _counts() == (0, 0)
+
+
+def test_nul_characters_are_dropped_before_the_page_sees_them(campaign):
+    from l2c.apps.leads.models import Lead
+
+    assert _submit(Client(), campaign, name="张\x00伟").status_code == 302  # the pages' NUL middleware
+    assert list(Lead.objects.values_list("name", flat=True)) == ["张伟"]
 
 
 @override_settings(L2C_REGISTRATION_RATE_PER_IP=3, L2C_REGISTRATION_RATE_WINDOW_SECONDS=600)
