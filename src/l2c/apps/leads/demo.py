@@ -99,7 +99,7 @@ def leads_demo(*, users: dict[str, User], anchor: dt.datetime, accounts: Sequenc
             created.append(result.lead)
             counts["captured"] += 1
         else:
-            owner = reps[index % len(reps)]
+            owner = reps[counts["owned"] % len(reps)]  # every rep gets a share
             created.append(services.lead_create(actor=owner, data={**data, "confirm_duplicates": True}))
             counts["owned"] += 1
     for notice_id in list(tender_notice_ids)[:3]:
