@@ -74,7 +74,7 @@ class AttributeRule(models.Model):
 
     name = models.CharField(_("名称"), max_length=100)
     field = models.CharField(_("字段"), max_length=60)
-    op = models.CharField(_("比较"), max_length=10)
+    op = models.CharField(_("比较"), max_length=20)  # the longest op is "is_not_empty"
     value = models.JSONField(_("值"), default=str, blank=True)
     points = models.SmallIntegerField(_("分值"))
     is_active = models.BooleanField(_("启用"), default=True)
