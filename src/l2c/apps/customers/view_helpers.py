@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy
 
 from l2c.api.pagination import IdStream, Page, keyset_page
 from l2c.apps.activity import selectors as activity_selectors
-from l2c.apps.activity.custom_fields import definitions
+from l2c.apps.activity.custom_fields import clean_custom_values, definitions
 from l2c.apps.activity.models import AuditEvent, CustomField, FollowUp
 from l2c.apps.identity.models import Department, User
 from l2c.kernel.errors import DomainError, DuplicateFound, NotFound, PermissionDenied, ValidationFailed
@@ -51,6 +51,28 @@ def domain_errors(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
             raise DjangoPermissionDenied(error.detail) from None
 
     return wrapper
+
+
+def inline_validation(request: HttpRequest, object_type: str, spec: Mapping[str, Any]) -> HttpResponse:
+    """The error snippet of one field (htmx, on change), from the same cleaners the services use."""
+    name = request.GET.get("field") or ""
+    errors: list[str] = []
+    if name in spec:
+        try:
+            spec[name](request.POST.get(name))
+        except ValueError as error:
+            errors.append(str(error))
+    elif name.startswith("custom_"):
+        key = name.removeprefix("custom_")
+        fields = [field for field in definitions(object_type) if field.key == key]
+        if fields:
+            raw: Any = (request.POST.getlist(name) if fields[0].kind == CustomField.Kind.MULTI_CHOICE
+                        else request.POST.get(name))
+            try:
+                clean_custom_values(object_type, {key: raw}, partial=True, fields=fields)
+            except ValidationFailed as failure:
+                errors.extend(human_message(error) for error in failure.errors)
+    return render(request, "customers/_inline_errors.html", {"errors": errors})
 
 
 def optional_url(name: str, *args: Any) -> str | None:

@@ -7,7 +7,7 @@ version conflicts → errors on the form. A denied or invalid request changes no
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from l2c.apps.activity import services as activity_services
-from l2c.apps.activity.custom_fields import clean_custom_values, definitions
+from l2c.apps.activity.custom_fields import definitions
 from l2c.apps.activity.models import CustomField
 from l2c.apps.identity import access
 from l2c.apps.identity.models import Share, User
@@ -46,7 +46,6 @@ from .forms import (
     active_users,
     apply_errors,
     assignable_users,
-    human_message,
     tag_names,
 )
 from .models import Account, AccountLevel, AccountStatus, Contact, Industry, RiskSeverity
@@ -67,6 +66,7 @@ from .view_helpers import (
     duplicates_context,
     error_text,
     field_rows,
+    inline_validation,
     int_or_none,
     optional_url,
     page_urls,
@@ -401,38 +401,16 @@ def account_team(request: HttpRequest, account_id: int) -> HttpResponse:
     return redirect(target)
 
 
-def _inline_validation(request: HttpRequest, object_type: str, spec: Mapping[str, Any]) -> HttpResponse:
-    """The error snippet of one field (htmx, on change), from the same cleaners the services use."""
-    name = request.GET.get("field") or ""
-    errors: list[str] = []
-    if name in spec:
-        try:
-            spec[name](request.POST.get(name))
-        except ValueError as error:
-            errors.append(str(error))
-    elif name.startswith("custom_"):
-        key = name.removeprefix("custom_")
-        fields = [field for field in definitions(object_type) if field.key == key]
-        if fields:
-            raw: Any = (request.POST.getlist(name) if fields[0].kind == CustomField.Kind.MULTI_CHOICE
-                        else request.POST.get(name))
-            try:
-                clean_custom_values(object_type, {key: raw}, partial=True, fields=fields)
-            except ValidationFailed as failure:
-                errors.extend(human_message(error) for error in failure.errors)
-    return render(request, "customers/_inline_errors.html", {"errors": errors})
-
-
 @login_required
 @require_POST
 def account_validate(request: HttpRequest) -> HttpResponse:
-    return _inline_validation(request, "account", ACCOUNT_FIELDS)
+    return inline_validation(request, "account", ACCOUNT_FIELDS)
 
 
 @login_required
 @require_POST
 def contact_validate(request: HttpRequest) -> HttpResponse:
-    return _inline_validation(request, "contact", CONTACT_FIELDS)
+    return inline_validation(request, "contact", CONTACT_FIELDS)
 
 
 # --- contacts -------------------------------------------------------------------------------------

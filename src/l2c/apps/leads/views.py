@@ -20,8 +20,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from l2c.apps.activity.custom_fields import clean_custom_values, definitions
-from l2c.apps.activity.models import CustomField
 from l2c.apps.customers.forms import STALE_MESSAGE, apply_errors, assignable_users, human_message
 from l2c.apps.customers.models import CompanySize, Industry
 from l2c.apps.customers.view_helpers import (
@@ -30,6 +28,7 @@ from l2c.apps.customers.view_helpers import (
     back,
     domain_errors,
     error_text,
+    inline_validation,
     int_or_none,
     optional_url,
     page_urls,
@@ -247,25 +246,7 @@ def lead_edit(request: HttpRequest, lead_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def lead_validate(request: HttpRequest) -> HttpResponse:
-    """The error snippet of one field (htmx, on change), from the same cleaners the services use."""
-    name = request.GET.get("field") or ""
-    errors: list[str] = []
-    if name in LEAD_FIELDS:
-        try:
-            LEAD_FIELDS[name](request.POST.get(name))
-        except ValueError as error:
-            errors.append(str(error))
-    elif name.startswith("custom_"):
-        key = name.removeprefix("custom_")
-        fields = [field for field in definitions("lead") if field.key == key]
-        if fields:
-            raw: Any = (request.POST.getlist(name) if fields[0].kind == CustomField.Kind.MULTI_CHOICE
-                        else request.POST.get(name))
-            try:
-                clean_custom_values("lead", {key: raw}, partial=True, fields=fields)
-            except ValidationFailed as failure:
-                errors.extend(human_message(error) for error in failure.errors)
-    return render(request, "customers/_inline_errors.html", {"errors": errors})
+    return inline_validation(request, "lead", LEAD_FIELDS)
 
 
 # --- status, delete -------------------------------------------------------------------------------
