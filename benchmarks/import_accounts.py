@@ -6,8 +6,8 @@ calling the commit service directly, not through the worker). The baseline, meas
 run on a fresh table, is Django `bulk_create` of the same N Account rows from already-parsed dicts.
 
 Targets (QUALITY.md): ≤ 90 s on SQLite / ≤ 60 s on PostgreSQL for 1,000,000 rows (scaled
-linearly for smaller N) and import speed ≥ 3× `bulk_create`, i.e. ratio = bulk_create seconds /
-import seconds ≥ 3.
+linearly for smaller N); import speed ≥ 3× `bulk_create`, i.e. ratio = bulk_create seconds /
+import seconds ≥ 3; the first chunk's errors known ≤ 2 s after the dry run starts (`first_report_seconds`).
 
     .venv/bin/python benchmarks/import_accounts.py [--n 1000000]
 """
@@ -27,6 +27,7 @@ from _common import SEED, AccountFaker, arguments, bench_database, emit, log, ma
 
 TARGET_SECONDS_PER_MILLION = {"sqlite": 90.0, "postgresql": 60.0}
 TARGET_RATIO = 3.0
+TARGET_FIRST_REPORT_SECONDS = 2.0
 # Column header (as on the account import template) → field; choices are written as their labels.
 COLUMNS: list[tuple[str, str]] = [
     ("客户名称", "name"), ("简称", "short_name"), ("统一社会信用代码", "credit_code"), ("行业", "industry"),
@@ -176,6 +177,21 @@ def bulk_create_baseline(parsed: list[dict[str, Any]], owner: Any) -> float:
     return time.perf_counter() - started
 
 
+def first_report_seconds(import_id: int, actor: Any) -> float:
+    """Seconds until the dry run knows the first chunk's errors and warnings (what an error report
+    streams first), from the stored upload: the file is opened and its first chunk validated."""
+    from l2c.apps.activity import imports
+    from l2c.apps.activity.models import ImportJob
+
+    started = time.perf_counter()
+    job = ImportJob.objects.get(pk=import_id)
+    chunks = imports.validated_chunks(spec=imports.spec_for(job.object_type), job=job, actor=actor,
+                                      mapping=job.mapping)
+    next(chunks)
+    chunks.close()
+    return time.perf_counter() - started
+
+
 def run(n: int, content: bytes, parsed: list[dict[str, Any]], service: ImportService,
         target_seconds: float) -> dict[str, Any]:
     from l2c.apps.customers.models import Account
@@ -184,11 +200,13 @@ def run(n: int, content: bytes, parsed: list[dict[str, Any]], service: ImportSer
     manager = org.managers[org.team_ids[0]]
 
     log(f"baseline: bulk_create of {n:,} parsed rows")
+    cpu = time.process_time()
     baseline = bulk_create_baseline(parsed, manager)
+    baseline_cpu = time.process_time() - cpu
     created = Account.objects.count()
     if created != n:
         raise RuntimeError(f"bulk_create made {created} rows, expected {n}")
-    log(f"baseline {baseline:.2f}s ({n / baseline:,.0f} rows/s)")
+    log(f"baseline {baseline:.2f}s (CPU {baseline_cpu:.2f}s, {n / baseline:,.0f} rows/s)")
     del parsed
     fresh_accounts_table()
 
@@ -198,16 +216,18 @@ def run(n: int, content: bytes, parsed: list[dict[str, Any]], service: ImportSer
     unmapped = [header for header, _ in COLUMNS if header not in job.mapping]
     if unmapped:
         raise RuntimeError(f"the importer did not map the columns {unmapped}")
-    log(f"upload {upload:.2f}s; validating (dry run)")
-    started = time.perf_counter()
+    first_report = first_report_seconds(job.pk, manager)
+    log(f"upload {upload:.2f}s; first chunk's report after {first_report:.2f}s; validating (dry run)")
+    started, cpu = time.perf_counter(), time.process_time()
     job = service.validate(actor=manager, import_id=job.pk)
-    validate = time.perf_counter() - started
-    log(f"validate {validate:.2f}s: {job.valid_rows:,} valid, {job.error_count:,} errors; committing")
-    started = time.perf_counter()
+    validate, validate_cpu = time.perf_counter() - started, time.process_time() - cpu
+    log(f"validate {validate:.2f}s (CPU {validate_cpu:.2f}s): {job.valid_rows:,} valid, {job.error_count:,} errors; "
+        f"committing")
+    started, cpu = time.perf_counter(), time.process_time()
     job = service.commit(actor=manager, import_id=job.pk)
     service.run_commit_task(job.job_run_id)
-    commit = time.perf_counter() - started
-    log(f"commit {commit:.2f}s")
+    commit, commit_cpu = time.perf_counter() - started, time.process_time() - cpu
+    log(f"commit {commit:.2f}s (CPU {commit_cpu:.2f}s)")
     job_id = job.pk
 
     from l2c.apps.activity.models import ImportJob
@@ -220,6 +240,7 @@ def run(n: int, content: bytes, parsed: list[dict[str, Any]], service: ImportSer
         "all_rows_imported": imported == n,
         "no_errors": job_row.error_count == 0,
         "time": seconds <= target_seconds,
+        "first_report": first_report <= TARGET_FIRST_REPORT_SECONDS,
         "ratio": ratio is not None and ratio >= TARGET_RATIO,
     }
     log(f"checks: {checks}")
@@ -229,8 +250,14 @@ def run(n: int, content: bytes, parsed: list[dict[str, Any]], service: ImportSer
         "ratio": round(ratio, 3) if ratio is not None else None,
         "ok": all(checks.values()),
         "upload_seconds": round(upload, 2),
+        "first_report_seconds": round(first_report, 2),
         "validate_seconds": round(validate, 2),
+        "validate_cpu_seconds": round(validate_cpu, 2),
         "commit_seconds": round(commit, 2),
+        "commit_cpu_seconds": round(commit_cpu, 2),
+        "baseline_cpu_seconds": round(baseline_cpu, 2),
+        # The same ratio in CPU time of this process: less sensitive to other work on a shared box.
+        "cpu_ratio": round(baseline_cpu / (validate_cpu + commit_cpu), 3),
         "rows_per_second": round(n / seconds) if seconds else None,
         "bulk_create_rows_per_second": round(n / baseline) if baseline else None,
         "projected_1m_seconds": round(seconds * 1_000_000 / n, 1),

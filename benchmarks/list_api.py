@@ -8,11 +8,18 @@ the same connection.
 Targets (docs/performance.md, QUALITY.md): p50 ≤ 5 ms, p99 ≤ 20 ms, p50 ≤ 8× raw SQL, a deep
 page ≤ 1.5× page 1, name search p95 ≤ 10 ms.
 
-    .venv/bin/python benchmarks/list_api.py [--n 1000000] [--requests 200] [--searches 100]
+    .venv/bin/python benchmarks/list_api.py [--n 1000000] [--requests 200] [--searches 100] [--keep]
+    .venv/bin/python benchmarks/list_api.py --n 1000000 --reuse var/bench/list_api-<pid>.sqlite3
+
+`--reuse` times a database kept (`--keep`) by an earlier run of the same --n instead of building one
+(migrations are applied first, so a new index is built there and timed as `migrate_seconds`).
+Besides wall-clock percentiles, the CPU time of the process per request (`*_cpu_ms`) is reported:
+it is less sensitive to other work on a shared machine.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import sys
 import time
@@ -58,15 +65,17 @@ def main() -> int:
     parser.add_argument("--searches", type=int, default=100, help="timed name searches (default 100)")
     parser.add_argument("--no-analyze", dest="analyze", action="store_false",
                         help="skip SQLite's ANALYZE after loading (the product runs it after imports and daily)")
+    parser.add_argument("--reuse", metavar="SQLITE_FILE",
+                        help="time a database kept by an earlier run with the same --n instead of building one")
     args = parser.parse_args()
     result: dict[str, Any] = {"name": "list_api", "n": args.n, "unit": "ms",
                               "target": f"p50 ≤ {TARGET_P50_MS} ms, p99 ≤ {TARGET_P99_MS} ms, "
                                         f"p50 ≤ {TARGET_RATIO}× raw SQL, deep page ≤ {TARGET_DEEP_RATIO}× page 1, "
                                         f"search p95 ≤ {TARGET_SEARCH_P95_MS} ms"}
     try:
-        database = bench_database("list_api", keep=args.keep)
-        result.update(run(args.n, args.requests, args.searches, analyze=args.analyze))
-        result["database"] = database.vendor
+        vendor = reuse_database(args.reuse, result) if args.reuse else bench_database("list_api", keep=args.keep).vendor
+        result.update(run(args.n, args.requests, args.searches, analyze=args.analyze, reuse=bool(args.reuse)))
+        result["database"] = vendor
         result["machine"] = machine()
     except Exception as error:  # the one JSON line must still be printed
         import traceback
@@ -78,6 +87,44 @@ def main() -> int:
 
 
 # --- data ---------------------------------------------------------------------------------------------
+def reuse_database(path: str, result: dict[str, Any]) -> str:
+    """Point Django at a kept SQLite benchmark database and migrate it (as `bench_database` does)."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(path)
+    os.environ.pop("L2C_TESTING", None)
+    os.environ["L2C_DEBUG"] = "0"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "l2c.settings")
+    os.environ.setdefault("L2C_LOG_LEVEL", "WARNING")
+    os.environ["DATABASE_URL"] = f"sqlite:///{os.path.abspath(path)}"
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    log(f"migrating the kept database {path}")
+    started = time.perf_counter()
+    call_command("migrate", verbosity=0, interactive=False)
+    result["migrate_seconds"] = round(time.perf_counter() - started, 1)
+    result["reused"] = path
+    return "sqlite"
+
+
+def existing(n: int) -> tuple[Any, Any, list[Any]]:
+    """What `build(n)` returned, for a database it built earlier: the same users, and the same sample
+    (the seeded faker makes the same accounts again)."""
+    from l2c.apps.identity.models import User
+
+    faker = AccountFaker(SEED)
+    every = max(1, n // 2000)
+    sample = []
+    for index in range(n):
+        fake = faker.account()
+        if index % every == 0:
+            sample.append(fake)
+    manager = User.objects.get(username="manager1")  # the manager of the first region, as in build()
+    return manager, User.objects.get(username="bench_admin"), sample
+
+
 def build(n: int, *, analyze: bool = False) -> tuple[Any, Any, list[Any]]:
     """The organisation, N accounts, a little sharing and team membership. Returns
     (region manager under test, admin, a sample of generated accounts for search terms)."""
@@ -114,15 +161,18 @@ def build(n: int, *, analyze: bool = False) -> tuple[Any, Any, list[Any]]:
 
 
 # --- timing -------------------------------------------------------------------------------------------
-def time_requests(client: Any, urls: list[str], *, warmup: int = 10) -> list[float]:
-    """Seconds per request (status must be 200); the first `warmup` URLs are run untimed first."""
+def time_requests(client: Any, urls: list[str], *, warmup: int = 10, cpu: list[float] | None = None) -> list[float]:
+    """Seconds per request (status must be 200); the first `warmup` URLs are run untimed first.
+    `cpu`, when given, receives the process CPU seconds of each request."""
     for url in urls[:warmup]:
         client.get(url)
     samples = []
     for url in urls:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         response = client.get(url)
         samples.append(time.perf_counter() - started)
+        if cpu is not None:
+            cpu.append(time.process_time() - cpu_started)
         if response.status_code != 200:
             raise RuntimeError(f"GET {url} → {response.status_code}: {response.content[:300]!r}")
     return samples
@@ -170,7 +220,7 @@ def search_terms(sample: list[Any], count: int) -> list[str]:
     return terms
 
 
-def run(n: int, requests: int, searches: int, *, analyze: bool = False) -> dict[str, Any]:
+def run(n: int, requests: int, searches: int, *, analyze: bool = False, reuse: bool = False) -> dict[str, Any]:
     from django.db import connection
     from django.test import Client
 
@@ -180,7 +230,7 @@ def run(n: int, requests: int, searches: int, *, analyze: bool = False) -> dict[
     from l2c.kernel.cursor import encode_cursor
 
     started = time.perf_counter()
-    manager, admin, sample = build(n, analyze=analyze)
+    manager, admin, sample = existing(n) if reuse else build(n, analyze=analyze)
     load_seconds = time.perf_counter() - started
     _, manager_secret = api_token_create(user=manager, name="benchmark")
     _, admin_secret = api_token_create(user=admin, name="benchmark")
@@ -201,7 +251,11 @@ def run(n: int, requests: int, searches: int, *, analyze: bool = False) -> dict[
 
     with connection.execute_wrapper(count_queries):
         manager_client.get(page1_url)
-    api = summary(time_requests(manager_client, [page1_url] * requests))
+    api_cpu: list[float] = []
+    api = summary(time_requests(manager_client, [page1_url] * requests, cpu=api_cpu))
+    # The floor of any API request on this box: middleware, token check, a one-row answer.
+    me_cpu: list[float] = []
+    me = summary(time_requests(manager_client, ["/api/v1/me"] * requests, cpu=me_cpu))
 
     # 2. the same page query as raw SQL on the same connection.
     fresh_manager = User.objects.get(pk=manager.pk)
@@ -215,6 +269,14 @@ def run(n: int, requests: int, searches: int, *, analyze: bool = False) -> dict[
             cursor.fetchall()
 
     raw_times = summary(time_calls(raw, requests))
+    raw_cpu: list[float] = []
+
+    def raw_cpu_timed() -> None:
+        cpu_started = time.process_time()
+        raw()
+        raw_cpu.append(time.process_time() - cpu_started)
+
+    time_calls(raw_cpu_timed, requests, warmup=0)
     ratio = api["p50"] / raw_times["p50"] if raw_times["p50"] else None
 
     # 3. the last page of the manager's filtered list, through a cursor made for its boundary row.
@@ -249,7 +311,8 @@ def run(n: int, requests: int, searches: int, *, analyze: bool = False) -> dict[
     terms = search_terms(sample, searches)
     search_urls = ["/api/v1/accounts?" + urlencode({"q": term, "limit": 50}) for term in terms]
     log(f"timing {len(search_urls)} name searches, e.g. {terms[:6]}")
-    search_samples = time_requests(manager_client, search_urls, warmup=5)
+    search_cpu: list[float] = []
+    search_samples = time_requests(manager_client, search_urls, warmup=5, cpu=search_cpu)
     search = summary(search_samples)
     slowest = sorted(zip(search_samples, terms, strict=True), reverse=True)[:3]
 
@@ -271,6 +334,9 @@ def run(n: int, requests: int, searches: int, *, analyze: bool = False) -> dict[
         "ok": all(checks.values()),
         "p50_ms": api["p50"], "p95_ms": api["p95"], "p99_ms": api["p99"],
         "raw_sql_p50_ms": raw_times["p50"], "raw_sql_p99_ms": raw_times["p99"],
+        "p50_cpu_ms": ms(percentile(api_cpu, 0.5)), "raw_sql_p50_cpu_ms": ms(percentile(raw_cpu, 0.5)),
+        "cpu_ratio": round(percentile(api_cpu, 0.5) / max(percentile(raw_cpu, 0.5), 1e-9), 2),
+        "me_p50_ms": me["p50"], "me_p50_cpu_ms": ms(percentile(me_cpu, 0.5)),
         "queries_per_request": len(statements),
         "manager_matching_rows": visible,
         "deep_page_offset": deep_offset, "deep_page_p50_ms": deep["p50"], "deep_page_p99_ms": deep["p99"],
@@ -279,6 +345,7 @@ def run(n: int, requests: int, searches: int, *, analyze: bool = False) -> dict[
         "page_20000_offset": n - 50, "page_20000_p50_ms": admin_deep["p50"],
         "page_20000_ratio": round(admin_deep_ratio, 2) if admin_deep_ratio is not None else None,
         "search_p50_ms": search["p50"], "search_p95_ms": search["p95"], "search_p99_ms": search["p99"],
+        "search_p95_cpu_ms": ms(percentile(search_cpu, 0.95)),
         "search_slowest": [{"q": term, "ms": ms(seconds)} for seconds, term in slowest],
         "other_shapes_p50_ms": shapes,
         "checks": checks,

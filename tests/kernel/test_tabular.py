@@ -209,3 +209,44 @@ def test_template_xlsx_formats_columns_as_text():
     sheet = load_workbook(io.BytesIO(buffer.getvalue())).active
     assert sheet.column_dimensions["A"].number_format == "@"
     assert sheet["A2"].value == "010"
+
+
+@pytest.mark.parametrize(("content", "encoding"), [
+    ("名称,电话\r\n甲\x07公司,1\r\n".encode(), "utf-8"),
+    ("名称,电话\r\n甲\x1b公司,1\r\n".encode("gbk"), "gbk"),
+    (codecs.BOM_UTF8 + "名称,电话\r\n甲\x00公司,1\r\n".encode(), "utf-8-sig"),
+], ids=["utf-8", "gbk", "utf-8-bom"])
+def test_control_characters_make_a_file_not_csv_in_every_encoding(content, encoding):
+    with pytest.raises(TabularError) as error:
+        open_table(content, "csv")
+    assert error.value.code == "not_csv"
+
+
+def test_the_delimiter_comes_from_the_first_non_blank_line():
+    table = open_table("\r\n\r\n名称;电话\r\n北京星河;010-62345678\r\n".encode(), "csv")
+
+    assert (table.headers, table.delimiter) == (("名称", "电话"), ";")
+    assert list(table.rows()) == [(1, ["北京星河", "010-62345678"])]
+
+
+def test_a_verified_file_with_a_byte_order_mark_is_not_decoded_whole_again():
+    # Bytes that passed open_table at upload are re-opened without decoding them all; were they
+    # damaged after all, reading stops with the same error where the damage is.
+    good = codecs.BOM_UTF8 + (HEADER_AND_ROWS + "北京星河科技有限公司,,010-62345678\r\n" * 5000).encode()
+    damaged = good + b"\xff\xfe,2\r\n"  # beyond the first blocks the header is read from
+    with pytest.raises(TabularError):
+        open_table(damaged, "csv")
+
+    table = open_table(damaged, "csv", verified=True)
+
+    assert table.headers == ("客户名称", "统一社会信用代码", "电话")
+    with pytest.raises(TabularError) as error:
+        list(table.rows())
+    assert error.value.code == "not_csv"
+    assert len(list(open_table(good, "csv", verified=True).rows())) == 5001
+
+
+def test_an_apostrophe_added_on_export_is_removed_only_before_a_formula_character():
+    table = open_table("名称,备注\r\n'=SUM(A1),'普通\r\n".encode(), "csv")
+
+    assert list(table.rows()) == [(1, ["=SUM(A1)", "'普通"])]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -13,6 +12,7 @@ from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
 
+from l2c.db.prepared import ID_LIST_SQL, id_list_param
 from l2c.kernel.cursor import Direction, decode_cursor, encode_cursor
 from l2c.kernel.errors import FieldError, ValidationFailed
 
@@ -85,14 +85,14 @@ def _value(row: Any, name: str) -> Any:
     return getattr(row, name)
 
 
-def id_list_q(ids: list[int]) -> Q:
-    """pk IN (ids) as ONE parameter (a JSON array): binding thousands of values one by one costs
+def id_list_q(ids: list[int], field: str = "pk") -> Q:
+    """`field` IN (ids) as ONE parameter (a JSON array): binding thousands of values one by one costs
     more Python time than the whole query, and SQLite limits a statement to 32,766 parameters."""
-    if connection.vendor == "sqlite":
-        return Q(pk__in=RawSQL("SELECT value FROM json_each(%s)", [json.dumps(ids)]))
-    if connection.vendor == "postgresql":
-        return Q(pk__in=RawSQL("SELECT unnest(%s::bigint[])", [ids]))
-    return Q(pk__in=ids)
+    if connection.vendor in ID_LIST_SQL:
+        sql = ID_LIST_SQL[connection.vendor]
+        return Q(**{f"{field}__in": RawSQL(sql, [id_list_param(ids)])})  # noqa: S611 (constant SQL)
+    return Q(**{f"{field}__in": ids})
+
 
 
 def _streamed_rows(queryset: QuerySet[Any], stream: IdStream, *, bound: int | None, descending: bool,

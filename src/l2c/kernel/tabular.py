@@ -56,6 +56,8 @@ MAX_COLUMNS = 500
 # A workbook whose parts inflate beyond this is refused (zip bomb); real sheets compress ~5-20x.
 DEFAULT_MAX_UNCOMPRESSED = 2 * 1024 * 1024 * 1024
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# Every byte but the control characters of _CONTROL: deleting them leaves those (one fast pass).
+_NOT_CONTROL_BYTES = bytes(byte for byte in range(256) if not _CONTROL.match(chr(byte)))
 _XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _SNIFF_DELIMITERS = (",", "\t", ";")
 
@@ -143,8 +145,10 @@ def _check_xlsx(content: bytes, max_uncompressed: int) -> None:
         raise TabularError("too_large", "The workbook is too large once uncompressed.")
 
 
-def _decode(content: bytes) -> tuple[str, str]:
-    """(text, encoding) or TabularError when the bytes are not text in a supported encoding."""
+def _encoding(content: bytes, *, verified: bool = False) -> str:
+    """The encoding of CSV bytes, or TabularError when they are not text in a supported one.
+    `verified`: these bytes passed this check before (a stored upload), so a BOM, which names the
+    encoding, is enough; otherwise the whole content is decoded."""
     if content.startswith(codecs.BOM_UTF8):
         candidates = ["utf-8-sig"]
     elif content.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -153,15 +157,27 @@ def _decode(content: bytes) -> tuple[str, str]:
         if content.startswith(b"PK\x03\x04"):
             raise TabularError("not_csv", "The file is named .csv but is a zip file (an .xlsx workbook?).")
         candidates = ["utf-8", "gb18030"]
+    if verified and len(candidates) == 1:
+        return candidates[0]
+    if candidates != ["utf-16"] and content.translate(None, _NOT_CONTROL_BYTES):
+        # In UTF-8 and GB18030 a byte below 0x20 is always that ASCII character (every byte of a
+        # multi-byte sequence is 0x30 or above), so the bytes tell without decoding.
+        raise TabularError("not_csv", "The file is not a text (CSV) file in UTF-8 or GBK.")
     for encoding in candidates:
         try:
             text = content.decode(encoding)
         except UnicodeDecodeError:
             continue
-        if _CONTROL.search(text):
+        if encoding == "utf-16" and _CONTROL.search(text):
             break
-        return text, encoding
+        return encoding
     raise TabularError("not_csv", "The file is not a text (CSV) file in UTF-8 or GBK.")
+
+
+def _first_line(content: bytes, encoding: str) -> str:
+    """The first non-blank line of the text, read lazily (a file may hold a million lines)."""
+    stream = io.TextIOWrapper(io.BytesIO(content), encoding=encoding, errors="replace", newline="")
+    return next((line for line in stream if line.strip()), "")
 
 
 def _delimiter(first_line: str) -> str:
@@ -210,10 +226,15 @@ def _csv_rows(content: bytes, encoding: str, delimiter: str) -> Iterator[tuple[i
     index = 0
     try:
         for index, row in enumerate(reader, start=1):
-            yield index, [restore_neutralised(cell) for cell in row[:MAX_COLUMNS]]
+            # Only a cell starting with an apostrophe can be a neutralised formula: most rows have none.
+            if "'" in "".join(row):
+                row = [restore_neutralised(cell) for cell in row[:MAX_COLUMNS]]
+            yield index, row[:MAX_COLUMNS]
     except csv.Error as error:
         raise TabularError("bad_csv", f"The CSV file cannot be read after record {index}: {error}.",
                            {"record": index, "reason": str(error)}) from None
+    except UnicodeDecodeError:  # only bytes not checked whole (see open_table's `verified`)
+        raise TabularError("not_csv", "The file is not a text (CSV) file in UTF-8 or GBK.") from None
 
 
 def _xlsx_rows(content: bytes) -> Iterator[tuple[int, list[str]]]:
@@ -255,8 +276,11 @@ def _headers(rows: Iterator[tuple[int, list[str]]]) -> tuple[int, tuple[str, ...
     raise TabularError("empty", "The file has no header row (it is empty).")
 
 
-def open_table(content: bytes, fmt: str, *, max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSED) -> Table:
-    """Sniff `content` as `fmt` (``csv``/``xlsx``) and read its header row."""
+def open_table(content: bytes, fmt: str, *, max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSED,
+               verified: bool = False) -> Table:
+    """Sniff `content` as `fmt` (``csv``/``xlsx``) and read its header row. `verified`: the same
+    bytes were opened before (a stored upload read again), so a CSV with a byte-order mark is not
+    decoded whole again before its first rows are read."""
     if not content:
         raise TabularError("empty", "The file is empty.")
     if fmt == "xlsx":
@@ -264,10 +288,8 @@ def open_table(content: bytes, fmt: str, *, max_uncompressed: int = DEFAULT_MAX_
         header_line, headers = _headers(_xlsx_rows(content))
         return Table(fmt="xlsx", content=content, headers=headers, header_line=header_line)
     if fmt == "csv":
-        text, encoding = _decode(content)
-        first_line = next((line for line in text.splitlines() if line.strip()), "")
-        delimiter = _delimiter(first_line)
-        del text
+        encoding = _encoding(content, verified=verified)
+        delimiter = _delimiter(_first_line(content, encoding))
         header_line, headers = _headers(_csv_rows(content, encoding, delimiter))
         return Table(fmt="csv", content=content, headers=headers, header_line=header_line,
                      encoding=encoding, delimiter=delimiter)

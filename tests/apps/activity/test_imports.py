@@ -8,7 +8,7 @@ import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import include, path
@@ -18,7 +18,7 @@ from openpyxl import Workbook
 from l2c.apps.activity import imports
 from l2c.apps.activity.import_api import router as import_router
 from l2c.apps.activity.models import AuditEvent, CustomField, ImportJob, JobRun
-from l2c.apps.customers.models import Account, Contact
+from l2c.apps.customers.models import Account, Contact, Tag
 from l2c.kernel.errors import Conflict, FieldError, PermissionDenied, ValidationFailed
 from l2c.kernel.uscc import uscc_generate
 from tests.conftest import make_account
@@ -249,6 +249,7 @@ def test_a_redelivered_run_does_not_commit_a_chunk_twice(org, django_capture_on_
 
 def test_a_failed_import_resumes_after_the_last_committed_chunk(org, django_capture_on_commit_callbacks, monkeypatch):
     monkeypatch.setattr(imports, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(imports, "COMMIT_GROUP_SECONDS", 0)  # one chunk per transaction
     manager = org["manager"]
     job = upload(manager, csv_bytes([["客户名称"], *[[f"公司{i}"] for i in range(5)]]))
     imports.import_validate(actor=manager, import_id=job.pk)
@@ -270,6 +271,52 @@ def test_a_failed_import_resumes_after_the_last_committed_chunk(org, django_capt
 
     assert sorted(Account.objects.values_list("name", flat=True)) == [f"公司{i}" for i in range(5)]
     assert (job.status, job.created_rows) == ("done", 5)
+
+
+def test_a_failure_rolls_back_the_chunks_of_its_transaction_only(org, django_capture_on_commit_callbacks,
+                                                                  monkeypatch):
+    # Chunks share a transaction while it is young: a failure in the third chunk undoes the second
+    # (same transaction) but not the first (committed before); the retry makes every row once.
+    monkeypatch.setattr(imports, "CHUNK_ROWS", 2)
+    manager = org["manager"]
+    job = upload(manager, csv_bytes([["客户名称"], *[[f"公司{i}"] for i in range(7)]]))
+    imports.import_validate(actor=manager, import_id=job.pk)
+    spec = imports.spec_for("account")
+    calls = []
+
+    def flaky_commit(actor, rows):
+        calls.append(len(rows))
+        # The first transaction closes after its first chunk, the second stays open for more.
+        monkeypatch.setattr(imports, "COMMIT_GROUP_SECONDS", 0 if len(calls) == 1 else 3600)
+        if len(calls) == 3:
+            raise RuntimeError("database went away")
+        return spec.commit_rows(actor, rows)
+
+    monkeypatch.setitem(imports._REGISTRY, "account", dataclasses.replace(spec, commit_rows=flaky_commit))
+    job = commit(manager, job, django_capture_on_commit_callbacks)
+    run = JobRun.objects.get(pk=job.job_run_id)
+    assert (job.status, job.created_rows, Account.objects.count(), run.progress) == ("failed", 2, 2, 2)
+
+    monkeypatch.setitem(imports._REGISTRY, "account", spec)
+    job = commit(manager, job, django_capture_on_commit_callbacks)
+
+    assert sorted(Account.objects.values_list("name", flat=True)) == [f"公司{i}" for i in range(7)]
+    assert (job.status, job.created_rows) == ("done", 7)
+    assert AuditEvent.objects.filter(object_type="account", action="import").count() == 7
+
+
+def test_set_based_inserts_raise_djangos_errors_and_are_logged(org):
+    tag = Tag.objects.create(name="重点")
+    columns = ["id", "name"]
+
+    with CaptureQueriesContext(connection) as queries:
+        imports.rows_insert(Tag, columns, [(tag.pk + 1, "华北"), (tag.pk + 2, "华南")])
+    with pytest.raises(IntegrityError), transaction.atomic():
+        imports.rows_insert(Tag, columns, [(tag.pk, "重复")])
+
+    assert sorted(Tag.objects.values_list("name", flat=True)) == ["华北", "华南", "重点"]
+    if connection.vendor == "sqlite":  # run on sqlite3's own cursor, yet in the query log
+        assert [query["sql"].split(" (")[0] for query in queries.captured_queries] == ['INSERT INTO "customers_tag"']
 
 
 def test_nothing_to_commit_without_valid_rows(org):

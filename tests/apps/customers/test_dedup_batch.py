@@ -99,6 +99,33 @@ def test_key_cap_skips_keys_held_by_too_many_records(org: Any) -> None:
     assert frozenset(ids["B"]) in _open_groups()
 
 
+def test_candidate_pairs_join_cores_with_deletions_and_brands_across_scripts_only(org: Any) -> None:
+    from l2c.apps.customers import duplicates
+
+    shorter = make_account(org["rep1"], "苏州恒达精密机械有限公司").pk  # core 恒达精密机械
+    longer = make_account(org["rep1"], "无锡恒达精密机械所有限公司").pk  # one insertion: its deletion is that core
+    same = make_account(org["rep3"], "杭州恒达精密机械有限公司").pk  # the same core
+    chinese = make_account(org["rep1"], "深圳星河智能科技有限公司").pk  # brand pinyin xinghe
+    other_chinese = make_account(org["rep3"], "广州星河电子商务有限公司").pk  # the same brand pinyin, another core
+    latin = make_account(org["rep1"], "Xinghe Technology Co., Ltd.").pk  # Latin brand xinghe
+    rules = duplicates.active_rules("account")
+
+    left, right = dedup_batch.candidate_pairs("account", rules)
+    capped = dedup_batch.candidate_pairs("account", rules, key_cap=2)
+
+    pairs = set(zip(left, right, strict=True))
+    assert {(shorter, longer), (shorter, same), (longer, same)} <= pairs
+    assert {(chinese, latin), (other_chinese, latin)} <= pairs
+    assert (chinese, other_chinese) not in pairs  # one script's brands never meet each other
+    assert list(left) == sorted(left)
+    # 恒达精密机械 is held as a core by two records and as a deletion by one: a group of three, over 2,
+    # so the longer name is not paired; the two equal cores still share their own deletions (达精密机械 …)
+    # by two. The brand group xinghe holds three records: over 2 too.
+    capped_pairs = set(zip(*capped, strict=True))
+    assert capped_pairs & {(shorter, longer), (shorter, same), (longer, same)} == {(shorter, same)}
+    assert capped_pairs & {(chinese, latin), (other_chinese, latin)} == set()
+
+
 def test_queue_is_visibility_filtered_with_hidden_counts(org: Any, api_client_for: Any) -> None:
     rep1, rep3 = org["rep1"], org["rep3"]
     mine = [make_account(rep1, "北京星河科技有限公司").pk, make_account(rep1, "星河科技(北京)有限公司").pk]

@@ -118,7 +118,8 @@ def test_an_edited_record_is_left_out_of_its_own_candidates(org, api_client_for)
 
     result = check(api_client_for("rep1"), {"name": account.name, "credit_code": CODE}, id=account.pk)
 
-    assert result == {"matches": [], "hidden_matches": 0, "blocking": False, "needs_confirmation": False}
+    assert result == {"matches": [], "hidden_matches": 0, "total_matches": 0, "blocking": False,
+                      "needs_confirmation": False}
 
 
 def test_an_edit_is_checked_and_rekeys_the_record(org, api_client_for):
@@ -201,6 +202,74 @@ def test_a_check_costs_a_fixed_number_of_queries(org, api_client_for, count):
 
     # token, grants, rules, candidate keys, candidate rows, visible candidates
     assert len(captured) == 6
+
+
+def test_a_check_names_the_strongest_candidates_and_counts_every_match(org, api_client_for, monkeypatch):
+    monkeypatch.setattr(duplicates, "SHOWN_LIMIT", 3)
+    owners = ["rep3", "rep1", "rep1", "rep3", "rep1"]
+    same = [make_account(org[owner], f"{city}星河智能科技有限公司")
+            for owner, city in zip(owners, ["上海", "北京", "天津", "杭州", "广州"], strict=True)]
+    near = make_account(org["rep1"], "北京星河智能科技园有限公司")  # 星河智能科技园: 92, ranked after the 100s
+
+    result = check(api_client_for("rep1"), {"name": "星河智能科技有限公司"})
+
+    # named: the strongest three (same core, 100, by id), of which rep1 sees two; counted: the rest
+    assert [(m["id"], m["rule"], m["score"]) for m in result["matches"]] == [
+        (same[1].pk, "name_close", 100), (same[2].pk, "name_close", 100)]
+    assert (result["total_matches"], result["hidden_matches"]) == (6, 2)  # rep3's two, named or not
+    assert (result["blocking"], result["needs_confirmation"]) == (False, True)
+    assert near.pk not in [m["id"] for m in result["matches"]]
+    as_admin = check(api_client_for("admin"), {"name": "星河智能科技有限公司"})  # sees all: no filter to apply
+    assert [m["id"] for m in as_admin["matches"]] == [account.pk for account in same[:3]]
+    assert (as_admin["total_matches"], as_admin["hidden_matches"]) == (6, 0)
+
+
+def test_candidates_sharing_the_core_are_scored_by_every_rule_the_probe_can_use(org):
+    first = make_account(org["rep1"], "北京星河智能科技有限公司", phone="010-62345678")
+    second = make_account(org["rep1"], "上海星河智能科技有限公司", phone="021-55556666")
+
+    by_name = duplicates.duplicates_find(actor=org["rep1"], object_type="account",
+                                         values={"name": "星河智能科技有限公司"})
+    by_name_and_phone = duplicates.duplicates_find(actor=org["rep1"], object_type="account",
+                                                   values={"name": "星河智能科技", "phone": "+86 10 6234 5678"})
+
+    assert [(c.match.record_id, c.match.rule.key, [r.code for r in c.match.reasons]) for c in by_name.candidates] == [
+        (first.pk, "name_close", ["name_similar"]), (second.pk, "name_close", ["name_similar"])]
+    assert [(c.match.record_id, [r.code for r in c.match.reasons]) for c in by_name_and_phone.candidates] == [
+        (first.pk, ["name_similar", "phone_equal"]), (second.pk, ["name_similar"])]
+    assert dict(by_name.candidates[0].match.reasons[0].values) == {
+        "score": "100", "probe": "星河智能科技", "candidate": "星河智能科技"}
+
+
+def test_a_hidden_pooled_duplicate_beyond_the_named_ones_is_still_claimable(org, api_client_for, monkeypatch):
+    from tests.apps.customers.test_pool_api import _pool, _pooled
+
+    monkeypatch.setattr(duplicates, "SHOWN_LIMIT", 1)
+    make_account(org["rep3"], "杭州撞单公海有限公司")
+    pool = _pool(org)
+    pooled = _pooled(org, pool, "北京撞单公海有限公司")
+
+    response = post(api_client_for("rep1"), {"name": "撞单公海有限公司"})
+
+    assert response.status_code == 409 and response.json()["hidden_duplicates"] == 2
+    assert [item["id"] for item in response.json()["claimable_duplicates"]] == [pooled.pk]
+
+
+@pytest.mark.parametrize("count", [2, 8])
+def test_a_check_with_more_matches_than_it_names_costs_a_fixed_number_of_queries(org, api_client_for,
+                                                                                 monkeypatch, count):
+    monkeypatch.setattr(duplicates, "SHOWN_LIMIT", 1)
+    for index in range(count):
+        make_account(org["rep1" if index % 2 else "rep3"], f"北京星河智能科技{index}有限公司")
+    client = api_client_for("manager")
+    client.get("/api/v1/me")
+
+    with CaptureQueriesContext(connection) as captured:
+        result = check(client, {"name": "北京星河智能科技1有限公司"})
+
+    assert result["total_matches"] == count
+    # token, grants, rules, candidate keys, candidate profiles, named candidates, counted candidates
+    assert len(captured) == 7
 
 
 def test_rules_reset_restores_the_defaults(db):

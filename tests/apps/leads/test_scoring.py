@@ -111,12 +111,55 @@ def test_config_changes_through_services_apply_at_once(org: Any) -> None:
     assert lead.behaviour_score == 50
 
 
-def test_lead_rescore_uses_no_configuration_query_once_cached(org: Any) -> None:
+def test_lead_rescore_query_budget(org: Any) -> None:
+    # Once the configuration is cached (the model too: in-process, no loading), one lead costs one
+    # SELECT (fields, digest, fingerprint, stored score) and one UPDATE — none when nothing changed.
     lead = make_lead(org["rep1"], industry="I")
+    industry_rule()
     scoring.lead_rescore(lead=lead, as_of=AS_OF)
+    add_event(lead, "form_fill", 1)
+    scoring.lead_rescore(lead=lead, as_of=AS_OF)  # rebuilds the stale digest (its own queries)
     with CaptureQueriesContext(connection) as queries:
-        scoring.lead_rescore(lead=lead, as_of=AS_OF)
-    assert len(queries) == 2  # the read with the behaviour aggregates, the UPDATE
+        scoring.lead_rescore(lead=lead, as_of=AS_OF + dt.timedelta(days=3))  # decay: the score changes
+    assert [query["sql"].split()[0] for query in queries] == ["SELECT", "UPDATE"]
+    changed_at = Lead.objects.get(pk=lead.pk).scored_at
+    assert changed_at == AS_OF + dt.timedelta(days=3)
+    with CaptureQueriesContext(connection) as queries:
+        scoring.lead_rescore(lead=lead, as_of=AS_OF + dt.timedelta(days=3, seconds=1))
+    assert [query["sql"].split()[0] for query in queries] == ["SELECT"]  # unchanged: nothing written
+    assert lead.scored_at == changed_at == Lead.objects.get(pk=lead.pk).scored_at
+    assert lead.score_explanation == Lead.objects.get(pk=lead.pk).score_explanation
+
+
+def test_lead_rescore_loads_the_model_once(org: Any, monkeypatch: Any) -> None:
+    # The configuration (with the active model) is read once per CONFIG_TTL_SECONDS per process.
+    loads = []
+    real = scoring._load_config
+    monkeypatch.setattr(scoring, "_load_config", lambda: loads.append(1) or real())
+    lead = make_lead(org["rep1"], industry="I")
+    for days in range(5):
+        scoring.lead_rescore(lead=lead, as_of=AS_OF + dt.timedelta(days=days))
+    assert len(loads) == 1
+
+
+def test_bulk_rescore_writes_only_changed_rows(org: Any) -> None:
+    industry_rule()
+    leads = [make_lead(org["rep1"], name=f"线索{index}", industry="I" if index % 2 else "C") for index in range(4)]
+    add_event(leads[0], "form_fill", 11)  # behaviour 15.5 → 16, a day later 15.2 → 15
+    stats: dict[str, int] = {}
+    assert scoring.leads_rescore(as_of=AS_OF, stats=stats) == 4
+    assert stats == {"scored": 4, "written": 4}  # never scored before
+    first = {row["pk"]: row for row in Lead.objects.values("pk", *scoring.SCORE_FIELDS)}
+    scoring.leads_rescore(as_of=AS_OF + dt.timedelta(days=1), stats=stats)
+    assert stats == {"scored": 4, "written": 1}  # only the lead with an event decays
+    after = {row["pk"]: row for row in Lead.objects.values("pk", *scoring.SCORE_FIELDS)}
+    assert after[leads[0].pk]["scored_at"] == AS_OF + dt.timedelta(days=1)
+    assert all(after[lead.pk] == first[lead.pk] for lead in leads[1:])
+    # A changed explanation alone (same scores) is written too.
+    Lead.objects.filter(pk=leads[1].pk).update(score_explanation={"v": 1})
+    scoring.leads_rescore(as_of=AS_OF + dt.timedelta(days=1), stats=stats)
+    assert stats["written"] == 1
+    assert Lead.objects.get(pk=leads[1].pk).score_explanation == first[leads[1].pk]["score_explanation"]
 
 
 def test_rule_validation_rejects_bad_input_and_saves_nothing(org: Any) -> None:
@@ -292,3 +335,21 @@ def test_pipelined_full_rescore_outside_a_transaction_matches_single(org: Any) -
     for lead in leads:
         scoring.lead_rescore(lead=lead, as_of=AS_OF)
     assert bulk == {row["pk"]: row for row in Lead.objects.values("pk", *scoring.SCORE_FIELDS)}
+
+
+def test_blank_characters_are_what_strip_removes() -> None:
+    assert set(scoring.BLANK_CHARACTERS) == {chr(code) for code in range(0x110000) if chr(code).isspace()}
+
+
+def test_columns_read_as_flags_keep_blankness_exact(org: Any) -> None:
+    # A column only tested for blankness is read as a flag (no text per lead): white space of any
+    # kind, leading or alone, must still count exactly as str.strip() says.
+    AttributeRule.objects.create(name="有邮箱", field="email", op="is_not_empty", value="", points=40)
+    AttributeRule.objects.create(name="没有手机", field="mobile", op="is_empty", value="", points=20)
+    config = scoring.scoring_config()
+    assert scoring._select(config, "1 = 1").flags == {"email", "mobile"}
+    values = ["", " ", "\u3000", "\u3000a", " a ", "a", "\u00a0\u2003", "x\u3000", "\t\n", "张"]
+    leads = [make_lead(org["rep1"], email=value, mobile=value) for value in values]
+    scoring.leads_rescore(as_of=AS_OF)
+    scores = dict(Lead.objects.values_list("pk", "attribute_score"))
+    assert [scores[lead.pk] for lead in leads] == [40 if value.strip() else 20 for value in values]

@@ -21,6 +21,7 @@ from l2c.engines.dedup import (
     min_shared_grams,
     name_grams,
     name_score,
+    name_scores,
     probe_keys,
     rank,
 )
@@ -214,3 +215,35 @@ def test_key_kinds_follow_the_rules():
     assert key_kinds([CREDIT, PHONE]) == {KeyKind.CREDIT_CODE, KeyKind.PHONE}
     assert key_kinds([NAME_90]) == {KeyKind.CORE, KeyKind.DELETION, KeyKind.BRAND_PINYIN, KeyKind.LATIN_BRAND}
     assert key_kinds([Rule("n", RuleKind.EXACT, RuleField.NAME, RuleAction.WARN)]) == {KeyKind.CORE}
+
+
+NAMES = ["北京星河智能科技有限公司", "星河智能科技（北京）有限公司", "星河北京智能科技有限公司",
+         "上海星河智能科技园有限公司", "星河智能有限公司", "Xinghe Technology Co., Ltd.", "Xinghe Tech Inc.",
+         "星河", "", "有限公司", "星河智能科技"]
+
+
+@pytest.mark.parametrize("probe", NAMES)
+def test_name_scores_of_many_names_equal_their_name_scores_one_by_one(probe):
+    names = [company_name(name) for name in NAMES]
+
+    assert name_scores(company_name(probe), names) == [name_score(company_name(probe), name) for name in names]
+
+
+@given(st.text(alphabet=st.sampled_from(list("星河智能科技贸易云帆网络北京有限公司()abcxyz ")), max_size=16),
+       st.lists(st.text(alphabet=st.sampled_from(list("星河智能科技贸易云帆网络北京有限公司()abcxyz ")), max_size=16),
+                max_size=8))
+def test_name_scores_is_name_score_vectorised(probe, others):
+    names = [company_name(name) for name in others]
+
+    assert name_scores(company_name(probe), names) == [name_score(company_name(probe), name) for name in names]
+
+
+def test_a_known_name_score_is_used_instead_of_computing_it():
+    probe = fingerprint(record_id=None, name="星河智能科技有限公司")
+    candidate = fingerprint(record_id=7, name="星河智能科技园有限公司")
+
+    computed = best_match(probe, candidate, [NAME_90, NAME_80])
+    given_score = best_match(probe, candidate, [NAME_90, NAME_80], name_score(probe.name, candidate.name))
+
+    assert computed == given_score
+    assert (computed.rule.key, computed.score) == ("name90", 92)

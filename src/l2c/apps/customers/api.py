@@ -10,7 +10,8 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
-from pydantic import TypeAdapter, create_model
+from pydantic import TypeAdapter
+from typing_extensions import TypedDict
 
 from l2c.api.concurrency import etag_for, expected_version, idempotent
 from l2c.api.pagination import DEFAULT_PAGE_SIZE, keyset_page
@@ -51,7 +52,7 @@ class AccountIn(Schema):
     registered_capital: Decimal | None = None
     founded_on: dt.date | None = None
     business_status: str = ""
-    owner_id: int | None = None
+    owner_id: RecordId | None = None
     pool_id: RecordId | None = Field(None, description="a pool of yours: the owner holds the account under its rules")
     tags: list[str] = []
     custom: dict[str, Any] = {}
@@ -125,13 +126,25 @@ class AccountOut(Schema):
 
 
 ACCOUNT_OUT_FIELDS = tuple(name for name in AccountOut.model_fields if name != "tags")
-_AccountRow = create_model(
-    "AccountRow", **{name: (field.annotation, ...) for name, field in AccountOut.model_fields.items()}
-)
-_AccountPageBody = create_model(
-    "AccountPageBody", items=(list[_AccountRow], ...), next_cursor=(str | None, ...),
-    previous_cursor=(str | None, ...), count=(int | None, None),
-)
+# The columns of a list page, resolved once: `.values()` costs a field lookup per name, and every
+# page query is a clone of this never-evaluated queryset, narrowed by the choke point and filters.
+_ACCOUNT_ROWS = Account.objects.values(*ACCOUNT_OUT_FIELDS)
+# The list body as typed dicts, serialised by pydantic-core without validating first: the rows come
+# from the ORM with its converters applied (aware datetimes, decimals, JSON), so they already have
+# the declared types, and validating 50 rows of 30 fields cost as much as serialising them. The JSON
+# is AccountPage's (each row carries "tags" after the columns).
+_AccountRow = TypedDict(
+    "_AccountRow", {**{name: AccountOut.model_fields[name].annotation for name in ACCOUNT_OUT_FIELDS},  # type: ignore[misc]
+                    "tags": list[str]})
+
+
+class _AccountPageBody(TypedDict):
+    items: list[_AccountRow]
+    next_cursor: str | None
+    previous_cursor: str | None
+    count: int | None
+
+
 _ACCOUNT_PAGE_JSON = TypeAdapter(_AccountPageBody)
 
 
@@ -144,8 +157,8 @@ class AccountPage(Schema):
 
 class AccountFilters(Schema):
     q: str | None = Field(None, max_length=100)
-    owner_id: int | None = None
-    department_id: int | None = None
+    owner_id: RecordId | None = None
+    department_id: RecordId | None = None
     pool_id: RecordId | None = Field(None, description="accounts lying in or held under this pool")
     industry: str | None = None
     province: str | None = None
@@ -231,19 +244,18 @@ def _with_etag(response: HttpResponse, version: int) -> None:
 @router.get("", response={200: AccountPage, **READ_ERRORS}, summary="List accounts the caller may see")
 def list_accounts(request: HttpRequest, filters: Query[AccountFilters]) -> Any:
     sort = filters.sort or selectors.default_sort(filters.q)
-    queryset, stream = selectors.account_page_source(user=request.user, filters=_account_filters(filters), sort=sort)
     # Rows as dicts plus one query for their tags: no model instances on the hot list path.
-    rows = queryset.values(*ACCOUNT_OUT_FIELDS)
+    rows, stream = selectors.account_page_source(user=request.user, filters=_account_filters(filters), sort=sort,
+                                                 rows=_ACCOUNT_ROWS)
     page = keyset_page(rows, sort=sort, allowed_sorts=selectors.ACCOUNT_SORTS, cursor=filters.cursor,
                        limit=filters.limit, stream=stream)
     tags = selectors.account_tag_names([row["id"] for row in page.items])
     items = [{**row, "tags": tags.get(row["id"], [])} for row in page.items]
-    body = {"items": items, "next_cursor": page.next_cursor, "previous_cursor": page.previous_cursor,
-            "count": _account_count(request, filters) if filters.with_count else None}
-    # Validated and serialised by pydantic-core in one pass; ninja's per-object getter would cost
-    # more than the whole SQL of the page. The shape is exactly the declared AccountPage.
-    return HttpResponse(_ACCOUNT_PAGE_JSON.dump_json(_ACCOUNT_PAGE_JSON.validate_python(body)),
-                        content_type="application/json")
+    body: Any = {"items": items, "next_cursor": page.next_cursor, "previous_cursor": page.previous_cursor,
+                 "count": _account_count(request, filters) if filters.with_count else None}
+    # Serialised by pydantic-core in one pass; ninja's per-object getter would cost more than the
+    # whole SQL of the page. The shape is exactly the declared AccountPage.
+    return HttpResponse(_ACCOUNT_PAGE_JSON.dump_json(body), content_type="application/json")
 
 
 def _account_count(request: HttpRequest, filters: AccountFilters) -> int:

@@ -2,7 +2,7 @@
 blocking index, scored in chunks from the stored profiles, grouped (union–find) into the review
 queue (`DuplicateGroup` / `DuplicateCandidate`), and the review actions on a group.
 
-Pairs come from one self-join of the blocking index inside the object type, in a temporary table:
+Pairs come from one ordered read of the blocking index inside the object type (no temporary table):
 two records meet when they share a key of a kind some active rule compares. A core name is joined
 as its own deletion, so a record meets those one character longer (their deletion equals its core)
 as well as those one substitution away (a shared deletion); a Chinese brand's pinyin meets the Latin
@@ -41,19 +41,17 @@ from l2c.engines import dedup
 from l2c.kernel.errors import Conflict, NotFound, PermissionDenied
 
 from . import duplicates
-from .models import DuplicateCandidate, DuplicateGroup, DuplicateGroupStatus, DuplicateKey, DuplicateProfile
+from .models import DuplicateCandidate, DuplicateGroup, DuplicateGroupStatus, DuplicateKey
 
 JOB_NAME = "customers.duplicates_batch"
 KEY_CAP = 50  # keys held by more records than this make no pairs
 SCORE_CHUNK = 20_000  # pairs scored per chunk (one profile query per 2,000 of their records)
 PRELOAD_LIMIT = 2_000_000  # records whose profiles are read at once (about 1 KB each)
-WRITE_BATCH = 2_000
 # Kinds that are joined, and how: a stored core name meets deletions; brand keys of the two scripts
 # meet each other (side 1 and 2), never their own script.
 JOINED_KINDS = (dedup.KeyKind.CREDIT_CODE, dedup.KeyKind.PHONE, dedup.KeyKind.EMAIL, dedup.KeyKind.CORE,
                 dedup.KeyKind.DELETION, dedup.KeyKind.BRAND_PINYIN, dedup.KeyKind.LATIN_BRAND,
                 dedup.KeyKind.ADDRESS)
-TEMP_TABLE = "l2c_dedup_batch_keys"
 
 
 @dataclass(frozen=True)
@@ -77,62 +75,93 @@ def _joined_kinds(rules: Sequence[dedup.Rule]) -> list[str]:
 def candidate_pairs(object_type: str, rules: Sequence[dedup.Rule], *, key_cap: int = KEY_CAP) -> tuple[array[int],
                                                                                                        array[int]]:
     """Distinct (low id, high id) record pairs sharing a joinable key, ordered; two parallel arrays
-    (16 bytes a pair) so 10 million pairs fit in 160 MB."""
-    kinds = _joined_kinds(rules)
-    left: array[int] = array("q")
-    right: array[int] = array("q")
-    if not kinds:
-        return left, right
-    key_table = DuplicateKey._meta.db_table
-    prefix = {str(kind): f"{kind}:" for kind in kinds}
-    like = " OR ".join("key LIKE %s" for _kind in kinds)
-    core = f"{dedup.KeyKind.CORE}:"
-    latin = f"{dedup.KeyKind.LATIN_BRAND}:"
-    brand = f"{dedup.KeyKind.BRAND_PINYIN}:"
-    deletion = f"{dedup.KeyKind.DELETION}:"
+    (16 bytes a pair) so 10 million pairs fit in 160 MB.
+
+    The blocking index is read once, kind by kind, in its own key order (a range scan of the
+    (object_type, key, record_id) index: no temporary table, no sort), and each run of equal keys
+    is a group. A core name joins the group of the equal deletion (`core:X` with `del:X`), so the
+    cores are held in memory (one entry per distinct core) while the deletions stream past; a
+    group counts the records of both, and makes no pairs above `key_cap`. Brand keys pair across
+    scripts only (a Latin brand with the Chinese brands of the same pinyin)."""
+    kinds = set(_joined_kinds(rules))
+    pairs: set[int] = set()  # low << 64 | high: one int a pair, unambiguous for 64-bit ids
+
+    def add(members: Sequence[int]) -> None:
+        ordered = sorted(members)
+        for index, low in enumerate(ordered):
+            for high in ordered[index + 1:]:
+                if low != high:
+                    pairs.add(low << 64 | high)
+
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {TEMP_TABLE}")
-        cursor.execute(f"CREATE TEMPORARY TABLE {TEMP_TABLE} (k VARCHAR(240) NOT NULL, record_id BIGINT NOT NULL, "
-                       f"side SMALLINT NOT NULL)")
-        try:
-            cursor.execute(
-                f"INSERT INTO {TEMP_TABLE} (k, record_id, side) SELECT "  # noqa: S608 (names from the models)
-                f"CASE WHEN key LIKE %s THEN %s || SUBSTR(key, {len(core) + 1}) "
-                f"WHEN key LIKE %s THEN 'brand:' || SUBSTR(key, {len(latin) + 1}) "
-                f"WHEN key LIKE %s THEN 'brand:' || SUBSTR(key, {len(brand) + 1}) ELSE key END, record_id, "
-                f"CASE WHEN key LIKE %s THEN 2 WHEN key LIKE %s THEN 1 ELSE 0 END "
-                f"FROM {key_table} WHERE object_type = %s AND ({like})",
-                [core + "%", deletion, latin + "%", brand + "%", latin + "%", brand + "%", object_type,
-                 *(value + "%" for value in prefix.values())])
-            cursor.execute(f"CREATE INDEX {TEMP_TABLE}_k ON {TEMP_TABLE} (k, record_id)")
-            if connection.vendor == "postgresql":
-                cursor.execute(f"ANALYZE {TEMP_TABLE}")
-            cursor.execute(
-                f"SELECT DISTINCT a.record_id, b.record_id FROM {TEMP_TABLE} a "  # noqa: S608
-                f"JOIN {TEMP_TABLE} b ON a.k = b.k AND a.record_id < b.record_id "
-                f"WHERE ((a.side = 0 AND b.side = 0) OR (a.side + b.side = 3)) "
-                f"AND a.k IN (SELECT k FROM {TEMP_TABLE} GROUP BY k HAVING COUNT(*) BETWEEN 2 AND %s) "
-                f"ORDER BY 1, 2", [key_cap])
-            while True:
-                rows = cursor.fetchmany(50_000)
-                if not rows:
-                    break
-                for low, high in rows:
-                    left.append(low)
-                    right.append(high)
-        finally:
-            cursor.execute(f"DROP TABLE IF EXISTS {TEMP_TABLE}")
-    return left, right
+        cores: dict[str, list[int]] = {}
+        if dedup.KeyKind.CORE in kinds:
+            for value, members in _key_groups(cursor, object_type, dedup.KeyKind.CORE):
+                cores[value] = members
+        if dedup.KeyKind.DELETION in kinds or cores:
+            streamed = _key_groups(cursor, object_type, dedup.KeyKind.DELETION) \
+                if dedup.KeyKind.DELETION in kinds else iter(())
+            for value, members in streamed:
+                same_core = cores.pop(value, None)
+                group = members + same_core if same_core else members
+                if 2 <= len(group) <= key_cap:
+                    add(group)
+            for members in cores.values():  # cores that are nobody's deletion
+                if 2 <= len(members) <= key_cap:
+                    add(members)
+        del cores
+        for kind in (dedup.KeyKind.CREDIT_CODE, dedup.KeyKind.PHONE, dedup.KeyKind.EMAIL, dedup.KeyKind.ADDRESS):
+            if kind in kinds:
+                for _value, members in _key_groups(cursor, object_type, kind):
+                    if 2 <= len(members) <= key_cap:
+                        add(members)
+        if dedup.KeyKind.LATIN_BRAND in kinds and dedup.KeyKind.BRAND_PINYIN in kinds:
+            latin = dict(_key_groups(cursor, object_type, dedup.KeyKind.LATIN_BRAND))
+            for value, chinese in _key_groups(cursor, object_type, dedup.KeyKind.BRAND_PINYIN):
+                latin_members = latin.get(value)
+                if latin_members and len(latin_members) + len(chinese) <= key_cap:
+                    for first in latin_members:
+                        for second in chinese:
+                            if first != second:
+                                pairs.add(min(first, second) << 64 | max(first, second))
+    mask = (1 << 64) - 1
+    ordered = sorted(pairs)
+    pairs.clear()
+    return array("q", (pair >> 64 for pair in ordered)), array("q", (pair & mask for pair in ordered))
+
+
+def _key_groups(cursor: Any, object_type: str, kind: str) -> Iterator[tuple[str, list[int]]]:
+    """(value, record ids) of each stored key of one kind, in key order: one range scan of the
+    blocking index (`kind:` up to `kind;`, the next character), fetched in batches."""
+    prefix = f"{kind}:"
+    if connection.vendor == "sqlite":  # byte order: a range of the index
+        within, parameters = "key >= %s AND key < %s", [prefix, f"{kind};"]
+    else:  # a locale's collation may not order punctuation by code point; kinds hold no % or _
+        within, parameters = "key LIKE %s", [f"{prefix}%"]
+    # Equal keys come out together whatever the collation, which is all the grouping needs.
+    cursor.execute(f"SELECT key, record_id FROM {DuplicateKey._meta.db_table} "  # noqa: S608 (names from the model)
+                   f"WHERE object_type = %s AND {within} ORDER BY key, record_id", [object_type, *parameters])
+    start = len(prefix)
+    current: str | None = None
+    members: list[int] = []
+    while rows := cursor.fetchmany(20_000):
+        for key, record_id in rows:
+            if key != current:
+                if current is not None:
+                    yield current[start:], members
+                current, members = key, [record_id]
+            else:
+                members.append(record_id)
+    if current is not None:
+        yield current[start:], members
 
 
 # --- scoring and grouping ---------------------------------------------------------------------------
 def _profiles(object_type: str, ids: Sequence[int]) -> dict[int, dedup.Fingerprint]:
-    found: dict[int, dedup.Fingerprint] = {}
-    for start in range(0, len(ids), 2000):
-        for profile in (DuplicateProfile.objects.filter(object_type=object_type, record_id__in=ids[start:start + 2000])
-                        .values(*duplicates.PROFILE_COLUMNS)):
-            found[profile["record_id"]] = duplicates._from_profile(profile)
-    return found
+    """The stored profiles of these records as fingerprints (plain SQL, one query per 2,000 ids)."""
+    columns = [column for column in duplicates.PROFILE_COLUMNS if column not in ("object_type", "record_id")]
+    return {record_id: duplicates._from_profile(dict(zip(columns, values, strict=True)) | {"record_id": record_id})
+            for record_id, values in duplicates._profile_rows(object_type, ids, columns).items()}
 
 
 # Fields locating a record: a name-only match below 100 between records of two different cities is
@@ -286,25 +315,35 @@ def duplicates_batch_run(*, object_type: str = "account", run: JobRun | None = N
         DuplicateCandidate.objects.filter(group__object_type=object_type,
                                           group__status=DuplicateGroupStatus.OPEN).delete()
         DuplicateGroup.objects.filter(object_type=object_type, status=DuplicateGroupStatus.OPEN).delete()
-        for start in range(0, len(groups), WRITE_BATCH):
-            batch = groups[start:start + WRITE_BATCH]
-            rows = []
-            for members in batch:
-                strongest = max((best[record_id] for record_id in members), key=lambda member: member.score)
-                rows.append(DuplicateGroup(object_type=object_type, status=DuplicateGroupStatus.OPEN,
-                                           score=strongest.score, rule=strongest.match.rule.key, size=len(members),
-                                           job_run_id=run.pk if run is not None else None))
-            created = DuplicateGroup.objects.bulk_create(rows)
-            rows_insert(DuplicateCandidate, ["group_id", "record_id", "score", "reasons"], (
-                (group.pk, record_id, best[record_id].score,
-                 json.dumps(_reasons(best[record_id].match), ensure_ascii=False))
-                for group, members in zip(created, batch, strict=True) for record_id in members))
+        _groups_write(object_type, groups, best, run.pk if run is not None else None)
     seconds["writing"] = round(time.perf_counter() - started, 2)
     result = BatchResult(pairs=len(left), scored_pairs=len(left), matched_pairs=matched, groups=len(groups),
                          records=sum(len(members) for members in groups), dismissed_pairs_skipped=skipped,
                          region_pairs_skipped=apart[0], seconds=seconds)
     log(f"wrote {result.groups} open groups with {result.records} records in {seconds['writing']} s")
     return result
+
+
+def _groups_write(object_type: str, groups: Sequence[list[int]], best: dict[int, _Member],
+                  job_run_id: int | None) -> None:
+    """Insert the open groups and their members set-based (multi-row INSERT / COPY, no model
+    instances). The groups' ids are read back in insertion order: the job is the only writer of open
+    groups of its object type (one run at a time, see duplicates_batch_start) and emptied them in
+    this transaction; should another writer have slipped in, the counts differ and nothing is kept."""
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    heads = []
+    for members in groups:
+        strongest = max((best[record_id] for record_id in members), key=lambda member: member.score)
+        heads.append((object_type, DuplicateGroupStatus.OPEN.value, strongest.score, strongest.match.rule.key,
+                      len(members), job_run_id, now))
+    rows_insert(DuplicateGroup, ["object_type", "status", "score", "rule", "size", "job_run_id", "created_at"], heads)
+    ids = list(DuplicateGroup.objects.filter(object_type=object_type, status=DuplicateGroupStatus.OPEN)
+               .order_by("pk").values_list("pk", flat=True))
+    if len(ids) != len(groups):
+        raise Conflict(_("另一个批量查重任务同时写入了疑似重复组，本次结果未保存。"))
+    rows_insert(DuplicateCandidate, ["group_id", "record_id", "score", "reasons"], (
+        (group_id, record_id, best[record_id].score, json.dumps(_reasons(best[record_id].match), ensure_ascii=False))
+        for group_id, members in zip(ids, groups, strict=True) for record_id in members))
 
 
 def _reasons(match: dedup.Match) -> list[dict[str, Any]]:

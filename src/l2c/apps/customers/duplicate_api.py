@@ -27,8 +27,11 @@ class DuplicateCheckIn(Schema):
 
 
 class DuplicateCheckOut(Schema):
-    matches: list[DuplicateOut] = Field(description="candidates the caller may see, strongest first")
+    matches: list[DuplicateOut] = Field(description="candidates the caller may see among the strongest 50, "
+                                                    "strongest first")
     hidden_matches: int = Field(description="candidates the caller may not see: counted, never named")
+    total_matches: int = Field(description="every candidate: named, hidden, and visible ones beyond the "
+                                           "strongest 50 (counted only)")
     blocking: bool = Field(description="a block rule matched: the record cannot be saved")
     needs_confirmation: bool = Field(description="a warn rule matched: save with confirm_duplicates=true")
 
@@ -42,7 +45,8 @@ def check(request: HttpRequest, payload: DuplicateCheckIn) -> Any:
                                         record_id=payload.id)
     return {
         "matches": [duplicates.candidate_dict(candidate, payload.object) for candidate in result.visible],
-        "hidden_matches": result.hidden_count, "blocking": result.blocks, "needs_confirmation": result.warns,
+        "hidden_matches": result.hidden_count, "total_matches": result.match_count,
+        "blocking": result.blocks, "needs_confirmation": result.warns,
     }
 
 

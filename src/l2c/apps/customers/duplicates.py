@@ -6,13 +6,14 @@ match, never which.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
-from django.db.models import BooleanField, Case, Count, ExpressionWrapper, Model, Value, When
+from django.db import connection, transaction
+from django.db.models import BooleanField, Case, Count, ExpressionWrapper, IntegerField, Model, Sum, Value, When
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, ngettext
 
@@ -91,10 +92,20 @@ def _default_rules(object_type: str) -> list[tuple[str, str, str, str, int, str]
 
 # --- rules ----------------------------------------------------------------------------------------
 def active_rules(object_type: str) -> tuple[dedup.Rule, ...]:
-    """The object type's active rules as engine rules, in their configured order."""
-    rules = DuplicateRule.objects.filter(object_type=object_type, is_active=True).order_by("position", "id")
-    return tuple(dedup.Rule(key=rule.key, kind=dedup.RuleKind(rule.kind), field=dedup.RuleField(rule.field),
-                            action=dedup.RuleAction(rule.action), threshold=rule.threshold) for rule in rules)
+    """The object type's active rules as engine rules, in their configured order. Read on every check
+    (a rule changed in another process applies at once), in plain SQL: building the ORM query cost
+    more than running it."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT key, kind, field, action, threshold FROM {DuplicateRule._meta.db_table} "  # noqa: S608
+                       "WHERE object_type = %s AND is_active = %s ORDER BY position, id", [object_type, True])
+        return _rules(tuple(cursor.fetchall()))
+
+
+@functools.lru_cache(maxsize=64)
+def _rules(rows: tuple[tuple[str, str, str, str, int], ...]) -> tuple[dedup.Rule, ...]:
+    return tuple(dedup.Rule(key=key, kind=dedup.RuleKind(kind), field=dedup.RuleField(rule_field),
+                            action=dedup.RuleAction(action), threshold=threshold)
+                 for key, kind, rule_field, action, threshold in rows)
 
 
 RULE_FIELDS = ("label", "kind", "field", "threshold", "action", "is_active", "position")
@@ -218,6 +229,9 @@ def keys_rebuild(object_type: str, *, record_ids: Sequence[int] | None = None, c
 
 
 # --- checks ---------------------------------------------------------------------------------------
+SHOWN_LIMIT = 50  # matches named per check (name, visibility, reasons); the others are only counted
+
+
 @dataclass(frozen=True)
 class Candidate:
     match: dedup.Match
@@ -227,29 +241,29 @@ class Candidate:
 
 @dataclass(frozen=True)
 class DuplicateCheck:
-    """The result of checking one record: every candidate some active rule matched, strongest first."""
+    """The result of checking one record: the strongest SHOWN_LIMIT matches of the active rules as
+    named candidates (strongest first: action, score, id), and counts over every match, named or not.
+    A match the actor may not see is counted in `hidden_count`, never named outside `candidates`
+    (whose `visible` flag the callers honour)."""
 
     object_type: str
     candidates: list[Candidate] = field(default_factory=list)
+    match_count: int = 0  # every match, named or not
+    hidden_count: int = 0  # matches the actor may not see, named or not
+    actions: frozenset[dedup.RuleAction] = frozenset()  # the rule actions of every match
+    unnamed_ids: tuple[int, ...] = ()  # matches beyond the named ones (for the pool look-up)
 
     @property
     def visible(self) -> list[Candidate]:
         return [candidate for candidate in self.candidates if candidate.visible]
 
     @property
-    def hidden_count(self) -> int:
-        return sum(1 for candidate in self.candidates if not candidate.visible)
-
-    def _with(self, action: dedup.RuleAction) -> bool:
-        return any(candidate.match.rule.action == action for candidate in self.candidates)
-
-    @property
     def blocks(self) -> bool:
-        return self._with(dedup.RuleAction.BLOCK)
+        return dedup.RuleAction.BLOCK in self.actions
 
     @property
     def warns(self) -> bool:
-        return self._with(dedup.RuleAction.WARN)
+        return dedup.RuleAction.WARN in self.actions
 
 
 def _name_threshold(rules: Sequence[dedup.Rule]) -> int | None:
@@ -259,39 +273,182 @@ def _name_threshold(rules: Sequence[dedup.Rule]) -> int | None:
     return min(thresholds) if thresholds else None
 
 
-def _candidate_ids(object_type: str, probe: dedup.Fingerprint, rules: Sequence[dedup.Rule]) -> set[int]:
+def _own_core_key(probe: dedup.Fingerprint) -> str | None:
+    """The stored `core:` key of the probe's own core name, when it is stored whole: a record found
+    through it has exactly the probe's core, so its name scores 100 without reading its profile."""
+    if not probe.name.core:
+        return None
+    key = f"{dedup.KeyKind.CORE}:{probe.name.core}"
+    return key if len(key) < KEY_LENGTH else None
+
+
+# Candidates of one probe: record id → True when the record shares the probe's core name.
+Found = dict[int, bool]
+
+
+def _candidate_ids(object_type: str, probe: dedup.Fingerprint, rules: Sequence[dedup.Rule]) -> Found:
     threshold = _name_threshold(rules)
     kinds = dedup.key_kinds(rules)
     keys = [_stored(kind, value) for kind, value in dedup.probe_keys(probe, threshold) if kind in kinds]
-    ids = set(DuplicateKey.objects.filter(object_type=object_type, key__in=keys)
-              .values_list("record_id", flat=True)[:CANDIDATE_LIMIT])
+    own_core = _own_core_key(probe)
+    found: Found = {}
+    for key, record_id in _key_rows(object_type, keys, limit=CANDIDATE_LIMIT):
+        found[record_id] = found.get(record_id, False) or key == own_core
     if threshold is not None and len(probe.name.core) >= dedup.match.LONG_CORE:
         shared = dedup.min_shared_grams(probe.name, threshold)
         grams = [_stored(dedup.KeyKind.GRAM, gram) for gram in dedup.name_grams(probe.name)]
-        ids.update(DuplicateKey.objects.filter(object_type=object_type, key__in=grams)
-                   .values("record_id").annotate(shared=Count("id")).filter(shared__gte=shared)
-                   .values_list("record_id", flat=True)[:CANDIDATE_LIMIT])
-    ids.discard(probe.record_id)  # type: ignore[arg-type]
-    return ids
+        for record_id in (DuplicateKey.objects.filter(object_type=object_type, key__in=grams)
+                          .values("record_id").annotate(shared=Count("id")).filter(shared__gte=shared)
+                          .values_list("record_id", flat=True)[:CANDIDATE_LIMIT]):
+            found.setdefault(record_id, False)
+    found.pop(probe.record_id, None)  # type: ignore[arg-type]
+    return found
 
 
-def _checks(actor: User, object_type: str, probes: Sequence[dedup.Fingerprint], candidates: Mapping[int, set[int]],
+# The profile columns a name is compared by (`name_score` reads the full name only to see it equal
+# the probe's, the pinyin only across scripts), and those of the other rule fields.
+def _key_rows(object_type: str, keys: Sequence[str], *, limit: int | None = None) -> list[tuple[str, int]]:
+    """(key, record id) of the stored keys among `keys` (at most `limit` rows), in plain SQL: one
+    covering-index look-up per key, cheaper than building the ORM query of a long IN list."""
+    if not keys:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT key, record_id FROM {DuplicateKey._meta.db_table} "  # noqa: S608
+                       f"WHERE object_type = %s AND key IN ({', '.join(['%s'] * len(keys))})"
+                       + ("" if limit is None else f" LIMIT {int(limit)}"), [object_type, *keys])
+        rows: list[tuple[str, int]] = cursor.fetchall()
+    return rows
+
+
+NAME_COLUMNS = ("name_core", "name_full", "name_pinyin", "brand_pinyin")
+FIELD_COLUMNS = {dedup.RuleField.CREDIT_CODE: ("credit_code",), dedup.RuleField.PHONE: ("phones",),
+                 dedup.RuleField.EMAIL: ("emails",), dedup.RuleField.ADDRESS: ("address",)}
+
+
+def _compared_columns(probe: dedup.Fingerprint, rules: Sequence[dedup.Rule]) -> tuple[set[str], bool]:
+    """The profile columns other than the name that `rules` compare with `probe`, and whether they
+    compare names. A rule whose field the probe leaves empty matches nothing (an empty key is never
+    shared, an empty name or address scores 0), so its column is not read."""
+    probe_values = {dedup.RuleField.CREDIT_CODE: probe.credit_code, dedup.RuleField.PHONE: probe.phones,
+                    dedup.RuleField.EMAIL: probe.emails, dedup.RuleField.ADDRESS: probe.address}
+    columns = {column for rule in rules if rule.field != dedup.RuleField.NAME and probe_values[rule.field]
+               for column in FIELD_COLUMNS[rule.field]}
+    names = bool(probe.name.core) and any(rule.field == dedup.RuleField.NAME for rule in rules)
+    return columns, names
+
+
+def _profile_rows(object_type: str, record_ids: Iterable[int], columns: Sequence[str]) -> dict[int, tuple[Any, ...]]:
+    """The `columns` of the stored profiles of these records: one query per 2,000, in plain SQL (the
+    ORM's cost of a 2,000-value IN list is that of the query itself)."""
+    ids = sorted(record_ids)
+    select = ", ".join(["record_id", *columns])  # names from NAME_COLUMNS / FIELD_COLUMNS only
+    table = DuplicateProfile._meta.db_table
+    rows: dict[int, tuple[Any, ...]] = {}
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), 2000):
+            chunk = ids[start:start + 2000]
+            cursor.execute(f"SELECT {select} FROM {table} WHERE object_type = %s "  # noqa: S608
+                           f"AND record_id IN ({', '.join(['%s'] * len(chunk))})", [object_type, *chunk])
+            for row in cursor.fetchall():
+                rows[row[0]] = row[1:]
+    return rows
+
+
+def _fingerprint(record_id: int, values: Mapping[str, Any]) -> dedup.Fingerprint:
+    """A fingerprint from some profile columns; a column not read stays empty."""
+    core = values.get("name_core", "")
+    name = dedup.NameKey(full=values.get("name_full", ""), core=core, brand=core,
+                         pinyin=values.get("name_pinyin", ""), brand_pinyin=values.get("brand_pinyin", ""))
+    return dedup.Fingerprint(record_id=record_id, name=name, credit_code=values.get("credit_code", ""),
+                             phones=tuple(values.get("phones", "").split()),
+                             emails=tuple(values.get("emails", "").split()), address=values.get("address", ""))
+
+
+# A ranked match before the record is named: (−action order, −score, record id, the group's match).
+Ranked = tuple[int, int, int, dedup.Match]
+
+
+def _comparable(probe: dedup.NameKey, values: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A profile row (NAME_COLUMNS first) reduced to what the probe's name is compared by: the full
+    name only when it equals the probe's, the pinyin only across scripts. Candidates with equal
+    comparable rows get equal matches."""
+    core, full, pinyin, brand_pinyin, *other = values
+    if core.isascii() == probe.core.isascii():
+        pinyin = brand_pinyin = ""
+    return (core, full if full == probe.full else "", pinyin, brand_pinyin, *other)
+
+
+def _ranked(probe: dedup.Fingerprint, found: Found, columns: Sequence[str], profiles: Mapping[int, tuple[Any, ...]],
+            rules: Sequence[dedup.Rule]) -> list[Ranked]:
+    """Every candidate some rule matches, strongest first (action, score, id). Candidates with equal
+    comparable values get equal matches, so each distinct set is scored once (a core name recurs in
+    hundreds of records), and the names of all sets in one vectorised call. A candidate sharing the
+    probe's core and not read from its profile is compared by that core alone: nothing else the
+    rules compare with this probe was needed."""
+    names_read = tuple(columns[:len(NAME_COLUMNS)]) == NAME_COLUMNS
+    shared_core = (probe.name.core,) + ("",) * (len(columns) - 1) if columns else ()
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for record_id, same_core in found.items():
+        values = profiles.get(record_id)
+        if values is None:
+            if not same_core:
+                continue  # no profile: the record is gone
+            values = shared_core
+        elif names_read:
+            values = _comparable(probe.name, values)
+        groups.setdefault(values, []).append(record_id)
+    fingerprints = [_fingerprint(record_ids[0], dict(zip(columns, values, strict=True)))
+                    for values, record_ids in groups.items()]
+    scores: list[int | None] = [None] * len(fingerprints)
+    if names_read:
+        scores = list(dedup.name_scores(probe.name, [fp.name for fp in fingerprints]))
+    ranked: list[Ranked] = []
+    for fingerprint, score, record_ids in zip(fingerprints, scores, groups.values(), strict=True):
+        match = dedup.best_match(probe, fingerprint, rules, score)
+        if match is not None:
+            order = -dedup.match.ACTION_ORDER[match.rule.action]
+            ranked.extend((order, -match.score, record_id, match) for record_id in record_ids)
+    ranked.sort(key=lambda item: item[:3])
+    return ranked
+
+
+def _checks(actor: User, object_type: str, probes: Sequence[dedup.Fingerprint], candidates: Mapping[int, Found],
             rules: Sequence[dedup.Rule]) -> list[DuplicateCheck]:
-    """Score each probe's candidates (by probe index) from their stored profiles and split the
-    matches by visibility: one profile and one visibility query per 2,000 records."""
-    ids = sorted(set().union(*candidates.values())) if candidates else []
-    profiles: dict[int, dedup.Fingerprint] = {}
-    for start in range(0, len(ids), 2000):
-        for profile in DuplicateProfile.objects.filter(object_type=object_type,
-                                                       record_id__in=ids[start:start + 2000]).values(*PROFILE_COLUMNS):
-            profiles[profile["record_id"]] = _from_profile(profile)
-    matches = {index: dedup.rank(probes[index], (profiles[pk] for pk in found if pk in profiles), rules)
-               for index, found in candidates.items()}
-    rows = _names_and_visibility(actor, object_type, sorted({match.record_id for found in matches.values()
-                                                             for match in found}))
-    return [DuplicateCheck(object_type, [Candidate(match, rows[match.record_id][0], rows[match.record_id][1])
-                                         for match in matches.get(index, []) if match.record_id in rows])
-            for index in range(len(probes))]
+    """Score each probe's candidates (by probe index) from the profile columns its rules can compare,
+    name the strongest SHOWN_LIMIT of each and count the others by visibility: a constant number of
+    queries per 2,000 records."""
+    columns: list[str] = []
+    wanted: set[int] = set()
+    for index, found in candidates.items():
+        other, names = _compared_columns(probes[index], rules)
+        if other:  # every candidate's profile is read
+            wanted.update(found)
+        elif names:  # only those of another core name
+            wanted.update(record_id for record_id, same_core in found.items() if not same_core)
+        columns.extend(column for column in (*(NAME_COLUMNS if names else ()), *sorted(other)) if column not in columns)
+    if set(NAME_COLUMNS) <= set(columns):  # names first, as _comparable and the shared-core stand-in expect
+        columns = [*NAME_COLUMNS, *(column for column in columns if column not in NAME_COLUMNS)]
+    profiles = _profile_rows(object_type, wanted, columns) if wanted else {}
+    ranked = {index: _ranked(probes[index], found, columns, profiles, rules) for index, found in candidates.items()}
+    rows = _names_and_visibility(actor, object_type,
+                                 sorted({item[2] for matches in ranked.values() for item in matches[:SHOWN_LIMIT]}))
+    counts = _counted(actor, object_type, {index: [item[2] for item in matches[SHOWN_LIMIT:]]
+                                           for index, matches in ranked.items() if len(matches) > SHOWN_LIMIT})
+    checks = []
+    for index in range(len(probes)):
+        matched = ranked.get(index, [])
+        shown = [Candidate(replace(match, record_id=record_id), *rows[record_id])
+                 for _order, _score, record_id, match in matched[:SHOWN_LIMIT] if record_id in rows]
+        rest = matched[SHOWN_LIMIT:]
+        existing, hidden = counts.get(index, (0, 0))
+        # A record's keys are deleted with it (same transaction), so the counted matches' actions
+        # are those of existing records.
+        actions = {candidate.match.rule.action for candidate in shown} | {item[3].rule.action for item in rest}
+        checks.append(DuplicateCheck(
+            object_type, shown, match_count=len(shown) + existing,
+            hidden_count=sum(1 for candidate in shown if not candidate.visible) + hidden,
+            actions=frozenset(actions), unnamed_ids=tuple(item[2] for item in rest)))
+    return checks
 
 
 def duplicates_find(*, actor: User, object_type: str, values: Mapping[str, Any],
@@ -301,8 +458,8 @@ def duplicates_find(*, actor: User, object_type: str, values: Mapping[str, Any],
     if not rules:
         return DuplicateCheck(object_type)
     probe = FINGERPRINTS[object_type](record_id, values)
-    ids = _candidate_ids(object_type, probe, rules)
-    return _checks(actor, object_type, [probe], {0: ids} if ids else {}, rules)[0]
+    found = _candidate_ids(object_type, probe, rules)
+    return _checks(actor, object_type, [probe], {0: found} if found else {}, rules)[0]
 
 
 def duplicates_find_many(*, actor: User, object_type: str, records: Sequence[Mapping[str, Any]],
@@ -321,34 +478,104 @@ def duplicates_find_many(*, actor: User, object_type: str, records: Sequence[Map
     probes = [FINGERPRINTS[object_type](None, values) for values in records]
     threshold = _name_threshold(rules)
     wanted: dict[str, list[int]] = {}
+    own_core: dict[int, str | None] = {}
     for index, probe in enumerate(probes):
+        own_core[index] = _own_core_key(probe)
         for kind, value in dedup.probe_keys(probe, threshold):
             if kind in kinds:
                 wanted.setdefault(_stored(kind, value), []).append(index)
-    candidates: dict[int, set[int]] = {}
+    candidates: dict[int, Found] = {}
     keys = list(wanted)
     for start in range(0, len(keys), LOOKUP_BATCH):
         chunk = keys[start:start + LOOKUP_BATCH]
-        for key, record_id in (DuplicateKey.objects.filter(object_type=object_type, key__in=chunk)
-                               .values_list("key", "record_id")):
+        for key, record_id in _key_rows(object_type, chunk):
             for index in wanted[key]:
-                candidates.setdefault(index, set()).add(record_id)
+                found = candidates.setdefault(index, {})
+                found[record_id] = found.get(record_id, False) or key == own_core[index]
     return _checks(actor, object_type, probes, candidates, rules)
 
 
+def _visible_column(actor: User, object_type: str) -> ExpressionWrapper[Any]:
+    """"The actor may see the record" as a column: the choke point's filter."""
+    condition = access.record_filter(actor, object_type, "view")
+    visible = Value(True) if condition is None else Case(When(condition, then=Value(True)), default=Value(False))
+    return ExpressionWrapper(visible, output_field=BooleanField())
+
+
+def _names(object_type: str, ids: Sequence[int]) -> dict[int, str]:
+    """The name of each record (that still exists), for an actor who may see every record: in plain
+    SQL, as there is no visibility filter to compile (one query per 2,000 records)."""
+    model = MODELS[object_type]
+    table, pk = model._meta.db_table, model._meta.pk.column
+    name = model._meta.get_field("name").column  # type: ignore[union-attr]
+    names: dict[int, str] = {}
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), 2000):
+            chunk = ids[start:start + 2000]
+            cursor.execute(f"SELECT {pk}, {name} FROM {table} "  # noqa: S608 (names from the model)
+                           f"WHERE {pk} IN ({', '.join(['%s'] * len(chunk))})", chunk)
+            names.update(cursor.fetchall())
+    return names
+
+
+def _existing(object_type: str, ids: Sequence[int]) -> int:
+    """How many of these records still exist (plain SQL, one query per 2,000)."""
+    model = MODELS[object_type]
+    table, pk = model._meta.db_table, model._meta.pk.column
+    count = 0
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), 2000):
+            chunk = ids[start:start + 2000]
+            cursor.execute(f"SELECT COUNT(*) FROM {table} "  # noqa: S608 (names from the model)
+                           f"WHERE {pk} IN ({', '.join(['%s'] * len(chunk))})", chunk)
+            count += cursor.fetchone()[0]
+    return count
+
+
 def _names_and_visibility(actor: User, object_type: str, ids: Sequence[int]) -> dict[int, tuple[str, bool]]:
-    """Name and "the actor may see it" of each record, the choke point's filter as a column."""
+    """Name and "the actor may see it" of each record (that still exists)."""
     if not ids:
         return {}
-    condition = access.record_filter(actor, object_type, "view")
-    visible_column = Value(True) if condition is None else Case(When(condition, then=Value(True)), default=Value(False))
+    if access.record_filter(actor, object_type, "view") is None:
+        return {pk: (name, True) for pk, name in _names(object_type, ids).items()}
+    column = _visible_column(actor, object_type)
     rows: dict[int, tuple[str, bool]] = {}
     for start in range(0, len(ids), 2000):
         for pk, name, visible in (MODELS[object_type]._default_manager.filter(pk__in=ids[start:start + 2000])
-                                  .annotate(visible=ExpressionWrapper(visible_column, output_field=BooleanField()))
-                                  .values_list("pk", "name", "visible")):
+                                  .annotate(visible=column).values_list("pk", "name", "visible")):
             rows[pk] = (name, bool(visible))
     return rows
+
+
+def _counted(actor: User, object_type: str, ids_by_probe: Mapping[int, Sequence[int]]) -> dict[int, tuple[int, int]]:
+    """By probe: how many of these records still exist and how many of those the actor may not see.
+    One probe: one aggregate query (per 2,000 records); several: their visibility flags, one query
+    per 2,000 records of all of them."""
+    if not ids_by_probe:
+        return {}
+    manager = MODELS[object_type]._default_manager
+    if len(ids_by_probe) == 1:
+        [(index, ids)] = ids_by_probe.items()
+        condition = access.record_filter(actor, object_type, "view")
+        if condition is None:  # every record visible: count those that still exist
+            return {index: (_existing(object_type, ids), 0)}
+        hidden_column = Case(When(condition, then=Value(0)), default=Value(1))
+        existing = hidden = 0
+        for start in range(0, len(ids), 2000):
+            counts = manager.filter(pk__in=ids[start:start + 2000]).aggregate(
+                existing=Count("pk"), hidden=Sum(hidden_column, output_field=IntegerField()))
+            existing += counts["existing"]
+            hidden += counts["hidden"] or 0
+        return {index: (existing, hidden)}
+    column = _visible_column(actor, object_type)
+    everyone = sorted({record_id for ids in ids_by_probe.values() for record_id in ids})
+    visible: dict[int, bool] = {}
+    for start in range(0, len(everyone), 2000):
+        visible.update(manager.filter(pk__in=everyone[start:start + 2000]).annotate(visible=column)
+                       .values_list("pk", "visible"))
+    return {index: (sum(1 for record_id in ids if record_id in visible),
+                    sum(1 for record_id in ids if record_id in visible and not visible[record_id]))
+            for index, ids in ids_by_probe.items()}
 
 
 def import_verdicts(*, actor: User, object_type: str, rows: Sequence[Mapping[str, Any]], row_numbers: Sequence[int],
@@ -421,7 +648,7 @@ def duplicates_guard(*, actor: User, object_type: str, values: Mapping[str, Any]
     check = duplicates_find(actor=actor, object_type=object_type, values=values, record_id=record_id)
     if check.blocks or (check.warns and not confirmed):
         visible = [candidate_dict(candidate, object_type) for candidate in check.visible]
-        count, hidden = len(check.candidates), check.hidden_count
+        count, hidden = check.match_count, check.hidden_count
         if check.blocks and hidden:
             detail = ngettext("已有 %(count)s 条记录与它重复（其中 %(hidden)s 条你无权查看），不能保存。",
                               "已有 %(count)s 条记录与它重复（其中 %(hidden)s 条你无权查看），不能保存。", count)
@@ -445,13 +672,17 @@ def _claimable(actor: User, object_type: str, check: DuplicateCheck) -> list[dic
     """Hidden account candidates lying in a pool the actor is a member of: the actor may browse and
     claim them anyway, so naming them prevents a duplicate instead of leaking one (撞单)."""
     hidden = [candidate.match.record_id for candidate in check.candidates if not candidate.visible]
-    if object_type != "account" or not hidden:
+    if object_type != "account" or not check.hidden_count:
         return []
     from .pool import member_pools
 
-    rows = (MODELS["account"]._default_manager.filter(pk__in=hidden, owner__isnull=True,
-                                                     pool__in=member_pools(actor))
-            .values("pk", "name", "pool_id", "pool__name").order_by("pk"))
+    pooled = MODELS["account"]._default_manager.filter(owner__isnull=True, pool__in=member_pools(actor))
+    if check.unnamed_ids:  # hidden ones among the counted matches too
+        pooled = pooled.filter(pk__in=[*hidden, *check.unnamed_ids]).annotate(
+            visible=_visible_column(actor, object_type)).filter(visible=False)
+    else:
+        pooled = pooled.filter(pk__in=hidden)
+    rows = pooled.values("pk", "name", "pool_id", "pool__name").order_by("pk")
     return [{"id": row["pk"], "name": row["name"], "pool_id": row["pool_id"], "pool": row["pool__name"]}
             for row in rows]
 
@@ -471,8 +702,7 @@ def exact_key_rows(object_type: str, keys: Sequence[str]) -> list[tuple[str, int
     creating another record. Never shown to a user as such."""
     rows: list[tuple[str, int]] = []
     for start in range(0, len(keys), LOOKUP_BATCH):
-        rows.extend(DuplicateKey.objects.filter(object_type=object_type, key__in=keys[start:start + LOOKUP_BATCH])
-                    .values_list("key", "record_id"))
+        rows.extend(_key_rows(object_type, keys[start:start + LOOKUP_BATCH]))
     return rows
 
 

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from l2c.apps.identity import access
 from l2c.apps.identity.models import User
+from l2c.db.prepared import ID_LIST_SQL, PreparedQuery, id_list_param
 from l2c.kernel.uscc import normalize_uscc
 
 from .models import Account, Contact
@@ -156,9 +157,11 @@ def _without_nul(filters: Mapping[str, Any] | None) -> dict[str, Any]:
             for key, value in (filters or {}).items()}
 
 
-def account_list(*, user: User, filters: Mapping[str, Any] | None = None, action: str = "view") -> QuerySet[Account]:
-    """Accounts the user may `action`, narrowed by allow-listed filters."""
-    queryset = access.restrict(Account.objects.all(), user, "account", action)
+def account_list(*, user: User, filters: Mapping[str, Any] | None = None, action: str = "view",
+                 rows: QuerySet[Account, Any] | None = None) -> QuerySet[Account]:
+    """Accounts the user may `action`, narrowed by allow-listed filters. `rows` is what to narrow
+    (default every account; e.g. a prepared `.values()` queryset of the columns a page shows)."""
+    queryset = access.restrict(Account.objects.all() if rows is None else rows, user, "account", action)
     filters = _without_nul(filters)
     if filters.get("q"):
         queryset = queryset.filter(_search_q(str(filters["q"])))
@@ -204,15 +207,16 @@ def _search_stream(table: str, q: str) -> FullTextStream | None:
     return FullTextStream(table, _sqlite_match(groups)) if groups else None
 
 
-def account_page_source(*, user: User, filters: Mapping[str, Any] | None = None,
-                        sort: str) -> tuple[QuerySet[Account], FullTextStream | None]:
-    """What `keyset_page` pages for an account list: the visible, filtered accounts, and for a search
-    sorted by id on SQLite, the full-text stream that replaces the search filter."""
+def account_page_source(*, user: User, filters: Mapping[str, Any] | None = None, sort: str,
+                        rows: QuerySet[Account, Any] | None = None) -> tuple[QuerySet[Account], FullTextStream | None]:
+    """What `keyset_page` pages for an account list: the visible, filtered accounts (of `rows`, see
+    `account_list`), and for a search sorted by id on SQLite, the full-text stream that replaces the
+    search filter."""
     filters = dict(filters or {})
     stream = _search_stream(Account._meta.db_table, str(filters.get("q") or "")) if sort == SEARCH_SORT else None
     if stream is not None:
         filters.pop("q")
-    return account_list(user=user, filters=filters), stream
+    return account_list(user=user, filters=filters, rows=rows), stream
 
 
 def contact_page_source(*, user: User, filters: Mapping[str, Any] | None = None,
@@ -273,11 +277,30 @@ def contact_list(*, user: User, filters: Mapping[str, Any] | None = None, action
     return queryset
 
 
+def _tag_rows(ids: str) -> QuerySet[Any]:
+    if connection.vendor not in ID_LIST_SQL:
+        raise NotImplementedError(connection.vendor)
+    through: Any = Account.tags.through
+    return through.objects.filter(  # type: ignore[no-any-return]
+        account_id__in=RawSQL(ID_LIST_SQL[connection.vendor], [ids]),  # noqa: S611 (constant SQL)
+    ).values_list("account_id", "tag__name")
+
+
+# Every list page asks for the tags of its rows: one prepared query, the ids as one parameter.
+_TAG_ROWS = PreparedQuery(_tag_rows, ids=str)
+
+
 def account_tag_names(account_ids: list[int]) -> dict[int, list[str]]:
     """Sorted tag names per account id, in one query."""
     names: dict[int, list[str]] = {}
-    through = Account.tags.through
-    for account_id, name in through.objects.filter(account_id__in=account_ids).values_list("account_id", "tag__name"):
+    if not account_ids:
+        return names
+    if connection.vendor in ID_LIST_SQL:
+        rows = _TAG_ROWS.rows(ids=id_list_param(account_ids))
+    else:
+        rows = list(Account.tags.through.objects.filter(account_id__in=account_ids).values_list(
+            "account_id", "tag__name"))
+    for account_id, name in rows:
         names.setdefault(account_id, []).append(name)
     return {account_id: sorted(values) for account_id, values in names.items()}
 

@@ -17,14 +17,16 @@ Records whose object type delegates to a parent (contacts → account) inherit t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Model, Q, QuerySet, Subquery
+from django.core.exceptions import EmptyResultSet, FullResultSet
+from django.db.models import BooleanField, Expression, Model, Q, QuerySet, Subquery
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext_lazy
 
+from l2c.db.prepared import PreparedQuery
 from l2c.kernel.errors import NotFound, PermissionDenied
 
 from .models import SCOPE_ORDER, Action, DataScope, Department, Role, Share, ShareAccess
@@ -47,7 +49,9 @@ class ObjectType:
     noun: Any = None
     owner_field: str | None = "owner"
     department_field: str | None = "department"
-    # Extra visibility: (user, action) -> Q over the model, OR-ed into the scope filter.
+    # Extra visibility: (user, action) -> Q over the model, OR-ed into the scope filter. It may read
+    # only user.pk, user.department_id and the action (its SQL is memoised under those, see
+    # `restrict`), and reach other tables through uncorrelated subqueries, read when the query runs.
     extra: tuple[Callable[[User, str], Q | None], ...] = ()
     # Delegation: the record is reached iff its parent (a field name) is reached.
     parent_field: str | None = None
@@ -117,6 +121,15 @@ def _grants(user: User) -> dict[str, Grant]:
     return user._l2c_grants  # type: ignore[attr-defined,no-any-return]
 
 
+# Role codes and grants of one user: a prepared query (run on every request, never rebuilt).
+_GRANT_ROWS = PreparedQuery(
+    lambda user_id: Role.objects.filter(users=user_id).values_list(
+        "code", "name", "permissions__object_type", "permissions__scope",
+        *(f"permissions__can_{action}" for action in ALL_ACTIONS)),
+    user_id=int,
+)
+
+
 def _load(user: User) -> None:
     """Role codes and per-object-type grants of the user in ONE query, cached on the user object
     for the request (a LEFT JOIN of roles to their permissions: roles without permissions count)."""
@@ -125,11 +138,7 @@ def _load(user: User) -> None:
     codes: set[str] = set()
     grants: dict[str, Grant] = {}
     if user.pk and user.is_active:
-        flags = [f"permissions__can_{action}" for action in ALL_ACTIONS]
-        rows = Role.objects.filter(users=user).values_list(
-            "code", "name", "permissions__object_type", "permissions__scope", *flags
-        )
-        for code, role_name, object_type, scope, *allowed in rows:
+        for code, role_name, object_type, scope, *allowed in _GRANT_ROWS.rows(user_id=user.pk):
             codes.add(code)
             if object_type is None:
                 continue
@@ -271,10 +280,96 @@ def record_filter(user: User, key: str, action: str = "view") -> Q | None:
 
 def restrict(queryset: QuerySet[Any], user: User, key: str, action: str = "view") -> QuerySet[Any]:
     """Narrow any queryset of `key` records to those `user` may `action`. Use it everywhere."""
-    condition = record_filter(user, key, action)
+    condition = _compiled_filter(user, key, action, queryset)
     if condition is None:
         return queryset
     return queryset.filter(condition)
+
+
+# --- the record filter as compiled SQL ------------------------------------------------------------
+# Building `record_filter`'s Q (subqueries for the department subtree, shares and teams) and compiling
+# it costs more than running the list query it narrows. For an active user who is not a superuser,
+# its SQL is a pure function of what `record_filter` reads: the user's id, department, role codes and
+# grants (loaded fresh on every request by `_load`), the object type's registration, and the action.
+# Shares, team membership and the department tree are subqueries, read when the query runs. So the
+# compiled SQL is memoised under exactly those inputs: a revoked role or a moved user changes the
+# key, and the next request compiles its own filter; nothing is ever invalidated.
+_COMPILED_FILTERS: dict[tuple[Any, ...], tuple[str, tuple[Any, ...]] | None] = {}
+_COMPILED_FILTERS_MAX = 4096
+_NOT_COMPILED: Any = object()
+
+
+class CompiledCondition(Expression):
+    """A WHERE condition over one table compiled earlier; follows the table's alias in the query."""
+
+    conditional = True
+
+    def __init__(self, sql: str, params: tuple[Any, ...], table: str, alias: str | None = None) -> None:
+        super().__init__(output_field=BooleanField())
+        self.sql, self.params, self.table, self.alias = sql, params, table, alias or table
+
+    def resolve_expression(self, query: Any = None, allow_joins: bool = True, reuse: Any = None,
+                           summarize: bool = False, for_save: bool = False) -> CompiledCondition:
+        alias = query.get_initial_alias() if query is not None else self.table
+        return CompiledCondition(self.sql, self.params, self.table, alias)
+
+    def relabeled_clone(self, change_map: Mapping[str, str]) -> CompiledCondition:
+        return CompiledCondition(self.sql, self.params, self.table, change_map.get(self.alias, self.alias))
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        sql = self.sql
+        if self.alias != self.table:  # the table's own columns are written "<table>"."<column>"
+            sql = sql.replace(f"{connection.ops.quote_name(self.table)}.",
+                              f"{compiler.quote_name_unless_alias(self.alias)}.")
+        return f"({sql})", list(self.params)
+
+    def get_group_by_cols(self) -> list[Any]:
+        return []
+
+
+def _filter_key(user: User, key: str, action: str, using: str) -> tuple[Any, ...]:
+    grants = tuple(sorted((object_type, grant.scope, tuple(sorted(grant.actions)))
+                          for object_type, grant in _grants(user).items()))
+    return (using, key, id(_REGISTRY[key]), action, user.pk, user.department_id, tuple(sorted(_role_codes(user))),
+            grants)
+
+
+def _compiled_filter(user: User, key: str, action: str, queryset: QuerySet[Any]) -> Q | CompiledCondition | None:
+    """`record_filter(user, key, action)` for `queryset`, as memoised SQL where it can be.
+
+    None means unrestricted. Anonymous, inactive and superusers, and querysets of another table, get
+    the Q itself (cheap there, or not worth a cache entry; a superuser's grants are never loaded)."""
+    spec = _REGISTRY[key]
+    table = spec.model._meta.db_table
+    if (not user.is_authenticated or not user.is_active or user.is_superuser
+            or queryset.model._meta.db_table != table):
+        return record_filter(user, key, action)
+    cache_key = _filter_key(user, key, action, queryset.db)
+    compiled = _COMPILED_FILTERS.get(cache_key, _NOT_COMPILED)
+    if compiled is _NOT_COMPILED:
+        condition = record_filter(user, key, action)
+        compiled = _compile_filter(condition, spec, queryset.db)
+        if len(_COMPILED_FILTERS) >= _COMPILED_FILTERS_MAX:  # a bound, not an invalidation
+            _COMPILED_FILTERS.clear()
+        _COMPILED_FILTERS[cache_key] = compiled
+        if compiled is None:
+            return condition
+    if compiled is None:  # unrestricted, or a filter that compiles to "nothing": use the Q as is
+        return record_filter(user, key, action)
+    return CompiledCondition(compiled[0], compiled[1], table)
+
+
+def _compile_filter(condition: Q | None, spec: ObjectType, using: str) -> tuple[str, tuple[Any, ...]] | None:
+    """SQL and parameters of `condition` over the type's table, its own columns named "<table>"."<column>"."""
+    if condition is None:
+        return None
+    query = spec.model._default_manager.filter(condition).query
+    compiler = query.get_compiler(using=using)
+    try:
+        sql, params = compiler.compile(query.where)
+    except (EmptyResultSet, FullResultSet):
+        return None
+    return sql, tuple(params)
 
 
 def visible(user: User, key: str, action: str = "view") -> QuerySet[Any]:

@@ -8,11 +8,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from l2c.db.prepared import PreparedQuery
 from l2c.kernel.errors import FieldError, NotFound, ValidationFailed
 
 from . import access
@@ -164,23 +165,32 @@ def api_token_revoke(*, token_id: int, user: User) -> ApiToken:
     return token
 
 
+# The token check runs on every API request: one prepared query reads the token and its user.
+_USER_COLUMNS = tuple(field.attname for field in User._meta.concrete_fields)
+_TOKEN_AND_USER = PreparedQuery(
+    lambda token_hash: ApiToken.objects.filter(token_hash=token_hash, revoked_at__isnull=True).values_list(
+        "pk", "expires_at", "last_used_at", *(f"user__{column}" for column in _USER_COLUMNS))[:1],
+    token_hash=str,
+)
+
+
 def api_token_authenticate(*, secret: str) -> User | None:
     """The active user behind a bearer secret, or None. Revoked or expired tokens fail at once."""
     if not secret.startswith(TOKEN_PREFIX):
         return None
-    token = (
-        ApiToken.objects.select_related("user")
-        .filter(token_hash=_hash_token(secret), revoked_at__isnull=True)
-        .first()
-    )
-    if token is None or not token.user.is_active:
+    rows = _TOKEN_AND_USER.rows(token_hash=_hash_token(secret))
+    if not rows:
+        return None
+    token_id, expires_at, last_used_at, *user_values = rows[0]
+    user = User.from_db(DEFAULT_DB_ALIAS, list(_USER_COLUMNS), user_values)
+    if not user.is_active:
         return None
     now = timezone.now()
-    if token.expires_at is not None and token.expires_at <= now:
+    if expires_at is not None and expires_at <= now:
         return None
-    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token.user
+    if last_used_at is None or now - last_used_at > timedelta(minutes=1):
+        ApiToken.objects.filter(pk=token_id).update(last_used_at=now)
+    return user
 
 
 # --- log-in throttling ----------------------------------------------------------------------------

@@ -12,29 +12,43 @@ into it. New leads are inserted set-based, keyed, audited, routed and scored per
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from l2c.apps.activity.audit import audit_bulk, diff
-from l2c.apps.activity.imports import ROW_NUMBER_KEY, SOURCE_LANGUAGE, ColumnSpec, ImportContext, TabularSpec, register
+from l2c.apps.activity.imports import (
+    ROW_NUMBER_KEY,
+    SOURCE_LANGUAGE,
+    ColumnSpec,
+    ImportContext,
+    TabularSpec,
+    audit_insert,
+    created_changes_json,
+    ids_allocate,
+    register,
+    rows_insert,
+)
 from l2c.apps.activity.models import AuditEvent
 from l2c.apps.activity.services import owner_assignable
 from l2c.apps.customers import duplicates
 from l2c.apps.customers.models import CompanySize, Industry
+from l2c.apps.customers.validation import search_text
 from l2c.apps.identity import access
 from l2c.apps.identity.models import User
+from l2c.apps.marketing.models import Campaign
 from l2c.kernel.errors import FieldError
 
 from . import selectors
 from .models import Lead, LeadSource, LeadStatus
 from .selectors import OPEN_STATUSES
-from .services import _capture_into, person_keys
-from .validation import CAPTURE_FILLABLE, LEAD_FIELDS, clean_lead, lead_search_text
+from .services import LEAD_AUDITED, person_keys
+from .validation import CAPTURE_FILLABLE, LEAD_FIELDS, clean_lead
 
 LABELS = {
     "name": gettext_lazy("姓名"), "company": gettext_lazy("公司"), "title": gettext_lazy("职务"),
@@ -92,6 +106,14 @@ def _preload(context: ImportContext, rows: list[dict[str, str]]) -> None:
             campaigns[ref] = matches[0] if len(matches) == 1 else (-1 if matches else None)
 
 
+def _assignable(context: ImportContext, owner: User) -> bool:
+    """May the importer give leads to `owner`? Asked once per owner and import."""
+    known: dict[int, bool] = context.cache.setdefault("assignable", {})
+    if owner.pk not in known:
+        known[owner.pk] = owner_assignable(actor=context.actor, object_type="lead", owner=owner)
+    return known[owner.pk]
+
+
 def _validate(row: dict[str, str], number: int,
               context: ImportContext) -> tuple[dict[str, Any] | None, list[FieldError]]:
     cleaned, errors = clean_lead(row, partial=False, row=number)
@@ -102,7 +124,7 @@ def _validate(row: dict[str, str], number: int,
         if owner is None:
             errors.append(FieldError("owner", _("没有用户名或邮箱为“%(ref)s”的在职用户。") % {"ref": owner_ref},
                                      "not_found", number))
-        elif not owner_assignable(actor=context.actor, object_type="lead", owner=owner):
+        elif not _assignable(context, owner):
             errors.append(FieldError("owner", _("你不能把线索分配给“%(ref)s”。") % {"ref": owner_ref}, "forbidden",
                                      number))
         else:
@@ -124,8 +146,15 @@ def _validate(row: dict[str, str], number: int,
     return cleaned, []
 
 
-def _person_keys(row: Mapping[str, Any]) -> list[str]:
-    return person_keys(row)
+PERSON_KEYS = "_person_keys"  # a clean row's person keys, kept by the check for the commit of its chunk
+
+
+def _person_keys(row: dict[str, Any]) -> list[str]:
+    """The row's person keys (`services.person_keys`), normalised once per row and pass."""
+    keys = row.get(PERSON_KEYS)
+    if keys is None:
+        keys = row[PERSON_KEYS] = person_keys(row)
+    return keys
 
 
 def _open_people(keys: list[str]) -> dict[str, int]:
@@ -172,21 +201,26 @@ def _check(context: ImportContext, rows: list[dict[str, Any]]) -> dict[int, tupl
 
 def _commit(actor: User, rows: list[dict[str, Any]]) -> int:
     """Insert the new people, fill the found ones (stored, or an earlier row of the chunk); route
-    and score the new leads. Rows refused by the check (a hidden same person) never get here."""
+    and score the new leads. Rows refused by the check (a hidden same person) never get here.
+
+    Set-based whatever the chunk holds: the stored leads the rows fill are read (and locked) with one
+    query and updated with one statement per set of filled fields; the new leads are inserted with
+    one statement (COPY on PostgreSQL), keyed, audited and scored together. The outcome equals
+    filling the stored leads one row at a time in file order (`services._capture_into`: a row fills
+    what is still empty after the earlier rows, each fill is one audit event and one version)."""
     from .assignment import leads_assign
     from .scoring import leads_rescore
 
     keys_by_row = [_person_keys(row) for row in rows]
     stored = _open_people(sorted({key for keys in keys_by_row for key in keys}))
+    fills = _Fills(_leads_locked(set(stored.values())))
     new_rows: list[dict[str, Any]] = []
     new_by_key: dict[str, dict[str, Any]] = {}
     for row, keys in zip(rows, keys_by_row, strict=True):
         existing_id = next((stored[key] for key in keys if key in stored), None)
-        if existing_id is not None:
-            lead = Lead.objects.select_for_update().filter(pk=existing_id).first()
-            if lead is not None:
-                _capture_into(lead, row, {"campaign_id": row.get("campaign_id")}, actor, "import")
-                continue
+        if existing_id is not None and fills.has(existing_id):
+            fills.add(existing_id, row)
+            continue
         earlier = next((new_by_key[key] for key in keys if key in new_by_key), None)
         if earlier is not None:
             for name in CAPTURE_FILLABLE:
@@ -196,31 +230,155 @@ def _commit(actor: User, rows: list[dict[str, Any]]) -> int:
         new_rows.append(row)
         for key in keys:
             new_by_key.setdefault(key, row)
+    filled = fills.write(actor)
+    if filled:
+        leads_rescore(lead_ids=filled)
     if not new_rows:
         return 0
-    now = timezone.now()
-    leads = [Lead(**{name: row[name] for name in LEAD_FIELDS if name != "source"}, campaign_id=row.get("campaign_id"),
-                  owner=row.get("owner"), department_id=row["owner"].department_id if row.get("owner") else None,
-                  held_since=now if row.get("owner") else None, custom=row.get("custom") or {},
-                  source=row.get("source") or LeadSource.IMPORT, status=LeadStatus.NEW, created_by=actor)
-             for row in new_rows]
-    for lead in leads:
-        lead.search_text = lead_search_text(lead)
-    created = Lead.objects.bulk_create(leads, batch_size=1000)
-    ids = [lead.pk for lead in created]
-    duplicates.keys_write("lead", [duplicates.FINGERPRINTS["lead"](lead.pk, {
-        name: getattr(lead, name) for name in duplicates.FINGERPRINT_FIELDS["lead"]}) for lead in created],
-        replace=False)
-    audit_bulk(actor_id=actor.pk, events=[
-        {"object_type": "lead", "object_id": lead.pk, "action": AuditEvent.Kind.IMPORT, "object_repr": str(lead),
-         "changes": diff({}, {name: str(getattr(lead, name) or "") for name in AUDITED
-                              if getattr(lead, name, None)})}
-        for lead in created])
+    ids = _leads_insert(actor, new_rows)
     leads_rescore(lead_ids=ids)  # before routing: assignment rules may read the score band
-    unowned = [lead.pk for lead in created if lead.owner_id is None]
+    unowned = [lead_id for lead_id, row in zip(ids, new_rows, strict=True) if row.get("owner") is None]
     if unowned:
         leads_assign(lead_ids=unowned, actor=actor, via="import")
     return len(ids)
+
+
+# What a fill reads of a stored lead: the fillable fields, the campaign link, and what its search
+# text, duplicate keys and audit name are made of.
+FILL_READ = tuple(dict.fromkeys((*CAPTURE_FILLABLE, "campaign_id", *duplicates.FINGERPRINT_FIELDS.get(
+    "lead", ("company", "mobile", "phone", "email")))))
+LOOKUP_CHUNK = 2000
+
+
+def _leads_locked(lead_ids: set[int]) -> dict[int, dict[str, Any]]:
+    """The current FILL_READ values of the leads by id, locked until the chunk's transaction ends
+    (PostgreSQL; SQLite's writer already holds the database)."""
+    found: dict[int, dict[str, Any]] = {}
+    ordered = sorted(lead_ids)
+    for start in range(0, len(ordered), LOOKUP_CHUNK):
+        for values in (Lead.objects.select_for_update().filter(pk__in=ordered[start:start + LOOKUP_CHUNK])
+                       .order_by("pk").values("pk", *FILL_READ)):
+            found[values.pop("pk")] = values
+    return found
+
+
+class _Fills:
+    """The fills of stored leads by the rows of one chunk, replayed in file order on the leads'
+    current values: one audit event per row that fills something, written at the end."""
+
+    def __init__(self, leads: dict[int, dict[str, Any]]) -> None:
+        self.leads = leads
+        self.filled: dict[int, set[str]] = {}  # lead id → fields (attnames) set by this chunk
+        self.versions: dict[int, int] = {}  # lead id → fills applied
+        self.events: list[tuple[int, str, dict[str, Any]]] = []  # (lead id, repr, changes) in row order
+
+    def has(self, lead_id: int) -> bool:
+        return lead_id in self.leads
+
+    def add(self, lead_id: int, row: Mapping[str, Any]) -> None:
+        """`services._capture_into` of one row: fill the lead's empty fields and its campaign."""
+        lead = self.leads[lead_id]
+        updates = {name: row[name] for name in CAPTURE_FILLABLE if row.get(name) and not lead[name]}
+        if row.get("campaign_id") and not lead["campaign_id"]:
+            updates["campaign_id"] = row["campaign_id"]
+        if not updates:
+            return
+        changes = {("campaign" if name == "campaign_id" else name): [lead[name], value]
+                   for name, value in updates.items()}
+        lead.update(updates)
+        self.filled.setdefault(lead_id, set()).update(updates)
+        self.versions[lead_id] = self.versions.get(lead_id, 0) + 1
+        repr_ = lead["name"] or lead["company"] or f"#{lead_id}"
+        # In LEAD_AUDITED order, as `audit.diff` of two snapshots gives them.
+        self.events.append((lead_id, repr_, {name: changes[name] for name in _AUDIT_ORDER if name in changes}))
+
+    def write(self, actor: User) -> list[int]:
+        """Update the filled leads (one executemany per set of filled fields), re-key them and write
+        the fill events; returns their ids."""
+        if not self.filled:
+            return []
+        now = timezone.now()
+        stamp = connection.ops.adapt_datetimefield_value(now)
+        quote = connection.ops.quote_name
+        groups: dict[tuple[str, ...], list[int]] = {}
+        for lead_id, filled in self.filled.items():
+            groups.setdefault(tuple(sorted(filled)), []).append(lead_id)
+        with connection.cursor() as cursor:
+            for names, lead_ids in groups.items():
+                assignments = ", ".join(f"{quote(name)} = %s" for name in names)
+                sql = (f"UPDATE {quote(Lead._meta.db_table)} SET {assignments}, search_text = %s, "  # noqa: S608
+                       f"version = version + %s, updated_at = %s WHERE id = %s")
+                cursor.executemany(sql, [
+                    (*(self.leads[lead_id][name] for name in names), _search_text(self.leads[lead_id]),
+                     self.versions[lead_id], stamp, lead_id) for lead_id in lead_ids])
+        fingerprint = duplicates.FINGERPRINTS["lead"]
+        duplicates.keys_write("lead", [fingerprint(lead_id, self.leads[lead_id]) for lead_id in self.filled])
+        audit_insert(actor_id=actor.pk, summary="import", events=[
+            ("lead", lead_id, repr_, AuditEvent.Kind.UPDATE.value, changes) for lead_id, repr_, changes in self.events])
+        return sorted(self.filled)
+
+
+_AUDIT_ORDER = list(LEAD_AUDITED)
+
+
+def _search_text(values: Mapping[str, Any]) -> str:
+    """`validation.lead_search_text` of a lead's values."""
+    return search_text(values["name"], values["company"], values["mobile"], values["email"])[:1000]
+
+
+# Columns a new lead's insert names; every other column gets its model default.
+INSERT_FIELDS = (*LEAD_FIELDS, "campaign", "owner", "department", "held_since", "status", "custom", "search_text",
+                 "created_by", "created_at", "updated_at")
+
+
+def _insert_columns() -> tuple[list[str], list[Any]]:
+    """Database columns of a lead insert (id, INSERT_FIELDS, then the rest) and the rest's defaults."""
+    meta = Lead._meta
+    by_name = {field.name: field for field in meta.concrete_fields}
+    rest = [field for field in meta.concrete_fields if not field.primary_key and field.name not in INSERT_FIELDS]
+    columns = [str(meta.pk.column), *(str(by_name[name].column) for name in INSERT_FIELDS),
+               *(str(field.column) for field in rest)]
+    return columns, [field.get_db_prep_save(field.get_default(), connection) for field in rest]
+
+
+def _leads_insert(actor: User, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert new leads from clean rows (explicit ids, one statement), with their duplicate keys and
+    their "import" audit events; returns the ids in row order."""
+    ids = ids_allocate(Lead, len(rows))
+    columns, defaults = _insert_columns()
+    now = timezone.now()
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    status = str(LeadStatus.NEW.value)
+    values: list[tuple[Any, ...]] = []
+    for lead_id, row in zip(ids, rows, strict=True):
+        owner = row.get("owner")
+        row["source"] = row.get("source") or str(LeadSource.IMPORT.value)
+        values.append((
+            lead_id, *(row[name] for name in LEAD_FIELDS), row.get("campaign_id"), owner.pk if owner else None,
+            owner.department_id if owner else None, stamp if owner else None, status,
+            json.dumps(row["custom"]) if row.get("custom") else "{}", _search_text(row), actor.pk, stamp, stamp,
+            *defaults))
+    rows_insert(Lead, columns, values)
+    fingerprint = duplicates.FINGERPRINTS["lead"]
+    duplicates.keys_write("lead", [fingerprint(lead_id, row) for lead_id, row in zip(ids, rows, strict=True)],
+                          replace=False)
+    campaigns = _campaign_names({row["campaign_id"] for row in rows if row.get("campaign_id")})
+    audited = [{**{name: row[name] for name in LEAD_FIELDS},
+                "owner": str(row["owner"]) if row.get("owner") else "",
+                "campaign": campaigns.get(row.get("campaign_id"), "")} for row in rows]
+    changes = created_changes_json(audited, [(name, name) for name in AUDITED])
+    action = AuditEvent.Kind.IMPORT.value
+    audit_insert(actor_id=actor.pk, events=[
+        ("lead", lead_id, row["name"] or row["company"] or f"#{lead_id}", action, text)
+        for lead_id, row, text in zip(ids, rows, changes, strict=True)])
+    return ids
+
+
+def _campaign_names(campaign_ids: set[int]) -> dict[Any, str]:
+    """What the audit shows of each campaign (its `str`), read once per chunk."""
+    if not campaign_ids:
+        return {}
+    return {pk: str(campaign) for pk, campaign in Campaign.objects.in_bulk(list(campaign_ids)).items()}
 
 
 def _export_queryset(user: User, filters: Mapping[str, Any]) -> QuerySet[Lead]:

@@ -5,10 +5,11 @@
   `CONFIG_TTL_SECONDS` (4 small queries, at most every 5 s per process) and dropped at once by every
   service here that changes the configuration (`scoring_config_invalidate`). A lead's rescore costs
   no configuration query and no model loading; other processes see a change within 5 s.
-- Rescoring: `leads_rescore` (set-based: one query per chunk reads the lead fields joined with their
-  behaviour aggregates grouped per lead in SQL, the engine scores the chunk with numpy, one
-  `UPDATE … FROM` a staging table writes it) and `lead_rescore` (one lead, the same query and engine,
-  saves only the score fields). Rescoring is not a user edit: neither `version` nor `updated_at` move.
+- Rescoring: `leads_rescore` (set-based: one query per chunk reads the lead fields with their
+  behaviour digest and its staleness, the engine scores the chunk with numpy, one `UPDATE … FROM` a
+  staging table writes the rows that changed) and `lead_rescore` (one lead: the same query with its
+  stored score, the same engine, one UPDATE of the score fields when they changed). Rescoring is not
+  a user edit: neither `version` nor `updated_at` move; `scored_at` is when the score last changed.
 - Events: `lead_events_ingest` stores behaviour events once per event id and rescores their leads.
 """
 
@@ -19,7 +20,7 @@ import math
 import time
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
@@ -171,22 +172,48 @@ def _basis_points(*values: Decimal) -> tuple[int, int, int]:
 
 
 # --- reading leads with their behaviour digests --------------------------------------------------------
-def _needed_fields(config: ScoringConfig) -> tuple[list[str], list[str]]:
-    """Plain lead columns the rules and the model read, and the custom keys the rules test."""
+def _needed_fields(config: ScoringConfig) -> tuple[list[str], list[str], frozenset[str]]:
+    """Plain lead columns the rules and the model read, the custom keys the rules test, and the
+    plain columns whose every use is a blankness test (`is_empty`/`is_not_empty` rules, `has:`
+    features): those are read as flags (see `_select`)."""
     fields: set[str] = set()
     custom: set[str] = set()
+    texts: set[str] = set()  # columns some use reads as text
     for rule in config.rules:
         if rule.field.startswith(CUSTOM_PREFIX):
             custom.add(rule.field[len(CUSTOM_PREFIX):])
         elif rule.field in RULE_FIELDS:
             fields.add(rule.field)
+            if rule.op not in VALUELESS_OPS:
+                texts.add(rule.field)
     if config.model is not None:
         for feature in config.model.features:
-            if feature.family in ("category", "has"):
+            if feature.family == "has":
                 fields.add(feature.field)
+            elif feature.family == "category":
+                fields.add(feature.field)
+                texts.add(feature.field)
             elif feature.family == "title":
                 fields.add("title")
-    return sorted(fields), sorted(custom)
+                texts.add("title")
+    return sorted(fields), sorted(custom), frozenset(fields - texts)
+
+
+# What str.strip() removes (every character c with c.isspace(); tested). A column read as a flag is
+# NULL when its first character is none of these (nor NUL, which numpy's strip also removes): then
+# it surely is not blank. Otherwise (empty, or starting with white space) its own text is read, so
+# the engine's blankness test decides exactly as on the full text, without a Python string per lead.
+BLANK_CHARACTERS = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+                    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+_WIDE_BLANKS = ", ".join(str(ord(character)) for character in BLANK_CHARACTERS if ord(character) > 32)
+FILLED = "1"  # stands for the text of a column read as a flag when it is not blank
+
+
+def _flag_sql(column: str) -> str:
+    """`column` read as a flag (see BLANK_CHARACTERS): the code point of its first character (SQLite
+    `unicode`, PostgreSQL `ascii`; NULL or 0 when empty) tells a surely filled column."""
+    first = f"{'ascii' if connection.vendor == 'postgresql' else 'unicode'}({column})"
+    return f"CASE WHEN {first} > 32 AND {first} NOT IN ({_WIDE_BLANKS}) THEN NULL ELSE {column} END"
 
 
 @dataclass(frozen=True)
@@ -196,29 +223,33 @@ class _Query:
     custom_keys: list[str]
     converted: bool
     extra: int
+    flags: frozenset[str] = frozenset()  # fields read as flags (`_flag_sql`)
 
 
-def _select(config: ScoringConfig, where: str, event_where: str, *, until_converted: bool = False,
+def _select(config: ScoringConfig, where: str, *, until_converted: bool = False,
             extra_columns: Sequence[str] = (), with_fields: Sequence[str] = ()) -> _Query:
-    """SQL reading leads (filtered by `where` over alias l; `event_where` over alias e, the same
-    leads): the lead fields the configuration needs, the custom values the rules test (as JSON text,
-    extracted in SQL), the behaviour digest (alias b) and the fingerprint of the lead's events — their
-    count and newest id, an index-only scan — that tells whether the digest is current."""
-    fields, custom_keys = _needed_fields(config)
+    """SQL reading leads (filtered by `where` over alias l): the lead fields the configuration needs
+    (columns only tested for blankness as flags), the custom values the rules test (as JSON text,
+    extracted in SQL), the behaviour digest (alias b) and whether it is stale."""
+    fields, custom_keys, flags = _needed_fields(config)
     fields = sorted(set(fields) | set(with_fields))
-    columns = ["l.id", *[f"l.{name}" for name in fields]]
+    flags = flags - set(with_fields)
+    columns = ["l.id", *[_flag_sql(f"l.{name}") if name in flags else f"l.{name}" for name in fields]]
     for index in range(len(custom_keys)):
         columns.append(f"(l.custom -> %(ck{index})s::text)::text" if connection.vendor == "postgresql"
                        else f"l.custom -> %(ck{index})s")
     if until_converted:
         columns.append("l.converted_at")
-    columns += [*extra_columns, "b.events", "b.event_count", "b.last_event_id", "f.n", "f.m"]
+    # 1 when the digest is missing or stale — the fingerprint of the lead's events (their count and
+    # newest id: an index-only seek of lead_event_lead_id) differs from the digest's — else NULL. A
+    # lead without events and without a digest row is current.
+    stale = ("(SELECT CASE WHEN COUNT(*) <> COALESCE(b.event_count, 0) OR COALESCE(MAX(e.id), 0)"
+             " <> COALESCE(b.last_event_id, 0) THEN 1 END FROM leads_leadevent e WHERE e.lead_id = l.id)")
+    columns += [*extra_columns, "b.events", stale]
     # Names below come from code and the configuration (custom keys are parameters), never a request.
     sql = (f"SELECT {', '.join(columns)} FROM leads_lead l"  # noqa: S608
-           " LEFT JOIN leads_leadbehaviour b ON b.lead_id = l.id"
-           " LEFT JOIN (SELECT e.lead_id, COUNT(*) AS n, MAX(e.id) AS m FROM leads_leadevent e"
-           f" WHERE {event_where} GROUP BY e.lead_id) f ON f.lead_id = l.id WHERE {where} ORDER BY l.id")
-    return _Query(sql, fields, custom_keys, until_converted, len(extra_columns))
+           f" LEFT JOIN leads_leadbehaviour b ON b.lead_id = l.id WHERE {where} ORDER BY l.id")
+    return _Query(sql, fields, custom_keys, until_converted, len(extra_columns), flags)
 
 
 def _custom_texts(values: Sequence[Any]) -> npt.NDArray[Any]:
@@ -239,10 +270,10 @@ def _custom_texts(values: Sequence[Any]) -> npt.NDArray[Any]:
     return column
 
 
-def _text_column(values: Sequence[Any]) -> npt.NDArray[Any]:
-    """An object array of texts (the engine factorises it; no per-lead conversion here)."""
+def _text_column(values: Sequence[Any], missing: str = "") -> npt.NDArray[Any]:
+    """An object array of texts, `missing` for NULL (the engine factorises it; no per-lead conversion)."""
     if None in values:
-        values = ["" if value is None else value for value in values]
+        values = [missing if value is None else value for value in values]
     column = np.empty(len(values), dtype=object)
     column[:] = values
     return column
@@ -253,13 +284,13 @@ def _columns(config: ScoringConfig, query: _Query, rows: Sequence[Sequence[Any]]
     """Engine inputs of fetched rows (stale digests rebuilt first: saved at once, or appended to
     `pending` for the caller to save); also the ids and the extra columns of each row."""
     count = len(rows)
-    width = 1 + len(query.fields) + len(query.custom_keys) + int(query.converted) + query.extra + 5
+    width = 1 + len(query.fields) + len(query.custom_keys) + int(query.converted) + query.extra + 2
     table: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [() for _ in range(width)]
     ids = [int(value) for value in table[0]]
     columns: dict[str, Any] = {}
     position = 1
     for name in query.fields:
-        columns[name] = _text_column(table[position])
+        columns[name] = _text_column(table[position], FILLED if name in query.flags else "")
         position += 1
     for key in query.custom_keys:
         columns[CUSTOM_PREFIX + key] = _custom_texts(table[position])
@@ -272,11 +303,8 @@ def _columns(config: ScoringConfig, query: _Query, rows: Sequence[Sequence[Any]]
     extras: list[tuple[Any, ...]] = list(zip(*table[position:position + query.extra], strict=True)) \
         if query.extra else [() for _ in ids]
     position += query.extra
-    digests, counts, lasts, totals, newest = table[position:position + 5]
-    stale = [index for index, (digest, stored, last, total, top) in enumerate(zip(digests, counts, lasts, totals,
-                                                                                  newest, strict=True))
-             if (digest is None and total is not None)
-             or (digest is not None and (stored != (total or 0) or last != (top or 0)))]
+    digests, flags = table[position:position + 2]
+    stale = [index for index, flag in enumerate(flags) if flag is not None] if flags.count(None) != count else []
     if stale:
         values = _digests_build([ids[index] for index in stale])
         if pending is None:
@@ -291,11 +319,28 @@ def _columns(config: ScoringConfig, query: _Query, rows: Sequence[Sequence[Any]]
     return ids, LeadColumns(count, columns, inputs.decayed, inputs.recent_counts, inputs.days_since_last), extras
 
 
-def _fetch(config: ScoringConfig, as_of: datetime, *, where: str, event_where: str, params: Mapping[str, Any],
+# Built SQL per configuration object (the cached configuration is one object until reloaded).
+_queries: dict[tuple[Any, ...], tuple[ScoringConfig, _Query]] = {}
+
+
+def _query(config: ScoringConfig, where: str, until_converted: bool,
+           extra_columns: Sequence[str], with_fields: Sequence[str]) -> _Query:
+    key = (id(config), connection.vendor, where, until_converted, tuple(extra_columns), tuple(with_fields))
+    cached = _queries.get(key)
+    if cached is not None and cached[0] is config:
+        return cached[1]
+    if len(_queries) > 64:
+        _queries.clear()
+    query = _select(config, where, until_converted=until_converted, extra_columns=extra_columns,
+                    with_fields=with_fields)
+    _queries[key] = (config, query)
+    return query
+
+
+def _fetch(config: ScoringConfig, as_of: datetime, *, where: str, params: Mapping[str, Any],
            until_converted: bool = False, extra_columns: Sequence[str] = (), with_fields: Sequence[str] = (),
            pending: list[_Digest] | None = None) -> tuple[list[int], LeadColumns, list[tuple[Any, ...]]]:
-    query = _select(config, where, event_where, until_converted=until_converted, extra_columns=extra_columns,
-                    with_fields=with_fields)
+    query = _query(config, where, until_converted, extra_columns, with_fields)
     parameters = dict(params)
     parameters.update({f"ck{index}": key for index, key in enumerate(query.custom_keys)})
     with connection.cursor() as cursor:
@@ -327,11 +372,11 @@ def lead_columns_for_ids(config: ScoringConfig, ids: Sequence[int], as_of: datet
     start = 0
     while start < len(ordered):
         chunk = ordered[start:start + CHUNK]
-        where, event_where, params, covered = _id_filter(chunk)
+        where, _event_where, params, covered = _id_filter(chunk)
         chunk = chunk[:covered]
         start += covered
         got_ids, columns, got_extras = _fetch(
-            config, as_of, where=where, event_where=event_where, params=params, until_converted=until_converted,
+            config, as_of, where=where, params=params, until_converted=until_converted,
             extra_columns=extra_columns, with_fields=with_fields)
         wanted = set(chunk)
         keep = [index for index, lead_id in enumerate(got_ids) if lead_id in wanted]
@@ -460,42 +505,61 @@ def _stage_create(cursor: Any) -> None:
     cursor.execute(f"DELETE FROM {_STAGE}")  # noqa: S608
 
 
-def _write(ids: Sequence[int], batch: Any, scored_at: datetime) -> None:
-    """Write scores of a chunk: rows into a staging table (COPY / executemany), one UPDATE … FROM."""
+# A row is written only when something the rescore computes differs from what it holds (or it was
+# never scored): an unchanged lead costs no row rewrite, no index update and no WAL page. The
+# explanation holds every part and the combined score, and is compared as stored (jsonb equality on
+# PostgreSQL; on SQLite the text, always written in the engine's one compact form).
+_CHANGED = ("{l}.scored_at IS NULL OR {l}.score {ne} st.s OR {l}.score_band {ne} st.band"
+            " OR {l}.behaviour_score {ne} st.b OR {l}.attribute_score {ne} st.a OR {l}.predicted_score {ne} st.p"
+            " OR {l}.score_explanation {ne} st.expl{cast}")
+
+
+def _write(ids: Sequence[int], batch: Any, scored_at: datetime) -> int:
+    """Write the scores of a chunk (sorted ids): rows into a staging table (COPY / executemany),
+    then one UPDATE … FROM of the rows that changed (`scored_at` moves only there). Returns the
+    number of rows written. The UPDATE is driven by the staged ids (PostgreSQL: bounded by their
+    range; SQLite: `id IN (stage)`, a rowid lookup per staged row — otherwise its planner scans
+    every lead's index entry per chunk, quadratic over a full rescore)."""
     explanations = batch.explanation_texts()
     predicted = [None if value < 0 else value for value in batch.predicted.tolist()]
     rows = zip(ids, batch.behaviour.tolist(), batch.attribute.tolist(), predicted, batch.score.tolist(), batch.bands,
                explanations, strict=True)
     stamp = connection.ops.adapt_datetimefield_value(scored_at)
+    bounds = [stamp, ids[0], ids[-1]]
     with connection.cursor() as cursor:
         _stage_create(cursor)
         if connection.vendor == "postgresql":
             with cursor.cursor.copy(f"COPY {_STAGE} (id, b, a, p, s, band, expl) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
+            changed = _CHANGED.format(l="l", ne="IS DISTINCT FROM", cast="::jsonb")
             cursor.execute(
                 f"UPDATE leads_lead l SET behaviour_score = st.b, attribute_score = st.a, predicted_score = st.p,"  # noqa: S608
                 f" score = st.s, score_band = st.band, score_explanation = st.expl::jsonb, scored_at = %s"
-                f" FROM {_STAGE} st WHERE l.id = st.id", [stamp])
+                f" FROM {_STAGE} st WHERE l.id = st.id AND l.id >= %s AND l.id <= %s AND ({changed})", bounds)
         else:
             # One prepared INSERT run over all rows by sqlite3 in C (the staging table is in memory).
             cursor.executemany(f"INSERT INTO {_STAGE} (id, b, a, p, s, band, expl) VALUES (%s, %s, %s, %s, %s, %s, %s)",  # noqa: S608
                                list(rows))
+            changed = _CHANGED.format(l="leads_lead", ne="IS NOT", cast="")
             cursor.execute(
                 f"UPDATE leads_lead SET behaviour_score = st.b, attribute_score = st.a, predicted_score = st.p,"  # noqa: S608
                 f" score = st.s, score_band = st.band, score_explanation = st.expl, scored_at = %s"
-                f" FROM {_STAGE} st WHERE leads_lead.id = st.id", [stamp])
+                f" FROM {_STAGE} st WHERE leads_lead.id = st.id AND leads_lead.id IN (SELECT id FROM {_STAGE})"
+                f" AND ({changed})", [stamp])
+        written = max(int(cursor.rowcount), 0)
         cursor.execute(f"DELETE FROM {_STAGE}")  # noqa: S608
+    return written
 
 
 def leads_rescore(*, lead_ids: Sequence[int] | None = None, as_of: datetime | None = None,
-                  progress: Callable[[int, int], None] | None = None) -> int:
+                  progress: Callable[[int, int], None] | None = None, stats: dict[str, int] | None = None) -> int:
     """Rescore the given leads (None: all) as of `as_of` (default now), set-based, one transaction
     per chunk of CHUNK leads. Returns the number of leads scored; `progress(done, total)` after each
-    chunk."""
+    chunk; `stats` (when given) receives "scored" and "written" (rows whose score changed)."""
     as_of = as_of or timezone.now()
     config = scoring_config()
-    done = 0
+    done = written = 0
     if lead_ids is not None:
         ordered = sorted({int(lead_id) for lead_id in lead_ids})
         total = len(ordered)
@@ -504,28 +568,30 @@ def leads_rescore(*, lead_ids: Sequence[int] | None = None, as_of: datetime | No
             with transaction.atomic():
                 ids, columns, _extras = lead_columns_for_ids(config, chunk, as_of)
                 if ids:
-                    _write(ids, score_batch(config, columns), as_of)
+                    written += _write(ids, score_batch(config, columns), as_of)
             done += len(ids)
             if progress:
                 progress(done, total)
-        return done
-    total = Lead.objects.count() if progress else 0
-    # Outside a transaction a second thread reads (and scores) the next chunk while this one
-    # writes: the database works while Python computes. Inside one (a test, a caller's
-    # transaction) another connection could not see its rows: one thread then.
-    pipelined = not connection.in_atomic_block
-    chunks = _read_chunks(config, as_of, threaded=pipelined)
-    try:
-        for ids, batch, pending in chunks:
-            with transaction.atomic():
-                _digests_upsert(pending)
-                if ids:
-                    _write(ids, batch, as_of)
-            done += len(ids)
-            if progress:
-                progress(done, max(total, done))
-    finally:
-        chunks.close()
+    else:
+        total = Lead.objects.count() if progress else 0
+        # Outside a transaction a second thread reads (and scores) the next chunk while this one
+        # writes: the database works while Python computes. Inside one (a test, a caller's
+        # transaction) another connection could not see its rows: one thread then.
+        pipelined = not connection.in_atomic_block
+        chunks = _read_chunks(config, as_of, threaded=pipelined)
+        try:
+            for ids, batch, pending in chunks:
+                with transaction.atomic():
+                    _digests_upsert(pending)
+                    if ids:
+                        written += _write(ids, batch, as_of)
+                done += len(ids)
+                if progress:
+                    progress(done, max(total, done))
+        finally:
+            chunks.close()
+    if stats is not None:
+        stats.update(scored=done, written=written)
     return done
 
 
@@ -537,14 +603,12 @@ def _read_chunk(config: ScoringConfig, as_of: datetime, last: int) -> tuple[_Chu
     edge = list(Lead.objects.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[CHUNK - 1:CHUNK])
     high = edge[0] if edge else None
     if high is None:
-        where, event_where, params = "l.id > %(low)s", "e.lead_id > %(low)s", {"low": last}
+        where, params = "l.id > %(low)s", {"low": last}
     else:
         where = "l.id > %(low)s AND l.id <= %(high)s"
-        event_where = "e.lead_id > %(low)s AND e.lead_id <= %(high)s"
         params = {"low": last, "high": high}
     pending: list[_Digest] = []
-    ids, columns, _extras = _fetch(config, as_of, where=where, event_where=event_where, params=params,
-                                   pending=pending)
+    ids, columns, _extras = _fetch(config, as_of, where=where, params=params, pending=pending)
     batch = score_batch(config, columns) if ids else None
     if batch is not None:
         batch.explanation_texts()  # built here (cached), in the reading thread when pipelined
@@ -561,42 +625,65 @@ def _read_chunks(config: ScoringConfig, as_of: datetime, *, threaded: bool) -> G
     from concurrent.futures import ThreadPoolExecutor
 
     def read(after: int) -> tuple[_Chunk, int | None]:
-        try:
-            return _read_chunk(config, as_of, after)
-        finally:
-            connection.close()  # this thread's own connection
+        return _read_chunk(config, as_of, after)
+
+    def close() -> None:
+        connection.close()  # the reading thread's own connection (thread-local), kept across chunks
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lead-rescore") as pool:
-        future = pool.submit(read, 0)
-        while True:
-            chunk, after = future.result()
-            if after is not None:
-                future = pool.submit(read, after)
-            yield chunk
-            if after is None:
-                return
+        try:
+            future = pool.submit(read, 0)
+            while True:
+                chunk, after = future.result()
+                if after is not None:
+                    future = pool.submit(read, after)
+                yield chunk
+                if after is None:
+                    return
+        finally:
+            pool.submit(close).result()
+
+
+# The stored score of a lead, read with it by `lead_rescore` (an unchanged score is not written).
+_STORED = ("l.behaviour_score", "l.attribute_score", "l.predicted_score", "l.score", "l.score_band",
+           "l.score_explanation", "l.scored_at")
 
 
 def lead_rescore(*, lead: Lead, as_of: datetime | None = None) -> None:
-    """Rescore one lead in-process (one read, one UPDATE of the score fields only); sets the score
-    fields on `lead` too."""
+    """Rescore one lead in-process and set the score fields on `lead` too: one SELECT (the lead's
+    fields, behaviour digest and fingerprint, stored score; the model is the cached configuration),
+    then one UPDATE of the score fields only — none when nothing changed (then `scored_at` keeps
+    the time the score was last computed differently). A stale digest is rebuilt first."""
     as_of = as_of or timezone.now()
     config = scoring_config()
-    ids, columns, _extras = _fetch(config, as_of, where="l.id = %(lead)s", event_where="e.lead_id = %(lead)s",
-                                   params={"lead": lead.pk})
+    ids, columns, extras = _fetch(config, as_of, where="l.id = %(lead)s", params={"lead": lead.pk},
+                                  extra_columns=_STORED)
     if not ids:
         return
     batch = score_batch(config, columns)
     predicted = int(batch.predicted[0])
-    lead.behaviour_score = int(batch.behaviour[0])
-    lead.attribute_score = int(batch.attribute[0])
-    lead.predicted_score = None if predicted < 0 else predicted
-    lead.score = int(batch.score[0])
-    lead.score_band = batch.bands[0]
-    lead.score_explanation = batch.explanations()[0]
-    lead.scored_at = as_of
-    # Only the score fields, as one UPDATE (no signals: scoring is not a user edit).
-    Lead.objects.filter(pk=lead.pk).update(**{name: getattr(lead, name) for name in SCORE_FIELDS})
+    text = batch.explanation_texts()[0]
+    values = (int(batch.behaviour[0]), int(batch.attribute[0]), None if predicted < 0 else predicted,
+              int(batch.score[0]), batch.bands[0])
+    explanation = json.loads(text)
+    stored = extras[0]
+    old_explanation = json.loads(stored[5]) if isinstance(stored[5], str) else stored[5]
+    if stored[6] is not None and tuple(stored[:5]) == values and old_explanation == explanation:
+        scored_at = stored[6]
+        if isinstance(scored_at, str):  # a raw SQLite cursor hands over naive UTC, as a datetime or text
+            scored_at = parse_datetime(scored_at)
+        if scored_at is not None and timezone.is_naive(scored_at):
+            scored_at = scored_at.replace(tzinfo=UTC)
+    else:
+        scored_at = as_of
+        cast = "::jsonb" if connection.vendor == "postgresql" else ""
+        with connection.cursor() as cursor:  # the score fields only: no signals, no version/updated_at
+            cursor.execute("UPDATE leads_lead SET behaviour_score = %s, attribute_score = %s, predicted_score = %s,"  # noqa: S608
+                           f" score = %s, score_band = %s, score_explanation = %s{cast}, scored_at = %s WHERE id = %s",
+                           [*values, text, connection.ops.adapt_datetimefield_value(as_of), lead.pk])
+    (lead.behaviour_score, lead.attribute_score, lead.predicted_score, lead.score, lead.score_band) = values
+    lead.score_explanation = explanation
+    lead.scored_at = scored_at
 
 
 # --- behaviour events --------------------------------------------------------------------------------------

@@ -129,7 +129,7 @@ def _contacts_guard(actor: User, cleaned: Mapping[str, Any], confirmed: bool) ->
     check = duplicates.duplicates_find(actor=actor, object_type="contact", values=values)
     if not (check.warns or check.blocks):
         return
-    count, hidden = len(check.candidates), check.hidden_count
+    count, hidden = check.match_count, check.hidden_count
     detail = (_("此人可能已是 %(count)s 个客户联系人（其中 %(hidden)s 个你无权查看）；确认后仍可保存。") if hidden
               else _("此人可能已是 %(count)s 个客户联系人；确认后仍可保存。")) % {"count": count, "hidden": hidden}
     raise DuplicateFound(detail, blocking=False,

@@ -18,6 +18,7 @@ from .match import (
     min_shared_grams,
     name_grams,
     name_score,
+    name_scores,
     probe_keys,
     rank,
 )
@@ -26,6 +27,7 @@ from .normalize import NORMALIZATION_VERSION, NameKey, company_name, email, phon
 __all__ = [
     "NORMALIZATION_VERSION", "Fingerprint", "KeyKind", "Match", "NameKey", "Reason", "Rule", "RuleAction",
     "RuleField", "RuleKind", "best_match", "blocking_keys", "company_name", "deletions", "email",
-    "fingerprint", "key_kinds", "min_shared_grams", "name_grams", "name_score", "phone", "probe_keys", "rank",
+    "fingerprint", "key_kinds", "min_shared_grams", "name_grams", "name_score", "name_scores", "phone", "probe_keys",
+    "rank",
     "simplified",
 ]

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from rapidfuzz import process
 from rapidfuzz.distance import Indel
 
 from .normalize import NameKey, company_name, email, phone
@@ -127,6 +128,31 @@ def name_score(a: NameKey, b: NameKey) -> int:
     return round((0.6 * brand + 0.4 * core) * 100)
 
 
+def name_scores(probe: NameKey, names: Sequence[NameKey]) -> list[int]:
+    """`name_score(probe, name)` of each name, the same-script core ratios in one rapidfuzz `cdist`
+    call (a check scores hundreds of candidates' names)."""
+    scores = [0] * len(names)
+    if not probe.core:
+        return scores
+    latin = _is_latin(probe)
+    same_script: list[int] = []
+    for index, name in enumerate(names):
+        if not name.core:
+            continue
+        if probe.full == name.full or probe.core == name.core:
+            scores[index] = 100
+        elif _is_latin(name) == latin:
+            same_script.append(index)
+        else:
+            scores[index] = name_score(probe, name)
+    if same_script:
+        ratios = process.cdist([probe.core], [names[index].core for index in same_script],
+                               scorer=Indel.normalized_similarity)[0]
+        for index, ratio in zip(same_script, ratios.tolist(), strict=True):
+            scores[index] = round(ratio * 100)
+    return scores
+
+
 def address_score(a: str, b: str) -> int:
     if not a or not b:
         return 0
@@ -137,8 +163,10 @@ def _value(values: tuple[str, ...] | str) -> tuple[str, ...]:
     return values if isinstance(values, tuple) else ((values,) if values else ())
 
 
-def rule_match(probe: Fingerprint, candidate: Fingerprint, rule: Rule) -> tuple[int, Reason] | None:
-    """The score and reason with which `rule` finds `candidate` a duplicate of `probe`, or None."""
+def rule_match(probe: Fingerprint, candidate: Fingerprint, rule: Rule,
+               known_name_score: int | None = None) -> tuple[int, Reason] | None:
+    """The score and reason with which `rule` finds `candidate` a duplicate of `probe`, or None
+    (`known_name_score`: their `name_score`, when already computed)."""
     if rule.kind == RuleKind.EXACT:
         if rule.field == RuleField.NAME:
             left, right = _value(probe.name.core), _value(candidate.name.core)
@@ -151,7 +179,7 @@ def rule_match(probe: Fingerprint, candidate: Fingerprint, rule: Rule) -> tuple[
             return None
         return 100, Reason(f"{rule.field}_equal", (("value", shared[0]),))
     if rule.field == RuleField.NAME:
-        score = name_score(probe.name, candidate.name)
+        score = name_score(probe.name, candidate.name) if known_name_score is None else known_name_score
         reason = Reason("name_similar", (("score", str(score)), ("probe", probe.name.core),
                                          ("candidate", candidate.name.core)))
     else:
@@ -161,14 +189,16 @@ def rule_match(probe: Fingerprint, candidate: Fingerprint, rule: Rule) -> tuple[
     return (score, reason) if score >= rule.threshold else None
 
 
-def best_match(probe: Fingerprint, candidate: Fingerprint, rules: Sequence[Rule]) -> Match | None:
+def best_match(probe: Fingerprint, candidate: Fingerprint, rules: Sequence[Rule],
+               known_name_score: int | None = None) -> Match | None:
     """The strongest rule that finds `candidate` a duplicate of `probe` (strongest action first,
-    then highest score), with the reasons of every rule that fired."""
+    then highest score), with the reasons of every rule that fired (`known_name_score`: their
+    `name_score`, when already computed, e.g. by `name_scores`)."""
     if candidate.record_id is None or candidate.record_id == probe.record_id:
         return None
     fired: list[tuple[int, int, Rule, Reason]] = []
     for rule in rules:
-        found = rule_match(probe, candidate, rule)
+        found = rule_match(probe, candidate, rule, known_name_score)
         if found is not None:
             fired.append((ACTION_ORDER[rule.action], found[0], rule, found[1]))
     if not fired:

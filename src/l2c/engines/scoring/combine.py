@@ -137,10 +137,16 @@ def largest_remainder(values: FloatArray, totals: IntArray) -> IntArray:
     floors = np.floor(cleaned)
     fractions = cleaned - floors
     deficit = np.minimum(np.maximum(totals - floors.sum(axis=1).astype(np.int64), 0), width)
-    order = np.argsort(-fractions, axis=1, kind="stable")
-    ranks = np.empty_like(order)
-    ranks[np.arange(count)[:, None], order] = np.arange(width)[None, :]
-    result = floors.astype(np.int64) + (ranks < deficit[:, None])
+    # The +1s: one argmax pass per unit of the largest deficit (its first maximum is the earlier
+    # column), rather than ranking every row by a stable sort.
+    result = floors.astype(np.int64)
+    rows = np.arange(count)
+    remaining = fractions.copy()
+    for step in range(int(deficit.max(initial=0))):
+        best = np.argmax(remaining, axis=1)
+        wanted = deficit > step
+        result[rows[wanted], best[wanted]] += 1
+        remaining[rows, best] = -np.inf
     residue = totals - result.sum(axis=1)
     if np.any(residue):
         largest = np.argmax(np.abs(values), axis=1)
@@ -153,33 +159,52 @@ ITEM_TABLE_LIMIT = 100
 
 @lru_cache(maxsize=64)
 def _item_table(codes: tuple[str, ...]) -> ObjectArray:
-    """',[code,value]' texts of every code for values −100..100 ('' for 0): items are looked up, not
-    formatted, per lead."""
-    table = np.empty((max(len(codes), 1), 2 * ITEM_TABLE_LIMIT + 1), dtype=object)
+    """'[code,value]' texts of every code for values −100..100 ('' for 0), without (0) and with (1)
+    a leading comma: items are looked up, not formatted, per lead."""
+    table = np.empty((2, max(len(codes), 1), 2 * ITEM_TABLE_LIMIT + 1), dtype=object)
     table[:] = ""
     for index, code in enumerate(codes):
         quoted = json.dumps(code, ensure_ascii=False)
-        table[index] = [f",[{quoted},{value}]" if value else "" for value in range(-ITEM_TABLE_LIMIT,
-                                                                                    ITEM_TABLE_LIMIT + 1)]
+        for comma in (0, 1):
+            table[comma, index] = [("," if comma else "") + f"[{quoted},{value}]" if value else ""
+                                   for value in range(-ITEM_TABLE_LIMIT, ITEM_TABLE_LIMIT + 1)]
     return table
 
 
 def _item_texts(codes: tuple[str, ...], code_index: IntArray, values: IntArray) -> ObjectArray:
-    """Per lead the item text of (codes[code_index], value); '' where the value is 0."""
+    """Per lead the joined item texts of a part: item j is (codes[code_index[:, j]], values[:, j])
+    (n × items), left out where the value is 0, comma-separated; one table lookup for all items
+    (an item takes the comma variant when an earlier one is shown), one concatenation per column."""
     clipped = np.minimum(np.maximum(values, -ITEM_TABLE_LIMIT), ITEM_TABLE_LIMIT)
-    texts: ObjectArray = _item_table(codes)[code_index, clipped + ITEM_TABLE_LIMIT]
-    for row in np.nonzero(clipped != values)[0].tolist():
-        texts[row] = f",[{json.dumps(codes[code_index[row]], ensure_ascii=False)},{int(values[row])}]"
-    return texts
+    shown = values != 0
+    after_shown = (np.cumsum(shown, axis=1) - shown) > 0
+    texts: ObjectArray = _item_table(codes)[after_shown.astype(np.intp), code_index, clipped + ITEM_TABLE_LIMIT]
+    for row, column in zip(*np.nonzero(clipped != values), strict=True):
+        code = codes[code_index[row, column]]
+        comma = "," if after_shown[row, column] else ""
+        texts[row, column] = f"{comma}[{json.dumps(code, ensure_ascii=False)},{int(values[row, column])}]"
+    joined: ObjectArray = texts[:, 0].copy()
+    for column in range(1, texts.shape[1]):
+        joined += texts[:, column]
+    return joined
 
 
 def _top(matrix: FloatArray, keep: int) -> tuple[IntArray, FloatArray, FloatArray]:
-    """Column indices and values of the `keep` largest |values| per row, and the sum of the rest."""
-    keep = min(keep, matrix.shape[1])
-    order = np.argsort(-np.abs(matrix), axis=1, kind="stable")[:, :keep]
-    values = matrix[np.arange(matrix.shape[0])[:, None], order]
+    """Column indices and values of the `keep` largest |values| per row (largest first, ties: the
+    earlier column — what a stable descending sort gives), and the sum of the rest. `keep` passes
+    of argmax (its first maximum is the earlier column) instead of sorting every row."""
+    count, width = matrix.shape
+    keep = min(keep, width)
+    magnitude = np.abs(matrix)
+    rows = np.arange(count)
+    order = np.empty((count, keep), dtype=np.int64)
+    for position in range(keep):
+        best = np.argmax(magnitude, axis=1)
+        order[:, position] = best
+        magnitude[rows, best] = -1.0  # below every |value|: not chosen again
+    values = matrix[rows[:, None], order]
     rest = matrix.sum(axis=1) - values.sum(axis=1)
-    return order.astype(np.int64), values, rest
+    return order, values, rest
 
 
 def _share(matrix: FloatArray, raw_total: FloatArray, part: IntArray) -> FloatArray:
@@ -238,7 +263,8 @@ def score_batch(config: ScoringConfig, leads: LeadColumns) -> ScoredBatch:
         weight_p = weights.predicted / denominator if model is not None else 0.0
         if model is not None:
             factor = np.where(predicted_real > EPSILON, predicted / np.maximum(predicted_real, EPSILON), 0.0)
-            contributions = prediction.contributions * factor[:, None]
+            # The feature matrix is not needed after this: overwritten in place.
+            contributions = prediction.scaled_contributions(factor, overwrite=True)
             order, values, rest = _top(contributions, keep)
             blocks.append(("predicted", tuple(feature.code for feature in model.features), order, True))
             columns += [(prediction.baseline * factor * weight_p)[:, None], values * weight_p,
@@ -255,20 +281,15 @@ def score_batch(config: ScoringConfig, leads: LeadColumns) -> ScoredBatch:
             width = order.shape[1]
             span = width + 1 + int(has_baseline)
             block = integers[:, position:position + span]
-            texts: list[ObjectArray] = []
-            column = 0
-            if has_baseline:
-                texts.append(_item_texts(("baseline",), np.zeros(n, dtype=np.int64), block[:, 0]))
-                column = 1
-            for offset in range(width):
-                texts.append(_item_texts(codes, order[:, offset], block[:, column + offset]))
-            texts.append(_item_texts(("other",), np.zeros(n, dtype=np.int64), block[:, column + width]))
-            joined = texts[0]
-            for text in texts[1:]:
-                joined = joined + text
+            # Item columns: [baseline,] the top codes, other — codes of one table, looked up at once.
+            names = (("baseline",) if has_baseline else ()) + codes + ("other",)
+            other = np.full((n, 1), len(names) - 1, dtype=np.int64)
+            index = np.hstack(([np.zeros((n, 1), dtype=np.int64)] if has_baseline else [])
+                              + [order + int(has_baseline), other])
+            joined = _item_texts(names, index, block)
             pieces.append('"' + part + '":{"score":%d,"weight":' + repr(round(fractions[part], 4))
                           + ',"points":%d,"items":[%s]}')
-            arguments += [part_scores[part].tolist(), block.sum(axis=1).tolist(), [t[1:] for t in joined.tolist()]]
+            arguments += [part_scores[part].tolist(), block.sum(axis=1).tolist(), joined.tolist()]
             position += span
         template = ('{"v":' + str(EXPLANATION_VERSION) + ',"score":%d,"model":' + model_text + ',"parts":{'
                     + ",".join(pieces) + "}}")

@@ -118,6 +118,30 @@ def _title_flags(titles: npt.NDArray[Any]) -> dict[str, npt.NDArray[np.bool_]]:
     return flags
 
 
+_Layout = tuple[tuple[tuple[str, dict[str, int]], ...], tuple[tuple[int, Feature], ...]]
+_layouts: dict[int, tuple[Sequence[Feature], _Layout]] = {}
+
+
+def _layout(features: Sequence[Feature]) -> _Layout:
+    """The one-hot columns per categorical field ({value: column}) and the other features with their
+    column; kept per features object (a model's tuple), so one lead does not rebuild them."""
+    cached = _layouts.get(id(features))
+    if cached is not None and cached[0] is features:
+        return cached[1]
+    categories: dict[str, dict[str, int]] = {}
+    others: list[tuple[int, Feature]] = []
+    for index, feature in enumerate(features):
+        if feature.family == "category":
+            categories.setdefault(feature.field, {})[feature.value] = index
+        else:
+            others.append((index, feature))
+    layout = (tuple(categories.items()), tuple(others))
+    if len(_layouts) >= 16:
+        _layouts.clear()
+    _layouts[id(features)] = (features, layout)
+    return layout
+
+
 def feature_matrix(features: Sequence[Feature], columns: Mapping[str, npt.NDArray[Any]], behaviour: BehaviourColumns,
                    count: int, factors: Factors | None = None) -> FloatArray:
     """The (n × features) input matrix of n leads. Text features are computed once per distinct
@@ -127,21 +151,16 @@ def feature_matrix(features: Sequence[Feature], columns: Mapping[str, npt.NDArra
     titles: dict[str, npt.NDArray[np.bool_]] | None = None
     kind_index = {kind: index for index, kind in enumerate(behaviour.kinds)}
     has_events = ~np.isnan(behaviour.days_since_last)
-    categories: dict[str, dict[str, int]] = {}
-    for index, feature in enumerate(features):
-        if feature.family == "category":
-            categories.setdefault(feature.field, {})[feature.value] = index
+    categories, others = _layout(features)
     rows = np.arange(count)
-    for field, positions in categories.items():
+    for field, positions in categories:
         # One pass per field: the column of each lead's value (−1 when not in the vocabulary).
         uniques, inverse = factor_of(factors, columns, field, count)
         found = np.fromiter((positions.get(value, -1) for value in uniques.tolist()), dtype=np.int64,
                             count=len(uniques))[inverse]
         hit = found >= 0
         matrix[rows[hit], found[hit]] = 1.0
-    for index, feature in enumerate(features):
-        if feature.family == "category":
-            continue
+    for index, feature in others:
         if feature.family == "has":
             uniques, inverse = factor_of(factors, columns, feature.field, count)
             matrix[:, index] = (strings.str_len(strings.strip(as_text(uniques))) > 0)[inverse]
@@ -205,12 +224,30 @@ class LinearModel:
 
 @dataclass(frozen=True, eq=False)
 class Prediction:
-    """Probabilities (n), the baseline score of the average lead, and per-feature contributions
-    (n × features) in score points such that baseline + Σ contributions = 100·probability."""
+    """Probabilities (n) and the baseline score of the average lead; per-feature contributions
+    (n × features) in score points such that baseline + Σ contributions = 100·probability are
+    computed on demand (`contributions`, `scaled_contributions`) from the kept feature matrix."""
 
     probability: FloatArray
     baseline: float
-    contributions: FloatArray
+    matrix: FloatArray
+    coefficients: FloatArray
+    offsets: FloatArray  # cᵢ·meanᵢ
+    slope: FloatArray  # r per lead (the secant slope, see the module docstring)
+
+    @property
+    def contributions(self) -> FloatArray:
+        return self.scaled_contributions(np.ones(len(self.probability)))
+
+    def scaled_contributions(self, scale: FloatArray, *, overwrite: bool = False) -> FloatArray:
+        """Contributions × `scale` per lead: r·scale·cᵢ·(xᵢ − meanᵢ), in three passes. With
+        `overwrite` the feature matrix becomes the result (no n × features allocation; the
+        prediction must not be used again)."""
+        out = self.matrix if overwrite else np.empty_like(self.matrix)
+        np.multiply(self.matrix, self.coefficients, out=out)
+        out -= self.offsets
+        out *= (self.slope * scale)[:, None]
+        return out
 
 
 def predict(model: LinearModel, matrix: FloatArray) -> Prediction:
@@ -220,9 +257,8 @@ def predict(model: LinearModel, matrix: FloatArray) -> Prediction:
     probability = sigmoid(logits)
     z0 = float(model.intercept + means @ coefficients)
     baseline = float(100.0 / (1.0 + np.exp(-np.clip(z0, -60.0, 60.0))))
-    deltas = (matrix - means) * coefficients
     gap = logits - z0
     derivative = baseline * (1.0 - baseline / 100.0)
-    safe_gap = np.where(np.abs(gap) > 1e-9, gap, 1.0)
-    slope = np.where(np.abs(gap) > 1e-9, (100.0 * probability - baseline) / safe_gap, derivative)
-    return Prediction(probability, baseline, deltas * slope[:, None])
+    close = np.abs(gap) <= 1e-9
+    slope = np.where(close, derivative, (100.0 * probability - baseline) / np.where(close, 1.0, gap))
+    return Prediction(probability, baseline, matrix, coefficients, coefficients * means, slope)

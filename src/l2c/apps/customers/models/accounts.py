@@ -162,6 +162,10 @@ class Account(models.Model):
             models.Index(fields=["name", "id"], name="account_name"),
             models.Index(fields=["province", "city"], name="account_region"),
             models.Index(fields=["industry", "-updated_at", "-id"], name="account_industry_updated"),
+            # An industry filter sorted by name or by creation: without these, SQLite reads every
+            # row of the industry through the index above and sorts them (~1 s at 1 M accounts).
+            models.Index(fields=["industry", "name", "id"], name="account_industry_name"),
+            models.Index(fields=["industry", "-created_at", "-id"], name="account_industry_created"),
             models.Index(fields=["pool", "-pool_entered_at", "-id"], name="account_pool_browse"),
             models.Index(fields=["reclaim_due_at"], name="account_reclaim_due",
                          condition=models.Q(reclaim_due_at__isnull=False)),

@@ -1,0 +1,1 @@
+"""Database helpers on top of the ORM: Django yes, business apps no."""
