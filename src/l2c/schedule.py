@@ -40,4 +40,14 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
                 offset=timedelta(days=2, hours=19, minutes=30)),
     PeriodicJob("leads.scoring_recalibrate", "l2c.apps.leads.scoring_tasks.scoring_recalibrate_task",
                 timedelta(days=7), offset=timedelta(days=2, hours=20, minutes=30)),
+    # Forecast: nightly rescore of open deals at 02:30 Asia/Shanghai (and a pipeline snapshot on the
+    # 1st of a month); weekly snapshot + model training on Sunday night at 05:00.
+    # Deal health, nightly at 01:00 Asia/Shanghai (17:00 UTC): days in stage, close dates and days
+    # without activity move with the calendar.
+    PeriodicJob("opportunities.health_refresh", "l2c.apps.opportunities.tasks.health_refresh_task",
+                timedelta(days=1), offset=timedelta(hours=17)),
+    PeriodicJob("opportunities.forecast_nightly", "l2c.apps.opportunities.forecast_tasks.forecast_nightly_task",
+                timedelta(days=1), offset=timedelta(hours=18, minutes=30)),
+    PeriodicJob("opportunities.forecast_weekly", "l2c.apps.opportunities.forecast_tasks.forecast_weekly_task",
+                timedelta(days=7), offset=timedelta(days=2, hours=21)),
 )

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "l2c.apps.customers",
     "l2c.apps.marketing",
     "l2c.apps.tenders",
+    "l2c.apps.opportunities",
     "l2c.apps.leads",
     "l2c.apps.demo",
 ]

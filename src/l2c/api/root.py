@@ -27,6 +27,9 @@ from l2c.apps.leads.assignment_api import router as lead_assignment_router
 from l2c.apps.leads.pool_api import router as lead_pool_router
 from l2c.apps.leads.scoring_api import router as scoring_router
 from l2c.apps.marketing.api import router as marketing_router
+from l2c.apps.opportunities.api import router as opportunities_router
+from l2c.apps.opportunities.forecast_api import router as forecast_router
+from l2c.apps.opportunities.pipeline_api import router as pipeline_router
 from l2c.apps.tenders.api import router as tenders_router
 from l2c.kernel.errors import DomainError
 
@@ -63,6 +66,9 @@ api.add_router("/", lead_pool_router)  # /lead-pools/…, /leads/{id}/claim|rele
 api.add_router("/lead-assignment-rules", lead_assignment_router)
 api.add_router("/", scoring_router)
 api.add_router("/", leads_router)
+api.add_router("/", forecast_router)  # before /opportunities/{id}
+api.add_router("/", opportunities_router)
+api.add_router("/", pipeline_router)
 api.add_router("/", activity_router)
 api.add_router("/", import_router)
 

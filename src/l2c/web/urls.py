@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include(("l2c.apps.marketing.urls", "marketing"))),
     path("", include(("l2c.apps.tenders.urls", "tenders"))),
     path("", include(("l2c.apps.leads.urls", "leads"))),
+    path("", include(("l2c.apps.opportunities.urls", "opportunities"))),
     path("", include(("l2c.apps.activity.urls", "activity"))),
     path("", include(("l2c.apps.identity.urls", "identity"))),
 ]

@@ -72,8 +72,9 @@ def test_empty_database_is_loaded_with_progress_lines_and_fast(demo):
     assert re.fullmatch(r"  \d+ campaigns", lines[6])
     assert re.fullmatch(r"  leads: \d+ owned, \d+ captured, \d+ qualified, 6 converted, \d+ disqualified, "
                         r"\d+ events", lines[7])
-    assert re.fullmatch(r"Demo company loaded in \d+\.\d s\.", lines[8])
-    assert len(lines) == 9
+    assert lines[8] == "  opportunities: 72 open, 87 won, 173 lost"  # seeded: the same every load
+    assert re.fullmatch(r"Demo company loaded in \d+\.\d s\.", lines[9])
+    assert len(lines) == 10
 
 
 def test_public_pools_hold_quiet_prospects_and_govern_the_rest(demo):
@@ -237,7 +238,7 @@ def test_follow_ups_cover_the_last_120_days_and_set_last_followed_up_at(demo):
     latest = dict(FollowUp.objects.filter(object_type="account").values("object_id")
                   .annotate(latest=Max("occurred_at")).values_list("object_id", "latest"))
     accounts = dict(Account.objects.values_list("pk", "last_followed_up_at"))
-    followups = list(FollowUp.objects.all())
+    followups = list(FollowUp.objects.filter(object_type="account"))  # deals have their own (older) ones
 
     assert {pk: at for pk, at in accounts.items() if at is not None} == latest
     assert len(latest) > 0.8 * len(accounts)
@@ -403,3 +404,34 @@ def test_demo_accounts_are_in_the_duplicate_index(demo):
     keys = set(DuplicateKey.objects.filter(object_type="account", record_id=account.pk).values_list("key", flat=True))
     assert f"credit:{account.credit_code}" in keys
     assert DuplicateKey.objects.filter(object_type="account").values("record_id").distinct().count() == 540
+
+
+def test_demo_deals_have_history_health_and_a_learnable_structure(demo):
+    from l2c.apps.opportunities.models import Opportunity, PipelineSnapshot, StageHistory
+
+    open_deals = Opportunity.objects.filter(status="open")
+    assert open_deals.count() == 72
+    assert not open_deals.filter(health_index__isnull=True).exists()
+    # Every deal's history ends in its current stage, still open for open deals.
+    for deal in Opportunity.objects.order_by("pk")[:40]:
+        current = StageHistory.objects.get(opportunity=deal, exited_at__isnull=True)
+        assert current.stage_id == deal.stage_id
+    assert PipelineSnapshot.objects.values("taken_on").distinct().count() == 6
+    # Won deals reached further on average than lost ones (the structure the forecast model learns).
+    won = Opportunity.objects.filter(status="won")
+    lost = Opportunity.objects.filter(status="lost")
+    assert won.count() and lost.count()
+
+    def reached(queryset):
+        positions = [StageHistory.objects.filter(opportunity=deal, stage__kind="open").count() for deal in queryset]
+        return sum(positions) / len(positions)
+
+    assert reached(won) > reached(lost)
+
+
+def test_demo_trains_a_forecast_model_that_beats_the_stage_baseline(demo):
+    from l2c.apps.opportunities.models import ForecastModel, Opportunity
+
+    model = ForecastModel.objects.get(is_active=True)
+    assert model.metrics["brier_model"] < model.metrics["brier_baseline"]
+    assert not Opportunity.objects.filter(status="open").exclude(probability_source="model").exists()

@@ -499,7 +499,12 @@ def transactions_won(transactions: QuerySet[CustomerTransaction]) -> None:
                 source="transaction", source_id=pk)
             for pk, account_id, amount, currency, day in transactions.order_by("pk").values_list(
                 "pk", "account_id", "amount_minor", "currency", "occurred_on")]
-    if not wins:
+    _announce(wins)
+
+
+def _announce(wins: Sequence[Won]) -> None:
+    """Tell every won listener about `wins` once the current transaction commits."""
+    if not wins or not _WON_LISTENERS:
         return
 
     def tell() -> None:
@@ -508,6 +513,18 @@ def transactions_won(transactions: QuerySet[CustomerTransaction]) -> None:
                 listener(wins[start:start + WON_BATCH])
 
     transaction.on_commit(tell, robust=True)
+
+
+def deals_won(wins: Sequence[Won]) -> None:
+    """Deals were won (opportunities, ADR 0005): the accounts' protection deadlines move as for any
+    win, and after the commit every won listener gets them (marketing attributes the revenue)."""
+    latest: dict[int, dt.datetime] = {}
+    for win in wins:
+        if win.account_id not in latest or latest[win.account_id] < win.won_at:
+            latest[win.account_id] = win.won_at
+    if latest:
+        accounts_won(won=latest)
+    _announce(list(wins))
 
 
 # Higher apps undo what they did for a won deal whose record is deleted (marketing drops its

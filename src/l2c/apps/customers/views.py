@@ -267,6 +267,8 @@ def account_detail(request: HttpRequest, account_id: int) -> HttpResponse:
                        .select_related("user", "department").order_by("created_at")),
         "team_form": TeamMemberForm() if may_edit else None,
         "share_form": ShareForm() if may_edit else None,
+        # Higher apps' panels by URL name (customers never imports them): the account's deals.
+        "deals_panel_url": optional_url("opportunities:account_deals", account.pk),
         **activity_context(request, "account", account),
     }
     return render(request, "customers/account_detail.html", context)

@@ -32,6 +32,7 @@ from l2c.apps.identity.services import department_create, roles_ensure_builtin, 
 from l2c.apps.leads.demo import leads_demo
 from l2c.apps.leads.pool_demo import lead_pools_demo
 from l2c.apps.marketing.demo import campaigns_demo
+from l2c.apps.opportunities.demo import opportunities_demo
 from l2c.apps.tenders.demo import tenders_demo
 from l2c.apps.tenders.models import TenderNotice
 from l2c.kernel import request_context
@@ -324,6 +325,10 @@ def demo_load(*, stdout: Any = None) -> None:
                                  campaign_ids=[campaign.pk for campaign in campaigns[1:]],
                                  tender_notice_ids=notice_ids)
         _say(stdout, "  leads: " + ", ".join(f"{count} {kind}" for kind, count in lead_counts.items()))
+        # Deals (ADR 0005): an open pipeline and fifteen months of closed history, health computed.
+        deal_counts = opportunities_demo(users=users, anchor=anchor, accounts=accounts,
+                                         campaign_ids=[campaign.pk for campaign in campaigns[1:]])
+        _say(stdout, "  opportunities: " + ", ".join(f"{count} {status}" for status, count in deal_counts.items()))
     _say(stdout, f"Demo company loaded in {time.perf_counter() - started:.1f} s.")
 
 

@@ -197,6 +197,19 @@ class ConvertContactIn(Schema):
     custom: dict[str, Any] | None = None
 
 
+class ConvertOpportunityIn(Schema):
+    """The deal to create with the conversion (issue 5); left out: no deal."""
+
+    name: str = Field(..., max_length=200)
+    amount: str = Field("0", description="in yuan (元)")
+    currency: str = "CNY"
+    close_date: dt.date | None = None
+    process_id: RecordId | None = None
+    next_step: str = Field("", max_length=300)
+    contact_role: Literal["decision_maker", "technical_evaluator", "business_evaluator", "user", "influencer",
+                          "gatekeeper", "champion", "coach"] = "influencer"
+
+
 class ConvertIn(Schema):
     account_id: RecordId | None = Field(None, description="join this existing account instead of creating one")
     account: ConvertAccountIn = Field(default_factory=ConvertAccountIn,
@@ -204,6 +217,7 @@ class ConvertIn(Schema):
     contact: ConvertContactIn = Field(default_factory=ConvertContactIn,
                                       description="fields of the new contact (default: the lead's person)")
     confirm_duplicates: bool = Field(False, description=CONFIRM_DUPLICATES)
+    opportunity: ConvertOpportunityIn | None = Field(None, description="also create this deal at the account")
 
 
 class ConvertOut(Schema):
@@ -211,6 +225,7 @@ class ConvertOut(Schema):
     account_id: int
     contact_id: int
     account_created: bool
+    opportunity_id: int | None = None
 
 
 class ConversionPreviewOut(Schema):
@@ -341,9 +356,11 @@ def convert_lead(request: HttpRequest, lead_id: RecordId, payload: ConvertIn) ->
     result = conversion.lead_convert(actor=request.user, lead_id=lead_id, account_id=payload.account_id,
                                      account=payload.account.model_dump(exclude_none=True),
                                      contact=payload.contact.model_dump(exclude_none=True),
-                                     confirm_duplicates=payload.confirm_duplicates)
+                                     confirm_duplicates=payload.confirm_duplicates,
+                                     opportunity=payload.opportunity.model_dump(exclude_none=True)
+                                     if payload.opportunity else None)
     return {"lead": _out(result.lead), "account_id": result.account_id, "contact_id": result.contact_id,
-            "account_created": result.account_created}
+            "account_created": result.account_created, "opportunity_id": result.opportunity_id}
 
 
 class MatchesOut(Schema):

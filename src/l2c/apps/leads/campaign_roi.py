@@ -1,6 +1,6 @@
 """The leads' contribution to campaign ROI (marketing.roi extension point): per campaign the leads
 whose `campaign` it is, and of them the qualified ones (status qualified or converted).
-Opportunities and pipeline stay 0 until opportunities exist (issue 5)."""
+Opportunities and pipeline come from the opportunities app's source (opportunities.campaign_roi)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,9 @@
 duplicate candidates, or a new one — and a contact at it. Exactly once: the lead's status moves
 to `converted` by a compare-and-set UPDATE first, so of two concurrent conversions one wins and the
 other gets a 409; anything that fails later (a duplicate, a bad field) rolls the whole conversion
-back. The lead keeps its links to the account and contact."""
+back. The lead keeps its links to the account and contact. With `opportunity` the conversion also
+creates the deal (issue 5) in the same transaction, the new contact in its decision chain; a refused
+deal leaves the lead unconverted."""
 
 from __future__ import annotations
 
@@ -38,6 +40,7 @@ class ConversionResult:
     account_id: int
     contact_id: int
     account_created: bool
+    opportunity_id: int | None = None
 
 
 def conversion_defaults(lead: Lead) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -92,11 +95,13 @@ def _prefixed(part: str) -> Iterator[None]:
 @transaction.atomic
 def lead_convert(*, actor: User, lead_id: int, account_id: int | None = None,
                  account: Mapping[str, Any] | None = None, contact: Mapping[str, Any] | None = None,
-                 confirm_duplicates: bool = False) -> ConversionResult:
+                 confirm_duplicates: bool = False, opportunity: Mapping[str, Any] | None = None) -> ConversionResult:
     """Convert a qualified lead. With `account_id` the contact joins that existing account (the
     actor must be able to edit it); otherwise a new account is created from `account` (defaults:
     the lead's company fields), owned by the lead's owner. `contact` overrides the proposed contact
-    fields. Duplicate control applies to both; `confirm_duplicates` confirms a *warn* match."""
+    fields. Duplicate control applies to both; `confirm_duplicates` confirms a *warn* match.
+    `opportunity` (name required; amount, close_date, process_id, next_step, contact_role …) creates
+    the deal at the account, owned like the account, linked to the lead, its campaign and notice."""
     lead: Lead = access.get_for_action(actor, "lead", lead_id, "edit")
     if lead.status == LeadStatus.CONVERTED:
         raise Conflict(_("这条线索已经转化过了。"))
@@ -134,10 +139,33 @@ def lead_convert(*, actor: User, lead_id: int, account_id: int | None = None,
     with _prefixed("contact"):
         new_contact = customer_services.contact_create(actor=actor, data=contact_data)
     Lead.objects.filter(pk=lead.pk).update(converted_account_id=target_id, converted_contact_id=new_contact.pk)
+    deal_id = None
+    if opportunity:
+        deal_id = _convert_deal(actor, lead, target_id, new_contact.pk, owner_id, opportunity)
     audit_record(object_type="lead", object_id=lead.pk, action=AuditEvent.Kind.UPDATE, actor_id=actor.pk,
                  object_repr=str(lead), summary="convert",
                  changes={"status": [lead.status, LeadStatus.CONVERTED], "converted_account": [None, target_id],
-                          "converted_contact": [None, new_contact.pk]})
+                          "converted_contact": [None, new_contact.pk], "opportunity": [None, deal_id]})
     lead.refresh_from_db()
     return ConversionResult(lead=lead, account_id=target_id, contact_id=new_contact.pk,
-                            account_created=created_account)
+                            account_created=created_account, opportunity_id=deal_id)
+
+
+def _convert_deal(actor: User, lead: Lead, account_id: int, contact_id: int, owner_id: int,
+                  opportunity: Mapping[str, Any]) -> int:
+    """The deal of a conversion: owned like the account (when the actor may assign it), linked to the
+    lead, its campaign and tender notice; the new contact enters its decision chain with
+    `contact_role` (default influencer)."""
+    from l2c.apps.opportunities.chain import chain_member_save
+    from l2c.apps.opportunities.services import opportunity_create
+
+    data = {key: value for key, value in opportunity.items() if key != "contact_role"}
+    data.update(account_id=account_id, lead_id=lead.pk, source="lead", campaign_id=lead.campaign_id,
+                tender_notice_id=lead.tender_notice_id)
+    if owner_id != actor.pk and "owner_id" not in opportunity:
+        data["owner_id"] = owner_id
+    with _prefixed("opportunity"):
+        deal = opportunity_create(actor=actor, data=data)
+        chain_member_save(actor=actor, opportunity_id=deal.pk, data={
+            "contact_id": contact_id, "role": opportunity.get("contact_role") or "influencer"})
+    return deal.pk

@@ -299,14 +299,19 @@ def lead_convert(request: HttpRequest, lead_id: int) -> HttpResponse:
     errors: list[str] = []
     duplicates = None
     values = {"account_name": account_defaults["name"], "contact_name": contact_defaults["name"],
-              "contact_title": contact_defaults["title"], "target": "",
+              "contact_title": contact_defaults["title"], "target": "", "create_deal": "",
+              "deal_name": f"{lead.company or lead.name} {_('商机')}".strip(), "deal_amount": "",
+              "deal_close_date": "",
               # Only an exact match (score 100: same credit code or name) is proposed; a merely similar
               # company must be picked on purpose.
               "account_choice": next((str(candidate["id"]) for candidate in candidates["visible"]
                                       if candidate["score"] == 100), "new")}
     if request.method == "POST":
         values.update({key: (request.POST.get(key) or "").strip() for key in
-                       ("account_name", "contact_name", "contact_title", "account_choice")})
+                       ("account_name", "contact_name", "contact_title", "account_choice", "create_deal",
+                        "deal_name", "deal_amount", "deal_close_date")})
+        deal = ({"name": values["deal_name"], "amount": values["deal_amount"] or "0",
+                 "close_date": values["deal_close_date"] or None} if values["create_deal"] else None)
         choice = values["account_choice"]
         account_id = int_or_none(choice) if choice != "new" else None
         if choice != "new" and account_id is None:
@@ -317,13 +322,16 @@ def lead_convert(request: HttpRequest, lead_id: int) -> HttpResponse:
                     actor=user, lead_id=lead.pk, account_id=account_id,
                     account={"name": values["account_name"]} if account_id is None else None,
                     contact={"name": values["contact_name"], "title": values["contact_title"]},
-                    confirm_duplicates=bool(request.POST.get("confirm_duplicates")))
+                    confirm_duplicates=bool(request.POST.get("confirm_duplicates")), opportunity=deal)
             except DuplicateFound as error:
                 duplicates = {"detail": error.detail, "candidates": error.duplicates,
                               "hidden": error.hidden_duplicates, "blocking": error.blocking}
             except (ValidationFailed, Conflict) as error:
                 errors.extend([human_message(e) for e in error.errors] or [error.detail])
             else:
+                if result.opportunity_id is not None:
+                    messages.success(request, _("线索已转化为客户、联系人和商机。"))
+                    return redirect("opportunities:opportunity_detail", opportunity_id=result.opportunity_id)
                 messages.success(request, _("线索已转化为客户和联系人。"))
                 return redirect("customers:account_detail", account_id=result.account_id)
     context = {"lead": lead, "account": account_defaults, "contact": contact_defaults, "candidates": candidates,

@@ -96,6 +96,9 @@ def notice_detail(request: HttpRequest, notice_id: int) -> HttpResponse:
         # The leads app serves this endpoint (it creates a lead linked to the notice); the button is
         # shown only to users who may create leads (the "lead" object type is the leads app's).
         "lead_url": f"/leads/from-notice/{notice.pk}/" if access.can(request.user, "lead", "create") else None,
+        # Likewise the opportunities app serves the deal endpoint (a page to pick the buyer's account).
+        "deal_url": f"/opportunities/from-notice/{notice.pk}/"
+        if access.can(request.user, "opportunity", "create") else None,
     }
     return render(request, "tenders/notice_detail.html", context)
 
