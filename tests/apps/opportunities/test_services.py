@@ -280,3 +280,17 @@ def test_the_nightly_run_raises_time_driven_flags(org: Org, deal: Any) -> None:
     deal.refresh_from_db()
     assert deal.health_flags == ["close_date_passed", "stalled", "no_activity", "no_decision_maker", "no_champion"]
     assert health_refresh_all(as_of=later) == 0  # idempotent
+
+
+def test_new_health_weights_rescore_every_open_deal_through_a_job(org: Org, deal: Any,
+                                                                   django_capture_on_commit_callbacks: Any) -> None:
+    from l2c.apps.activity.models import JobRun
+    from l2c.apps.opportunities.health import health_config_save
+
+    deal.refresh_from_db()
+    assert deal.health_index == 20  # relationship 100 × 10 + timing 100 × 10 of 100
+    with django_capture_on_commit_callbacks(execute=True):
+        health_config_save(actor=org["admin"], weights={"timing": 1}, no_activity_days=7)
+    assert JobRun.objects.filter(name="opportunities.health_refresh").exists()
+    deal.refresh_from_db()
+    assert deal.health_index == 100  # only timing weighs now, and it scores 100

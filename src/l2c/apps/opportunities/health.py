@@ -86,7 +86,12 @@ def health_config_save(*, actor: User, weights: Mapping[str, Any], no_activity_d
                  object_repr=_("商机健康度"), changes={
                      "weights": [dict(before.weights), cleaned],
                      "no_activity_days": [before.no_activity_days, days]})
-    transaction.on_commit(lambda: health_refresh_all())
+    # Every open deal is re-scored with the new weights by a job (after commit), not in this request.
+    from l2c.apps.activity.jobs import job_enqueue
+
+    from .tasks import health_refresh_task
+
+    job_enqueue(task=health_refresh_task, name="opportunities.health_refresh", actor=actor)
     return health_settings()
 
 
