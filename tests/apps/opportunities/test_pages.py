@@ -456,3 +456,14 @@ def test_a_read_only_user_cannot_tick_a_task(org: Org, client: Any, deal: Opport
                                                     HTTP_HX_REQUEST="true")
     assert response.status_code == 200 and 'type="checkbox"' not in response.content.decode()
     assert not deal.tasks_done.exists()
+
+
+def test_the_timeline_names_stages_and_processes_but_not_accounts(org: Org, client: Any, deal: Opportunity) -> None:
+    from l2c.apps.opportunities.services import opportunity_move
+
+    target = deal.process.stages.get(name="商务谈判")
+    opportunity_move(actor=org["admin"], opportunity_id=deal.pk, stage_id=target.pk, override_reason="补录")
+    html = _client(client, org["rep1"]).get(f"/opportunities/{deal.pk}/").content.decode()
+    assert "<del>初步接洽</del>" in html and "<ins>商务谈判</ins>" in html
+    assert "<ins>项目型销售</ins>" in html  # the creation entry names the process
+    assert f"<ins>{deal.account_id}</ins>" in html  # a business record stays an id

@@ -265,6 +265,30 @@ def _standing_merges(entries: Sequence[Mapping[str, Any]]) -> set[int]:
     return set(RecordMerge.objects.filter(pk__in=ids, undone_at__isnull=True).values_list("pk", flat=True))
 
 
+def _named_references(model: type[Model], entries: Sequence[Mapping[str, Any]]) -> dict[str, dict[int, str]]:
+    """Names of the configuration records (a sales process, a stage …) the entries' changes point at,
+    for foreign keys to models that declare `NAMED_IN_TIMELINE = True`: one query per such field.
+    Other references stay ids — a business record's name (an account) may be one the reader may not
+    see."""
+    wanted: dict[str, set[int]] = {}
+    for entry in entries:
+        for name, pair in (entry.get("changes") or {}).items():
+            if isinstance(pair, list | tuple):
+                wanted.setdefault(name, set()).update(v for v in pair if isinstance(v, int))
+    named: dict[str, dict[int, str]] = {}
+    for name, ids in wanted.items():
+        from django.core.exceptions import FieldDoesNotExist
+
+        try:
+            field = model._meta.get_field(name)
+        except FieldDoesNotExist:  # a change key that is no model field (team, share, override …)
+            continue
+        related = getattr(field, "related_model", None)
+        if ids and getattr(field, "many_to_one", False) and getattr(related, "NAMED_IN_TIMELINE", False):
+            named[name] = {row.pk: str(row) for row in related._default_manager.filter(pk__in=ids)}
+    return named
+
+
 def timeline(object_type: str, record: Model) -> list[dict[str, Any]]:
     """timeline_for entries in the shape web/components/timeline.html expects."""
     entries = activity_selectors.timeline_for(object_type=object_type, object_id=record.pk)
@@ -281,6 +305,7 @@ def timeline(object_type: str, record: Model) -> list[dict[str, Any]]:
     users = {u.pk: str(u) for u in User.objects.filter(pk__in=user_ids)} if user_ids else {}
     departments = {d.pk: str(d) for d in Department.objects.filter(pk__in=department_ids)} if department_ids else {}
     model = type(record)
+    named = _named_references(model, entries)
     custom_labels = {field.key: field.label for field in definitions(object_type)}
     undoable = _standing_merges(entries)
     events = []
@@ -300,7 +325,10 @@ def timeline(object_type: str, record: Model) -> list[dict[str, Any]]:
             if name == "custom" and all(isinstance(v, dict) or v is None for v in pair):
                 changes.extend(custom_changes(pair[0] or {}, pair[1] or {}, custom_labels))
                 continue
-            old, new = (change_value(model, name, v, users, departments) for v in pair)
+            if name in named:
+                old, new = (named[name].get(v, f"#{v}") if isinstance(v, int) else display(v) for v in pair)
+            else:
+                old, new = (change_value(model, name, v, users, departments) for v in pair)
             changes.append((field_label(model, name), old, new))
         event = {"created_at": entry["at"], "actor_name": entry["actor_name"], "action_label": label,
                  "summary": entry["summary"], "changes": changes}

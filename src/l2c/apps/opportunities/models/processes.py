@@ -25,6 +25,8 @@ class SalesProcess(models.Model):
     """A sales process: an ordered list of open stages, then one won and one lost stage. Exactly one
     process is the default (new deals without a process use it)."""
 
+    NAMED_IN_TIMELINE = True  # configuration, not a business record: timelines show its name
+
     name = models.CharField(_("名称"), max_length=100, unique=True)
     code = models.SlugField(_("代码"), max_length=50, unique=True)
     description = models.TextField(_("说明"), blank=True)
@@ -52,6 +54,8 @@ class Stage(models.Model):
     `norm_days` the usual time in it (a deal longer there is stalled); `entry_fields` /
     `exit_fields` field keys (see opportunities.gates.FIELD_CATALOGUE) a deal must hold to enter /
     to leave it. Won and lost stages close the deal."""
+
+    NAMED_IN_TIMELINE = True  # configuration, not a business record: timelines show its name
 
     process = models.ForeignKey(SalesProcess, verbose_name=_("销售流程"), on_delete=models.CASCADE,
                                 related_name="stages")
@@ -99,6 +103,8 @@ class StageTask(models.Model):
 
 class Competitor(models.Model):
     """A competitor (竞争对手) named on deals and as the winner of lost ones."""
+
+    NAMED_IN_TIMELINE = True  # configuration, not a business record: timelines show its name
 
     name = models.CharField(_("名称"), max_length=100, unique=True)
     website = models.CharField(_("网站"), max_length=200, blank=True)
