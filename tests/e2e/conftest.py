@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -38,3 +39,15 @@ def screenshot(page: Any) -> Any:
         return path
 
     return take
+
+
+@pytest.fixture(autouse=True)
+def _requests_settle_before_teardown(live_server: Any, page: Any) -> Any:
+    """After each journey, wait until the page's requests are answered (HTMX panels load after the
+    page itself) before the page closes and the database is flushed: a request still running in the
+    live server during the flush makes SQLite report "table is locked" and fails the teardown."""
+    yield
+    from playwright.sync_api import Error as PlaywrightError
+
+    with contextlib.suppress(PlaywrightError):  # a closed page or a stuck request: teardown goes on
+        page.wait_for_load_state("networkidle", timeout=10_000)

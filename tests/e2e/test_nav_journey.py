@@ -80,3 +80,17 @@ def test_phone_menu_expands_the_current_group(org, live_server, page, screenshot
     screenshot("nav-phone-sales-open")
     page.keyboard.press("Escape")
     assert not page.locator("#site-nav").is_visible()
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_the_phone_header_keeps_one_row_in_every_language(org, live_server, page, screenshot, language):
+    page.set_viewport_size({"width": 390, "height": 844})
+    login(page, live_server, "rep1", "pw-rep1", language)
+    header = page.locator("header").first.bounding_box()
+    toggle = page.locator("[data-nav-toggle]").bounding_box()
+    brand = page.locator(".brand").bounding_box()
+    # One row: the menu button sits level with the brand (a second row would put it below).
+    assert abs(toggle["y"] - brand["y"]) < brand["height"]
+    assert header["height"] < 70
+    assert page.locator(".inbox-icon").is_visible()  # the bell replaces the word on phones
+    screenshot(f"nav-phone-header-{language}")
