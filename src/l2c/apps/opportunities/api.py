@@ -19,12 +19,10 @@ from l2c.api.types import RecordId
 from l2c.apps.activity.services import records_transfer
 from l2c.apps.identity import access
 from l2c.apps.identity.models import User
-from l2c.engines import stages as gate_engine
 from l2c.kernel.errors import FieldError, ValidationFailed
 
 from . import chain, health, processes, selectors, services
 from .board import board_page
-from .gates import deal_facts
 from .models import Competitor, Opportunity, SalesProcess, Stage, StageHistory, StageTask
 
 router = Router(tags=["opportunities"])
@@ -473,13 +471,10 @@ def move_opportunity(request: HttpRequest, response: HttpResponse, opportunity_i
             summary="What a move to `stage_id` still misses (nothing is changed)")
 def gate_preview(request: HttpRequest, opportunity_id: RecordId, stage_id: RecordId) -> Any:
     deal = selectors.opportunity_detail(user=request.user, opportunity_id=opportunity_id)
-    stages = {stage.pk: stage for stage in Stage.objects.filter(process_id=deal.process_id)}
-    if stage_id not in stages or stage_id == deal.stage_id:
+    preview = services.gate_preview(request.user, deal, stage_id)
+    if preview is None:
         raise ValidationFailed.for_field("stage_id", _("阶段 %(id)s 不是这个商机可以推进到的阶段。") % {"id": stage_id})
-    missing = gate_engine.gate(processes.stage_specs(deal.process_id), deal.stage_id, stage_id, deal_facts(deal))
-    rows = services.missing_dicts(missing, stages)
-    return {"stage_id": stage_id, "missing": rows, "can_override": bool(rows) and services.can_override(
-        request.user, deal) and not any(row["kind"].startswith("lost_") for row in rows)}
+    return {"stage_id": stage_id, "missing": preview["missing"], "can_override": preview["can_override"]}
 
 
 @router.get("/opportunities/{opportunity_id}/history", response={200: list[DealHistoryOut], **READ_ERRORS},

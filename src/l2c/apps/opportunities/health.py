@@ -173,16 +173,21 @@ def health_refresh(deal_ids: Sequence[int], as_of: dt.datetime | None = None) ->
                            "health_index", "health_flags"))
         inputs = _inputs(deals, moment)
         snapshots = []
+        # Deals sharing an index and flags are written by one UPDATE: a few hundred statements
+        # per chunk at most, whatever the number of deals.
+        groups: dict[tuple[int, tuple[str, ...]], list[int]] = {}
         for deal in deals:
             result = engine.health(inputs[deal.pk], settings)
             flags = list(result.flags)
             if deal.health_index == result.index and deal.health_flags == flags:
                 continue
             changed += 1
-            Opportunity.objects.filter(pk=deal.pk).update(health_index=result.index, health_flags=flags,
-                                                          health_at=moment)
+            groups.setdefault((result.index, result.flags), []).append(deal.pk)
             snapshots.append(HealthSnapshot(opportunity_id=deal.pk, index=result.index, flags=flags, taken_at=moment,
                                             dimensions={item.dimension: item.score for item in result.dimensions}))
+        for (index, flags_key), ids in groups.items():
+            Opportunity.objects.filter(pk__in=ids).update(health_index=index, health_flags=list(flags_key),
+                                                          health_at=moment)
         HealthSnapshot.objects.bulk_create(snapshots)
     return changed
 

@@ -15,12 +15,11 @@ from django.utils.translation import gettext_lazy
 
 from l2c.apps.identity import access
 from l2c.apps.identity.models import User
-from l2c.engines import stages as gate_engine
 from l2c.kernel.errors import FieldError
 from l2c.kernel.money import CURRENCY_EXPONENTS
 
-from . import chain, health, processes, services
-from .gates import FIELD_CATALOGUE, deal_facts
+from . import chain, health, services
+from .gates import FIELD_CATALOGUE
 from .models import (
     AnswerLevel,
     Attitude,
@@ -131,17 +130,8 @@ def stage_path(deal: Opportunity) -> list[dict[str, Any]]:
 
 
 def gate_preview(user: User, deal: Opportunity, stage_id: int) -> dict[str, Any] | None:
-    """What a move of `deal` to `stage_id` still misses, as the API's gate preview computes it
-    (engine + services.missing_dicts); None when the stage is not a move target."""
-    stages = {stage.pk: stage for stage in Stage.objects.filter(process_id=deal.process_id)}
-    target = stages.get(stage_id)
-    if target is None or stage_id == deal.stage_id:
-        return None
-    missing = gate_engine.gate(processes.stage_specs(deal.process_id), deal.stage_id, stage_id, deal_facts(deal))
-    rows = services.missing_dicts(missing, stages)
-    soft = [row for row in rows if not str(row["kind"]).startswith("lost_")]
-    return {"stage": target, "missing": rows, "lost": target.kind == StageKind.LOST,
-            "can_override": bool(soft) and len(soft) == len(rows) and services.can_override(user, deal)}
+    """What a move of `deal` to `stage_id` still misses (services.gate_preview, shared with the API)."""
+    return services.gate_preview(user, deal, stage_id)
 
 
 def chain_context(user: User, deal: Opportunity, editing: int | None = None) -> dict[str, Any]:

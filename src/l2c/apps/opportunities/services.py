@@ -376,6 +376,21 @@ def missing_dicts(missing: Sequence[gate_engine.Missing], stages: Mapping[int, S
     return rows
 
 
+def gate_preview(actor: User, deal: Opportunity, stage_id: int) -> dict[str, Any] | None:
+    """What a move of `deal` to `stage_id` still misses, without changing anything: the target
+    stage, the missing items (as `missing_dicts` names them) and whether `actor` may override them
+    (never for the lost reason and competitor). None when the stage is not a move target."""
+    stages = {stage.pk: stage for stage in Stage.objects.filter(process_id=deal.process_id)}
+    target = stages.get(stage_id)
+    if target is None or stage_id == deal.stage_id:
+        return None
+    missing = gate_engine.gate(stage_specs(deal.process_id), deal.stage_id, stage_id, deal_facts(deal))
+    rows = missing_dicts(missing, stages)
+    hard = any(str(row["kind"]).startswith("lost_") for row in rows)
+    return {"stage": target, "missing": rows, "lost": target.kind == StageKind.LOST,
+            "can_override": bool(rows) and not hard and can_override(actor, deal)}
+
+
 @transaction.atomic
 def opportunity_move(*, actor: User, opportunity_id: int, stage_id: int, expected_version: int | None = None,
                      override_reason: str = "", lost_reason: str = "", lost_note: str = "",
