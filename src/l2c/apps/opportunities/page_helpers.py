@@ -129,11 +129,6 @@ def stage_path(deal: Opportunity) -> list[dict[str, Any]]:
     return rows
 
 
-def gate_preview(user: User, deal: Opportunity, stage_id: int) -> dict[str, Any] | None:
-    """What a move of `deal` to `stage_id` still misses (services.gate_preview, shared with the API)."""
-    return services.gate_preview(user, deal, stage_id)
-
-
 def chain_context(user: User, deal: Opportunity, editing: int | None = None) -> dict[str, Any]:
     """The decision-chain panel: the graph (nodes coloured by attitude, sized by influence), the
     table rows, the gaps, the contacts of the deal's account the user may add, and the entry the

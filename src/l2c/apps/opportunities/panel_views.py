@@ -53,7 +53,7 @@ def gate_preview(request: HttpRequest, opportunity_id: int) -> HttpResponse:
     """What a move to `?stage=` still misses (nothing changes): the detail page's move control."""
     deal = selectors.opportunity_detail(user=request.user, opportunity_id=opportunity_id)
     stage_id = int_or_none(request.GET.get("stage_id") or request.GET.get("stage"))
-    preview = page_helpers.gate_preview(request.user, deal, stage_id) if stage_id else None
+    preview = services.gate_preview(request.user, deal, stage_id) if stage_id else None
     return render(request, "opportunities/_gate_preview.html", {
         "deal": deal, "preview": preview, "lost_reasons": LostReason.choices})
 

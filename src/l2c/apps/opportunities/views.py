@@ -158,7 +158,7 @@ def opportunity_detail(request: HttpRequest, opportunity_id: int) -> HttpRespons
     context = {
         "deal": deal, "allowed": allowed, "may_edit": may_edit,
         "path": page_helpers.stage_path(deal), "move_stages": [stage for stage in stages if stage.pk != deal.stage_id],
-        "preview": page_helpers.gate_preview(user, deal, preview_id) if preview_id else None,
+        "preview": services.gate_preview(user, deal, preview_id) if preview_id else None,
         "lost_reasons": LostReason.choices, "competitors": list(deal.competitors.order_by("name")),
         "flags": page_helpers.flags_display(deal.health_flags),
         "custom": [{"label": field.label, "value": (deal.custom or {}).get(field.key)}
