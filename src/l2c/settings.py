@@ -65,6 +65,8 @@ INSTALLED_APPS = [
     "l2c.apps.identity",
     "l2c.apps.activity",
     "l2c.apps.customers",
+    "l2c.apps.catalog",
+    "l2c.apps.pricing",
     "l2c.apps.marketing",
     "l2c.apps.tenders",
     "l2c.apps.opportunities",

@@ -11,6 +11,8 @@ from ninja.errors import ValidationError as NinjaValidationError
 from l2c import __version__
 from l2c.apps.activity.api import router as activity_router
 from l2c.apps.activity.import_api import router as import_router
+from l2c.apps.catalog.api import router as catalog_router
+from l2c.apps.catalog.configuration_api import router as configuration_router
 from l2c.apps.customers.api import contacts_router
 from l2c.apps.customers.api import router as accounts_router
 from l2c.apps.customers.duplicate_api import router as duplicates_router
@@ -30,6 +32,8 @@ from l2c.apps.marketing.api import router as marketing_router
 from l2c.apps.opportunities.api import router as opportunities_router
 from l2c.apps.opportunities.forecast_api import router as forecast_router
 from l2c.apps.opportunities.pipeline_api import router as pipeline_router
+from l2c.apps.pricing.api import router as pricing_router
+from l2c.apps.pricing.preview_api import router as pricing_preview_router
 from l2c.apps.tenders.api import router as tenders_router
 from l2c.kernel.errors import DomainError
 
@@ -69,6 +73,10 @@ api.add_router("/", leads_router)
 api.add_router("/", forecast_router)  # before /opportunities/{id}
 api.add_router("/", opportunities_router)
 api.add_router("/", pipeline_router)
+api.add_router("/catalog", configuration_router)  # /catalog/configurations/…, /catalog/rules/test
+api.add_router("/catalog", catalog_router)
+api.add_router("/pricing", pricing_preview_router)  # /pricing/preview, /pricing/promotions/simulate
+api.add_router("/pricing", pricing_router)
 api.add_router("/", activity_router)
 api.add_router("/", import_router)
 

@@ -37,6 +37,13 @@ NAVIGATION: list[tuple[Any, list[NavItem]]] = [
         (_("销售预测"), "opportunities:forecast", "/opportunities/forecast/", "opportunity"),
         (_("销售漏斗"), "opportunities:pipeline", "/opportunities/pipeline/", "opportunity"),
     ]),
+    (pgettext_lazy("navigation group", "产品与价格"), [
+        (_("产品"), "catalog:product_list", "/catalog/", "product"),
+        (_("产品配置器"), "catalog:configurator", "/catalog/configurator/", "product"),
+        (_("价目表"), "pricing:book_list", "/pricing/books/", "price_book"),
+        (_("促销"), "pricing:promotion_list", "/pricing/promotions/", "promotion"),
+        (_("价格试算"), "pricing:preview", "/pricing/preview/", "price_book"),
+    ]),
     (pgettext_lazy("navigation group", "工具"), [
         (_("导入"), "activity:import_list", "/imports/", None),
         (_("后台任务"), "activity:jobs", "/jobs/", None),
@@ -51,6 +58,7 @@ ADMIN_NAVIGATION: list[tuple[Any, str, str]] = [
     (_("线索评分设置"), "leads:scoring_settings", "/leads/scoring/"),
     (_("销售流程"), "opportunities:process_list", "/opportunities/processes/"),
     (_("商机健康度设置"), "opportunities:health_settings", "/opportunities/health-settings/"),
+    (_("毛利管控"), "pricing:margin_policy", "/pricing/margin-policy/"),
     (_("系统管理"), "admin:index", "/admin/"),
 ]
 

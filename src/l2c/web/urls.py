@@ -14,6 +14,8 @@ urlpatterns = [
     path("", include(("l2c.apps.tenders.urls", "tenders"))),
     path("", include(("l2c.apps.leads.urls", "leads"))),
     path("", include(("l2c.apps.opportunities.urls", "opportunities"))),
+    path("", include(("l2c.apps.catalog.urls", "catalog"))),
+    path("", include(("l2c.apps.pricing.urls", "pricing"))),
     path("", include(("l2c.apps.activity.urls", "activity"))),
     path("", include(("l2c.apps.identity.urls", "identity"))),
 ]
