@@ -134,6 +134,9 @@ class ProductAttribute(models.Model):
         ordering = ["product_id", "position", "attribute_id"]
         constraints = [models.UniqueConstraint(fields=["product", "attribute"], name="product_attribute_unique")]
 
+    def __str__(self) -> str:
+        return f"{self.product_id}:{self.attribute_id}"
+
 
 class Sku(models.Model):
     """A concrete, sellable variant of a product. `attribute_values` maps attribute code → value code;
@@ -267,3 +270,6 @@ class RulesVersion(models.Model):
 
     number = models.BigIntegerField(default=1)
     changed_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"rules v{self.number}"

@@ -109,6 +109,9 @@ class PriceTier(models.Model):
         ordering = ["entry_id", "min_quantity"]
         constraints = [models.UniqueConstraint(fields=["entry", "min_quantity"], name="price_tier_unique")]
 
+    def __str__(self) -> str:
+        return f"≥{self.min_quantity} @ {self.unit_price}"
+
 
 class AttributeAdjustment(models.Model):
     """+amount or +% on the book price of lines with an attribute value (e.g. red +10 %)."""
@@ -130,6 +133,9 @@ class AttributeAdjustment(models.Model):
                            | models.Q(amount__isnull=True, percent__isnull=False)),
                 name="adjustment_amount_xor_percent"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.attribute}={self.value}"
 
 
 class PromotionKind(models.TextChoices):
@@ -256,6 +262,9 @@ class PromotionReservation(models.Model):
                    models.Index(fields=["coupon", "account", "status"], name="reservation_coupon_account")]
         constraints = [models.UniqueConstraint(fields=["reference", "promotion"], name="reservation_unique")]
 
+    def __str__(self) -> str:
+        return f"{self.reference}:{self.promotion_id} ({self.status})"
+
 
 class GuardAction(models.TextChoices):
     BLOCK = "block", _("禁止")
@@ -265,7 +274,8 @@ class GuardAction(models.TextChoices):
 class MarginPolicy(models.Model):
     """One row (pk=1): what a price below cost (价格倒挂) or under the floor does, at which level."""
 
-    below_cost = models.CharField(_("低于成本"), max_length=10, choices=GuardAction.choices, default=GuardAction.APPROVAL)
+    below_cost = models.CharField(_("低于成本"), max_length=10, choices=GuardAction.choices,
+                                  default=GuardAction.APPROVAL)
     below_cost_level = models.PositiveSmallIntegerField(_("低于成本审批级别"), default=2)
     below_floor = models.CharField(_("低于底价"), max_length=10, choices=GuardAction.choices,
                                    default=GuardAction.APPROVAL)
@@ -276,6 +286,9 @@ class MarginPolicy(models.Model):
     class Meta:
         verbose_name = _("毛利管控策略")
         verbose_name_plural = _("毛利管控策略")
+
+    def __str__(self) -> str:
+        return "margin policy"
 
 
 class MarginThreshold(models.Model):
@@ -289,3 +302,6 @@ class MarginThreshold(models.Model):
     class Meta:
         ordering = ["-min_margin_percent"]
         constraints = [models.UniqueConstraint(fields=["policy", "min_margin_percent"], name="margin_threshold_unique")]
+
+    def __str__(self) -> str:
+        return f"< {self.min_margin_percent}% → L{self.level}"
