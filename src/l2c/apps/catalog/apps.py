@@ -26,9 +26,19 @@ class CatalogConfig(AppConfig):
 
         from l2c.apps.identity import access
 
-        from .models import Product
+        from .models import Product, Sku
 
         access.register(access.ObjectType(
             key="product", model=Product, label=_("产品"), noun=pgettext_lazy("record", "产品"),
             owner_field=None, department_field=None, default_grants=PRODUCT_DEFAULTS,
         ))
+        # SKUs are reached through their product (their own grants gate import/export of SKU files,
+        # as contacts are reached through accounts).
+        access.register(access.ObjectType(
+            key="sku", model=Sku, label=_("SKU"), noun=pgettext_lazy("record", "SKU"),
+            owner_field=None, department_field=None, parent_field="product", parent_type="product",
+            default_grants=PRODUCT_DEFAULTS,
+        ))
+        from .importers import register_catalog
+
+        register_catalog()
