@@ -42,3 +42,7 @@ class PricingConfig(AppConfig):
             key="promotion", model=Promotion, label=_("促销"), noun=pgettext_lazy("record", "促销"),
             owner_field=None, department_field=None, default_grants=PROMOTION_DEFAULTS,
         ))
+
+        from .importers import register_price_book_entries
+
+        register_price_book_entries()

@@ -114,10 +114,6 @@ def margin_policy_get() -> MarginPolicy:
 
 
 # --- the compiler's read API: plain values ----------------------------------------------------------------
-def _decimal_or_none(value: Any) -> Any:
-    return value
-
-
 def active_books_rows() -> list[dict[str, Any]]:
     """Every active price book (any currency, any validity: the engine decides applicability), in
     code order, 4 queries. Each book:
