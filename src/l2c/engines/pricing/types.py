@@ -259,6 +259,7 @@ class Approval:
 @dataclass(frozen=True, slots=True)
 class Violation:
     code: str  # no_price, unknown_sku, below_cost, below_floor, invalid_quantity, unknown_coupon, …
+    #            (also: invalid_discount, coupon_invalid, unknown_price_book)
     line: str | None
     blocking: bool
     params: Mapping[str, Any] = field(default_factory=dict)
@@ -269,7 +270,8 @@ class BookConsidered:
     code: str
     applicable: bool
     reason: str  # applicable, forced, other_currency, not_yet_valid, expired, scope_account,
-    #              scope_group, scope_region, scope_department, inactive
+    #              scope_group, scope_region, scope_department, inactive,
+    #              not_forced (applicable, but another book was forced)
     priority: int
 
 
