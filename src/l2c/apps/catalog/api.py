@@ -8,6 +8,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any, Literal
 
+from django.db.models import Count, Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
@@ -20,8 +21,8 @@ from l2c.api.types import RecordId
 from l2c.apps.identity import access
 from l2c.kernel.errors import NotFound
 
-from . import bom, selectors, services
-from .models import Attribute, Category, Product, Sku
+from . import bom, selectors, services, skus
+from .models import Attribute, Category, Product, ProductAttribute, Sku
 
 router = Router(tags=["catalog"])
 
@@ -137,21 +138,32 @@ class CatalogProductOut(Schema):
     created_at: dt.datetime
     updated_at: dt.datetime
 
+    # Each resolver also takes an already serialised body (create, idempotent replay).
     @staticmethod
-    def resolve_category_code(obj: Product) -> str | None:
+    def resolve_category_code(obj: Product | dict[str, Any]) -> str | None:
+        if isinstance(obj, dict):
+            return obj["category_code"]  # type: ignore[no-any-return]
         return obj.category.code if obj.category_id else None
 
     @staticmethod
-    def resolve_tax_rate(obj: Product) -> str:
-        return services.tax_rate_text(obj.tax_rate)
+    def resolve_tax_rate(obj: Product | dict[str, Any]) -> str:
+        return obj["tax_rate"] if isinstance(obj, dict) else services.tax_rate_text(obj.tax_rate)  # type: ignore[no-any-return]
 
     @staticmethod
-    def resolve_attribute_codes(obj: Product) -> list[str]:
+    def resolve_attribute_codes(obj: Product | dict[str, Any]) -> list[str]:
+        if isinstance(obj, dict):
+            return obj["attribute_codes"]  # type: ignore[no-any-return]
+        prefetched = getattr(obj, "_prefetched_objects_cache", {}).get("product_attributes")
+        if prefetched is not None:  # a list page: loaded for the whole page at once
+            return [row.attribute.code for row in prefetched]
         return selectors.product_attribute_codes(obj)
 
     @staticmethod
-    def resolve_sku_count(obj: Product) -> int:
-        return obj.skus.count()
+    def resolve_sku_count(obj: Product | dict[str, Any]) -> int:
+        if isinstance(obj, dict):
+            return obj["sku_count"]  # type: ignore[no-any-return]
+        counted = getattr(obj, "sku_total", None)
+        return counted if counted is not None else obj.skus.count()
 
 
 class CatalogProductPage(Schema):
@@ -257,6 +269,30 @@ class CatalogBomItemOut(Schema):
     max_quantity: Decimal | None
     option_group: str | None
     position: int
+
+
+class CatalogBomItemPatch(Schema):
+    quantity: Decimal | None = Field(None, gt=0)
+    required: bool | None = None
+    priced: bool | None = None
+    min_quantity: Decimal | None = Field(None, ge=0)
+    max_quantity: Decimal | None = Field(None, gt=0)
+    option_group: str | None = Field(None, max_length=50, description='an option group code; "" clears it')
+    position: int | None = Field(None, ge=0)
+
+
+class CatalogBomGroupPatch(Schema):
+    code: str | None = Field(None, max_length=50)
+    name: str | None = Field(None, max_length=100)
+    choice: Literal["single", "multiple"] | None = None
+    required: bool | None = None
+    min_choices: int | None = Field(None, ge=0)
+    max_choices: int | None = Field(None, ge=1)
+    position: int | None = Field(None, ge=0)
+
+
+class CatalogBomGroupOut(CatalogBomGroupIO):
+    id: int
 
 
 class CatalogBomIn(Schema):
@@ -415,7 +451,9 @@ def delete_attribute_value(request: HttpRequest, attribute_id: int, value_id: in
 def list_products(request: HttpRequest, filters: Query[CatalogProductFilters]) -> Any:
     _require_view(request)
     queryset = selectors.product_list(user=request.user, filters=filters.model_dump(
-        include={"q", "category", "type", "status"}, exclude_none=True)).select_related("category")
+        include={"q", "category", "type", "status"}, exclude_none=True)).select_related("category").annotate(
+        sku_total=Count("skus")).prefetch_related(Prefetch(
+            "product_attributes", queryset=ProductAttribute.objects.select_related("attribute").order_by("position")))
     page = keyset_page(queryset, sort=filters.sort, allowed_sorts=selectors.PRODUCT_SORTS, cursor=filters.cursor,
                        limit=filters.limit)
     return {"items": page.items, "next_cursor": page.next_cursor, "previous_cursor": page.previous_cursor}
@@ -489,10 +527,10 @@ class CatalogSkuFilters(Schema):
 def list_all_skus(request: HttpRequest, filters: Query[CatalogSkuFilters]) -> Any:
     _require_view(request)
     products = access.restrict(Product.objects.all(), request.user, "product", "view")
-    skus = Sku.objects.filter(product__in=products.values("pk"))
+    found = Sku.objects.filter(product__in=products.values("pk"))
     if filters.q:
-        skus = skus.filter(code__icontains=filters.q) | skus.filter(name__icontains=filters.q)
-    page = keyset_page(skus, sort=filters.sort, allowed_sorts=selectors.SKU_SORTS, cursor=filters.cursor,
+        found = found.filter(code__icontains=filters.q) | found.filter(name__icontains=filters.q)
+    page = keyset_page(found, sort=filters.sort, allowed_sorts=selectors.SKU_SORTS, cursor=filters.cursor,
                        limit=filters.limit)
     return {"items": page.items, "next_cursor": page.next_cursor, "previous_cursor": page.previous_cursor}
 
@@ -500,23 +538,23 @@ def list_all_skus(request: HttpRequest, filters: Query[CatalogSkuFilters]) -> An
 @router.get("/products/{product_id}/skus", response={200: CatalogSkuPage, **READ_ERRORS}, summary="SKUs of a product")
 def list_skus(request: HttpRequest, product_id: int, filters: Query[CatalogSkuFilters]) -> Any:
     product = selectors.product_detail(user=request.user, product_id=product_id)
-    skus = product.skus.all()
+    found = product.skus.all()
     if filters.q:
-        skus = skus.filter(code__icontains=filters.q) | skus.filter(name__icontains=filters.q)
-    page = keyset_page(skus, sort=filters.sort, allowed_sorts=selectors.SKU_SORTS, cursor=filters.cursor,
+        found = found.filter(code__icontains=filters.q) | found.filter(name__icontains=filters.q)
+    page = keyset_page(found, sort=filters.sort, allowed_sorts=selectors.SKU_SORTS, cursor=filters.cursor,
                        limit=filters.limit)
     return {"items": page.items, "next_cursor": page.next_cursor, "previous_cursor": page.previous_cursor}
 
 
 @router.post("/products/{product_id}/skus", response={201: CatalogSkuOut, **WRITE_ERRORS}, summary="Create a SKU")
 def create_sku(request: HttpRequest, product_id: int, payload: CatalogSkuIn) -> Any:
-    return Status(201, services.sku_create(actor=request.user, product_id=product_id, data=payload.model_dump()))
+    return Status(201, skus.sku_create(actor=request.user, product_id=product_id, data=payload.model_dump()))
 
 
 @router.post("/products/{product_id}/skus/generate", response={201: CatalogSkuGenerateOut, **WRITE_ERRORS},
              summary="Generate SKUs from the cartesian product of chosen values (all or nothing)")
 def generate_skus(request: HttpRequest, product_id: int, payload: CatalogSkuGenerateIn) -> Any:
-    result = services.sku_generate(actor=request.user, product_id=product_id, values=payload.values,
+    result = skus.sku_generate(actor=request.user, product_id=product_id, values=payload.values,
                                    code_pattern=payload.code_pattern, name_pattern=payload.name_pattern,
                                    cost_price=payload.cost_price)
     return Status(201, {"created": result.created, "skipped": result.skipped})
@@ -536,7 +574,7 @@ def get_sku(request: HttpRequest, response: HttpResponse, product_id: int, sku_i
               summary="Update a SKU (If-Match honoured)")
 def update_sku(request: HttpRequest, response: HttpResponse, product_id: int, sku_id: int,
                payload: CatalogSkuPatch) -> Any:
-    sku = services.sku_update(actor=request.user, product_id=product_id, sku_id=sku_id,
+    sku = skus.sku_update(actor=request.user, product_id=product_id, sku_id=sku_id,
                               data=payload.model_dump(exclude_unset=True), expected_version=expected_version(request))
     _with_etag(response, sku.version)
     return sku
@@ -545,7 +583,7 @@ def update_sku(request: HttpRequest, response: HttpResponse, product_id: int, sk
 @router.delete("/products/{product_id}/skus/{sku_id}", response={204: None, **WRITE_ERRORS},
                summary="Delete a SKU (refused while it is a BOM component or in price books)")
 def delete_sku(request: HttpRequest, product_id: int, sku_id: int) -> Any:
-    services.sku_delete(actor=request.user, product_id=product_id, sku_id=sku_id)
+    skus.sku_delete(actor=request.user, product_id=product_id, sku_id=sku_id)
     return Status(204, None)
 
 
@@ -583,7 +621,7 @@ def _node(node: bom.BomNode) -> dict[str, Any]:
             "product_code": node.product_code, "quantity": node.quantity, "required": node.required,
             "priced": node.priced, "option_group": node.option_group, "min_quantity": node.min_quantity,
             "max_quantity": node.max_quantity, "in_default": node.in_default, "cost_price": node.cost_price,
-            "unit_cost": node.unit_cost, "line_cost": node.line_cost, "cycle": node.cycle,
+            "unit_cost": bom.exact(node.unit_cost), "line_cost": bom.exact(node.line_cost), "cycle": node.cycle,
             "children": [_node(child) for child in node.children]}
 
 
@@ -592,5 +630,47 @@ def _node(node: bom.BomNode) -> dict[str, Any]:
 def get_bom_tree(request: HttpRequest, product_id: int) -> Any:
     product = selectors.product_detail(user=request.user, product_id=product_id)
     tree = bom.bom_tree(product=product)
-    return {"product_id": product.pk, "product_code": product.code, "rolled_up_cost": tree.rolled_up_cost,
+    return {"product_id": product.pk, "product_code": product.code, "rolled_up_cost": bom.exact(tree.rolled_up_cost),
             "children": [_node(node) for node in tree.children]}
+
+
+@router.post("/products/{product_id}/bom/items", response={201: CatalogBomOut, **WRITE_ERRORS},
+             summary="Add one component (cycles refused with the path)")
+def add_bom_item(request: HttpRequest, product_id: int, payload: CatalogBomItemIn) -> Any:
+    bom.bom_item_add(actor=request.user, product_id=product_id, data=payload.model_dump(exclude_none=True))
+    return Status(201, _bom_body(selectors.product_detail(user=request.user, product_id=product_id)))
+
+
+@router.patch("/products/{product_id}/bom/items/{item_id}", response={200: CatalogBomOut, **WRITE_ERRORS},
+              summary="Change one component's quantity, flags, limits, option group or position")
+def update_bom_item(request: HttpRequest, product_id: int, item_id: int, payload: CatalogBomItemPatch) -> Any:
+    bom.bom_item_update(actor=request.user, product_id=product_id, item_id=item_id,
+                        data=payload.model_dump(exclude_unset=True))
+    return _bom_body(selectors.product_detail(user=request.user, product_id=product_id))
+
+
+@router.delete("/products/{product_id}/bom/items/{item_id}", response={204: None, **WRITE_ERRORS},
+               summary="Remove one component")
+def remove_bom_item(request: HttpRequest, product_id: int, item_id: int) -> Any:
+    bom.bom_item_remove(actor=request.user, product_id=product_id, item_id=item_id)
+    return Status(204, None)
+
+
+@router.post("/products/{product_id}/bom/groups", response={201: CatalogBomGroupOut, **WRITE_ERRORS},
+             summary="Add an option group")
+def add_bom_group(request: HttpRequest, product_id: int, payload: CatalogBomGroupIO) -> Any:
+    return Status(201, bom.bom_group_create(actor=request.user, product_id=product_id, data=payload.model_dump()))
+
+
+@router.patch("/products/{product_id}/bom/groups/{group_id}", response={200: CatalogBomGroupOut, **WRITE_ERRORS},
+              summary="Update an option group")
+def update_bom_group(request: HttpRequest, product_id: int, group_id: int, payload: CatalogBomGroupPatch) -> Any:
+    return bom.bom_group_update(actor=request.user, product_id=product_id, group_id=group_id,
+                                data=payload.model_dump(exclude_unset=True))
+
+
+@router.delete("/products/{product_id}/bom/groups/{group_id}", response={204: None, **WRITE_ERRORS},
+               summary="Delete an option group (its components stay, without a group)")
+def delete_bom_group(request: HttpRequest, product_id: int, group_id: int) -> Any:
+    bom.bom_group_delete(actor=request.user, product_id=product_id, group_id=group_id)
+    return Status(204, None)

@@ -35,6 +35,11 @@ class CategoryNode:
     product_count: int = 0
     children: list[CategoryNode] = field(default_factory=list)
 
+    @property
+    def label(self) -> str:
+        """The name indented by its depth (for pickers)."""
+        return "　" * self.depth + self.category.name
+
 
 def category_tree() -> list[CategoryNode]:
     """Every category as a forest (roots first, children by position and code), with product counts."""
@@ -129,6 +134,12 @@ def product_attribute_codes(product: Product) -> list[str]:
 
 def product_skus(product: Product) -> QuerySet[Sku]:
     return product.skus.order_by("code")
+
+
+def sku_counts(product_ids: list[int]) -> list[tuple[int, int]]:
+    """(product id, number of SKUs) of the given products (one grouped query)."""
+    return list(Sku.objects.filter(product_id__in=product_ids).order_by().values_list("product_id")
+                .annotate(n=Count("pk")).values_list("product_id", "n"))
 
 
 def sku_search(*, user: User, q: str = "", limit: int = 20, exclude_product_id: int | None = None) -> list[Sku]:

@@ -22,6 +22,7 @@ from l2c.apps.activity.audit import audit_bulk
 from l2c.apps.activity.custom_fields import clean_custom_values
 from l2c.apps.activity.models import AuditEvent, CustomField, FollowUp, Notification, Todo
 from l2c.apps.customers import duplicates
+from l2c.apps.catalog.demo import catalog_demo
 from l2c.apps.customers.models import Account, AccountTeamMember, Contact, Tag
 from l2c.apps.customers.pool_demo import pool_demo
 from l2c.apps.customers.rfm_demo import rfm_demo
@@ -33,6 +34,7 @@ from l2c.apps.leads.demo import leads_demo
 from l2c.apps.leads.pool_demo import lead_pools_demo
 from l2c.apps.marketing.demo import campaigns_demo
 from l2c.apps.opportunities.demo import opportunities_demo
+from l2c.apps.pricing.demo import pricing_demo
 from l2c.apps.tenders.demo import tenders_demo
 from l2c.apps.tenders.models import TenderNotice
 from l2c.kernel import request_context
@@ -329,6 +331,10 @@ def demo_load(*, stdout: Any = None) -> None:
         deal_counts = opportunities_demo(users=users, anchor=anchor, accounts=accounts,
                                          campaign_ids=[campaign.pk for campaign in campaigns[1:]])
         _say(stdout, "  opportunities: " + ", ".join(f"{count} {status}" for status, count in deal_counts.items()))
+        # CPQ (ADR 0006): the catalogue with a configurable server, then books and promotions over it.
+        products = catalog_demo()
+        price_counts = pricing_demo(users=users, departments=departments, anchor=anchor)
+        _say(stdout, f"  {products} products, " + ", ".join(f"{count} {kind}" for kind, count in price_counts.items()))
     _say(stdout, f"Demo company loaded in {time.perf_counter() - started:.1f} s.")
 
 
