@@ -30,13 +30,16 @@ def test_pages_are_grouped_into_a_few_menus_and_only_staff_get_admin(org: Any) -
         "营销": ["市场活动", "招投标", "线索", "线索池"],
         "客户": ["客户", "联系人", "公海", "风险预警"],
         "销售": ["商机", "销售预测", "销售漏斗"],
+        "产品与价格": ["产品", "产品配置器", "价目表", "促销", "价格试算"],
         "工具": ["导入", "后台任务"],
     }
     admin = _menus(org["admin"])
-    assert list(admin) == ["", "营销", "客户", "销售", "工具", "管理"]
+    assert list(admin) == ["", "营销", "客户", "销售", "产品与价格", "工具", "管理"]
     assert admin["管理"] == ["权限说明", "RFM 设置", "分配规则", "线索评分设置", "销售流程", "商机健康度设置",
-                             "系统管理"]
+                             "毛利管控", "系统管理"]
     assert "管理" not in _menus(org["marketing"]) and "营销" in _menus(org["marketing"])
+    # Marketing runs promotions but has no business with price books (nor the preview built on them).
+    assert _menus(org["marketing"])["产品与价格"] == ["产品", "产品配置器", "促销"]
     # Finance may not view leads or tenders: 营销 keeps only what it may see.
     assert _menus(org["finance"])["营销"] == ["市场活动"]
 
@@ -60,6 +63,8 @@ def test_unresolved_pages_are_skipped(org: Any, monkeypatch: pytest.MonkeyPatch)
     ("/opportunities/", ["销售"], ["商机"]),
     ("/opportunities/forecast/", ["销售"], ["销售预测"]),  # longest prefix wins, not 商机
     ("/opportunities/processes/", ["管理"], ["销售流程"]),
+    ("/catalog/configurator/3/", ["产品与价格"], ["产品配置器"]),  # not 产品 (/catalog/)
+    ("/pricing/margin-policy/", ["管理"], ["毛利管控"]),
     ("/search/", [], []),
 ])
 def test_the_current_page_and_its_menu_are_active(org: Any, path: str, menus: list[str], items: list[str]) -> None:
@@ -72,7 +77,7 @@ def test_the_header_renders_menus_as_disclosures_with_the_current_page_marked(or
     html = client.get("/opportunities/").content.decode()
     nav = html[html.index('<nav id="site-nav"'):html.index("</nav>")]
     summaries = re.findall(r"<summary id=\"nav-menu-\d\"[^>]*>([^<]*)</summary>", nav)
-    assert summaries == ["营销", "客户", "销售", "工具", "管理"]
+    assert summaries == ["营销", "客户", "销售", "产品与价格", "工具", "管理"]
     assert nav.count('aria-current="page"') == 1
     sales_menu = nav[nav.rindex("<details", 0, nav.index('<summary id="nav-menu-3"')):]
     sales = nav[nav.index('<summary id="nav-menu-3"'):]
@@ -94,4 +99,4 @@ def test_menu_titles_are_translated(org: Any) -> None:
     client.post("/i18n/setlang/", {"language": "en", "next": "/"})
     html = client.get("/").content.decode()
     assert re.findall(r"<summary id=\"nav-menu-\d\"[^>]*>([^<]*)</summary>", html) == [
-        "Marketing", "Customers", "Sales", "Tools", "Admin"]
+        "Marketing", "Customers", "Sales", "Products & pricing", "Tools", "Admin"]
