@@ -188,3 +188,9 @@ def test_allocate_equals_kernel_allocate_minor(total: int, weights: list[int]) -
 @given(st.lists(st.sampled_from([0, 1, 2, 3, 5, 7]), min_size=1, max_size=12), st.integers(0, 50))
 def test_allocate_ties_equal_kernel(weights: list[int], total: int) -> None:
     assert allocate(total, weights) == allocate_minor(total, weights)
+
+
+@given(st.lists(st.sampled_from([0, 1, 2, 3, 5, 7, 10, 11]), min_size=33, max_size=120), st.integers(0, 10**6))
+def test_allocate_long_lists_with_ties_equal_kernel(weights: list[int], total: int) -> None:
+    # More than 32 units left over after the floor division: the cut is found by sorting.
+    assert allocate(total, weights) == allocate_minor(total, weights)

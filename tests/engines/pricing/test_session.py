@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import gc
+import threading
+
 import pytest
 
 from l2c.engines.pricing import PricingSession, price
+from l2c.engines.pricing.engine import _pricing_scope
 
 from ._build import D, base, catalog, fixed, line, promotion, request, sku
 
@@ -69,3 +73,90 @@ def test_the_callers_decimal_context_changes_nothing() -> None:
         context.prec = 3
         context.rounding = ROUND_DOWN
         assert build() == expected
+
+
+def test_the_garbage_collector_is_left_as_it_was() -> None:
+    assert gc.isenabled()
+    price(COMPILED, request(line("1", "A")))
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        price(COMPILED, request(line("1", "A")))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def _overlapping_scopes() -> list[bool]:
+    """Thread A enters the pricing scope, then B; A leaves first, then B (the order that used to leave
+    the collector off). Returns gc.isenabled() seen after A left and after B left."""
+    a_in, b_in, a_out, b_may_leave = (threading.Event() for _ in range(4))
+    seen: list[bool] = []
+
+    def first() -> None:
+        with _pricing_scope():
+            a_in.set()
+            assert b_in.wait(5)
+        seen.append(gc.isenabled())
+        a_out.set()
+
+    def second() -> None:
+        assert a_in.wait(5)
+        with _pricing_scope():
+            b_in.set()
+            assert b_may_leave.wait(5)
+        seen.append(gc.isenabled())
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    assert a_out.wait(5)
+    b_may_leave.set()
+    for thread in threads:
+        thread.join(5)
+    return seen
+
+
+def test_overlapping_prices_in_two_threads_restore_the_collector() -> None:
+    assert gc.isenabled()
+    assert _overlapping_scopes() == [False, True]  # still paused while B prices; resumed when B is done
+    assert gc.isenabled()
+
+
+def test_overlapping_prices_keep_a_disabled_collector_disabled() -> None:
+    gc.disable()
+    try:
+        assert _overlapping_scopes() == [False, False]
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_concurrent_prices_leave_the_collector_as_it_was(enabled: bool) -> None:
+    compiled = catalog([sku(f"S{number}") for number in range(20)],
+                       [base(*(fixed(f"S{number}", str(number + 1)) for number in range(20)))],
+                       [promotion("O", "spend_save", {"threshold": "50", "amount": "5", "repeat": True})])
+    cart = request(*(line(str(number), f"S{number % 20}", number % 7 + 1) for number in range(300)))
+    expected = price(compiled, cart)
+    start = threading.Barrier(8)
+    results: list[object] = []
+
+    def work() -> None:
+        start.wait(5)
+        for _ in range(15):
+            results.append(price(compiled, cart))
+
+    if not enabled:
+        gc.disable()
+    try:
+        threads = [threading.Thread(target=work) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable()
+    assert len(results) == 8 * 15
+    assert all(result == expected for result in results)

@@ -19,6 +19,7 @@ from typing import Any
 
 from .types import (
     CROSS_LINE_KINDS,
+    DECIMAL_CONTEXT,
     LINE_KINDS,
     ORDER_KINDS,
     PROMOTION_KINDS,
@@ -32,6 +33,7 @@ from .types import (
 )
 
 __all__ = [
+    "DECIMAL_CONTEXT",
     "AmountParams",
     "BundleItem",
     "BundleParams",
@@ -59,10 +61,6 @@ __all__ = [
 
 Fraction = tuple[int, int]  # (numerator, denominator > 0), exact
 
-# Every Decimal operation of the engine runs in this context (50 digits: exact for any realistic
-# amount), never in the caller's thread-local one; traps turn silent NaN or infinity into errors.
-DECIMAL_CONTEXT = decimal.Context(prec=50, rounding=decimal.ROUND_HALF_EVEN, Emin=-999_999, Emax=999_999,
-                                  traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow])
 _FOUR_PLACES = Decimal("0.0001")
 
 

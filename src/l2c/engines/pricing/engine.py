@@ -13,8 +13,10 @@ exact and identical on every run and for every order of the inputs.
 
 from __future__ import annotations
 
+import gc
+import heapq
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import fields, replace
 from datetime import date, datetime
 from decimal import Decimal, localcontext
@@ -24,7 +26,6 @@ from typing import Any
 from l2c.kernel.money import currency_exponent
 
 from .compile import (
-    DECIMAL_CONTEXT,
     PHASE_CROSS,
     PHASE_LINE,
     BundleParams,
@@ -47,11 +48,15 @@ from .compile import (
     round_half_up,
 )
 from .types import (
+    _LAZY,
+    _NO_PARAMS,
+    DECIMAL_CONTEXT,
     AppliedPromotion,
     Approval,
     BookConsidered,
     Coupon,
     CustomerContext,
+    LazyUnitPrice,
     LineInput,
     LineResult,
     MarginThreshold,
@@ -64,50 +69,110 @@ from .types import (
     Step,
     Totals,
     Violation,
+    margin_percent,
 )
 
 __all__ = ["PricingSession", "allocate", "price", "scope_mismatch"]
 
-_NO_PARAMS: Mapping[str, Any] = MappingProxyType({})
 _NO_GROUPS: Mapping[str, str] = MappingProxyType({})
+_NO_SAVING: tuple[str, Mapping[str, Any]] = ("no_saving", _NO_PARAMS)
 _ZERO = Decimal(0)
 _ZERO_PRICE = Decimal("0.0000")
-_FOUR_PLACES = Decimal("0.0001")
-_TWO_PLACES = Decimal("0.01")
 # Rejection reasons, the one closest to applying first: a line promotion rejected on several lines
 # reports the best of them (ties: the first line in request order).
 _REASON_RANK = {"below_threshold": 0, "no_saving": 1, "stacking_group": 2, "exclusive": 3, "not_eligible": 4}
 Reason = tuple[str, Mapping[str, Any]]
+# A live line promotion of a request: (promotion, rank, min_quantity, stacking group, mode, numerator, denominator).
+_Live = tuple[CompiledPromotion, int, Decimal | None, str, int, int, int]
 
 
-def _step_factory() -> Callable[[str, str, str, int, Mapping[str, Any]], Step]:
-    """`Step(...)` without the frozen dataclass's per-field `object.__setattr__` (half the cost on a
-    hot path that makes several steps per line); the objects are identical to constructed ones."""
-    names = ("kind", "rule", "message", "amount", "params")
-    if tuple(item.name for item in fields(Step)) != names:  # pragma: no cover - the contract changed
-        return Step
-    set_kind, set_rule, set_message, set_amount, set_params = (getattr(Step, name).__set__ for name in names)
-    new = object.__new__
-
-    def make(kind: str, rule: str, message: str, amount: int, params: Mapping[str, Any]) -> Step:
-        step: Step = new(Step)
-        set_kind(step, kind)
-        set_rule(step, rule)
-        set_message(step, message)
-        set_amount(step, amount)
-        set_params(step, params)
-        return step
-
-    return make
+_new_tuple = tuple.__new__  # _new_tuple(Step, (kind, rule, message, amount, params)): a Step without its Python __new__
 
 
-_step = _step_factory()
-_STEP_SETTERS = tuple(getattr(Step, name).__set__ for name in ("kind", "rule", "message", "amount", "params"))
+def _slot_setters(cls: type[Any], names: tuple[str, ...]) -> tuple[Callable[[Any, Any], None], ...]:
+    """The slot setters of a frozen, slotted output dataclass, checked against its fields."""
+    if tuple(item.name for item in fields(cls)) != names:  # pragma: no cover - the contract changed
+        raise TypeError(f"{cls.__name__} fields changed")
+    return tuple(getattr(cls, name).__set__ for name in names)
 
 
-def _pricing_scope() -> AbstractContextManager[Any]:
-    """Every Decimal operation of a price runs in the engine's own context, not the caller's."""
-    return localcontext(DECIMAL_CONTEXT)
+_SET_APPROVAL = _slot_setters(Approval, ("level", "code", "line", "params"))
+_SET_VIOLATION = _slot_setters(Violation, ("code", "line", "blocking", "params"))
+_new_object = object.__new__
+
+
+def _approval(level: int, code: str, line: str | None, params: Mapping[str, Any]) -> Approval:
+    """`Approval(...)` without the frozen dataclass's `__setattr__` per field (one per priced line below
+    a margin threshold can be hundreds): three times cheaper, the object identical."""
+    made: Approval = _new_object(Approval)
+    set_level, set_code, set_line, set_params = _SET_APPROVAL
+    set_level(made, level)
+    set_code(made, code)
+    set_line(made, line)
+    set_params(made, params)
+    return made
+
+
+def _violation(code: str, line: str | None, blocking: bool, params: Mapping[str, Any]) -> Violation:
+    """`Violation(...)`, made as `_approval` makes approvals."""
+    made: Violation = _new_object(Violation)
+    set_code, set_line, set_blocking, set_params = _SET_VIOLATION
+    set_code(made, code)
+    set_line(made, line)
+    set_blocking(made, blocking)
+    set_params(made, params)
+    return made
+
+
+# The cyclic garbage collector is paused while any price runs (see `_PricingScope`). Threads share the
+# one collector: the first price in records whether it was enabled and disables it, the last one out
+# restores that — so two overlapping prices in two threads can never leave it off (or turn it on for
+# a caller who had it off).
+_GC_LOCK = threading.Lock()
+_gc_holders = 0
+_gc_was_enabled = False
+
+
+class _PricingScope:
+    """Every Decimal operation of a price runs in the engine's own context, not the caller's; and the
+    cyclic garbage collector is paused while a price builds its result. A price makes tens of
+    thousands of small objects that all survive and hold no cycles; the collector would only rescan
+    them (12–16 % of the time of a 1,000–10,000-line quote). It resumes, as it was, when the last
+    concurrent price leaves."""
+
+    __slots__ = ("_decimal",)
+
+    def __enter__(self) -> None:
+        global _gc_holders, _gc_was_enabled
+        with _GC_LOCK:
+            if _gc_holders == 0:
+                _gc_was_enabled = gc.isenabled()
+                if _gc_was_enabled:
+                    gc.disable()
+            _gc_holders += 1
+        try:
+            self._decimal = localcontext(DECIMAL_CONTEXT)
+            self._decimal.__enter__()
+        except BaseException:
+            self._leave()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self._decimal.__exit__(None, None, None)
+        finally:
+            self._leave()
+
+    @staticmethod
+    def _leave() -> None:
+        global _gc_holders
+        with _GC_LOCK:
+            _gc_holders -= 1
+            if _gc_holders == 0 and _gc_was_enabled:
+                gc.enable()
+
+
+_pricing_scope = _PricingScope
 
 
 def allocate(total: int, weights: Sequence[int]) -> list[int]:
@@ -125,26 +190,28 @@ def allocate(total: int, weights: Sequence[int]) -> list[int]:
     if weight_sum == 0:
         weights = [1] * count
         weight_sum = count
-    parts = []
-    remainders = []
-    for weight in weights:
-        part, remainder = divmod(total * weight, weight_sum)
-        parts.append(part)
-        remainders.append(remainder)
+    products = [total * weight for weight in weights]
+    parts = [product // weight_sum for product in products]
     leftover = total - sum(parts)
     if leftover:
-        order = sorted(range(count), key=remainders.__getitem__, reverse=True)  # stable: lower index first
-        cut = remainders[order[leftover - 1]]
-        if leftover < count and remainders[order[leftover]] == cut:
-            # The boundary falls inside a run of equal remainders: the larger weights win it.
-            start = leftover - 1
-            while start > 0 and remainders[order[start - 1]] == cut:
-                start -= 1
-            end = leftover
-            while end < count and remainders[order[end]] == cut:
-                end += 1
-            order[start:end] = sorted(order[start:end], key=lambda index: (-weights[index], index))
-        for index in order[:leftover]:
+        # The `leftover` largest remainders get one more unit each: every remainder above the cut (the
+        # leftover-th largest), and as many of those equal to it as are still needed — the larger
+        # weights first, then the lower index. (Equal to a stable sort by remainder; ints sort fast.)
+        remainders = [product % weight_sum for product in products]
+        if leftover <= 32:
+            cut = heapq.nlargest(leftover, remainders)[-1]
+        else:
+            cut = sorted(remainders, reverse=True)[leftover - 1]
+        tied: list[int] = []
+        for index, remainder in enumerate(remainders):
+            if remainder > cut:
+                parts[index] += 1
+                leftover -= 1
+            elif remainder == cut:
+                tied.append(index)
+        if leftover < len(tied):
+            tied.sort(key=lambda index: (-weights[index], index))
+        for index in tied[:leftover]:
             parts[index] += 1
     return parts
 
@@ -210,12 +277,23 @@ class _Context:
         self.late_groups = frozenset(item.group for item in catalog.promotions if item.phase != PHASE_LINE)
         self.late_exclusive = any(item.exclusive for item in catalog.promotions if item.phase != PHASE_LINE)
         self._below: dict[int, Reason] = {}
+        self.live: dict[tuple[int, ...], tuple[_Live, ...]] = {}
+        self.below_reason: dict[int, Reason] = {}  # of the live candidates with a quantity threshold
         policy = catalog.policy
         self.thresholds: list[tuple[MarginThreshold, Fraction]] = [
             (item, item.min_margin_percent.as_integer_ratio())
             for item in sorted(policy.thresholds, key=lambda item: (item.min_margin_percent, item.level, item.name))]
         self._select_books(catalog, request)
         self._judge_promotions(catalog, request)
+        # The SKUs whose lines the cross-line promotions look up (bundle items, free accessories).
+        cross: set[str] = set()
+        for item in catalog.promotions:
+            if item.phase == PHASE_CROSS and self.blocked[item.rank] is None:
+                if isinstance(item.params, BundleParams):
+                    cross.update(part.sku for part in item.params.items)
+                elif isinstance(item.params, FreeAccessoryParams):
+                    cross.add(item.params.accessory_sku)
+        self.cross_skus = frozenset(cross)
 
     def _select_books(self, catalog: CompiledCatalog, request: PricingRequest) -> None:
         day = request.as_of.date()
@@ -283,6 +361,31 @@ class _Context:
                             self.budget[promotion.rank] = quota.remaining_budget
             self.blocked.append(verdict)
 
+    def live_candidates(self, ranks: tuple[int, ...]) -> tuple[_Live, ...]:
+        """The line promotions among `ranks` that this request does not block, in rank order (memoised:
+        SKUs of one kind share their candidate ranks), each with how the hot loop prices it: a mode
+        (1 percent of the amount, 2 amount off per unit, 3 a unit price; 0 anything else) and its number."""
+        promotions = self.catalog.promotions
+        found: list[_Live] = []
+        for rank in ranks:
+            if self.blocked[rank] is not None:
+                continue
+            promotion = promotions[rank]
+            if promotion.min_quantity is not None and rank not in self.below_reason:
+                self.below_reason[rank] = self.below(promotion)
+            kind = promotion.kind
+            numbers = promotion.numbers
+            mode, number = 0, (0, 1)
+            if kind in ("percent_off", "quantity_discount") or (kind == "group_price" and "percent" in numbers):
+                mode, number = 1, numbers["percent"]
+            elif kind == "amount_off":
+                mode, number = 2, numbers["amount"]
+            elif kind in ("fixed_price", "flash_price", "group_price"):
+                mode, number = 3, numbers["price"]
+            found.append((promotion, rank, promotion.min_quantity, promotion.group, mode, number[0], number[1]))
+        live = self.live[ranks] = tuple(found)
+        return live
+
     def below(self, promotion: CompiledPromotion) -> Reason:
         """The (shared) below-threshold reason of a line promotion with a quantity threshold."""
         found = self._below.get(promotion.rank)
@@ -333,37 +436,46 @@ class _Gift:
         self.promotion = promotion
 
 
+_NO_STEPS: list[Step] = []  # never mutated: a priced line gets its own list
+_NO_RANKS: frozenset[int] = frozenset()
+
+
 class _Line:
     """A line after phase 1 (cached by the session): everything that depends on the line alone.
-    Class attributes are the defaults, so a line sets only what it has."""
+    Slotted and set in full by the constructor: a line's state is a couple of hundred bytes, not a
+    growing instance dict (most of the memory a 10,000-line price used to touch)."""
 
-    valid = False
-    percent = False  # priced in phase 2 (percent of total)
-    info: SkuInfo | None = None
-    plan: _Plan | None = None
-    qn = 0
-    qd = 1
-    violations: tuple[Violation, ...] = ()
-    list_price = _ZERO
-    list_amount = 0
-    attribute_amount = 0  # after book and attribute adjustments (the percent-of-total base)
-    amount = 0  # after line promotions
-    steps: list[Step] = []  # never mutated: each line gets its own list
-    groups: Mapping[str, str] = _NO_GROUPS  # stacking group → promotion code, in application order
-    exclusive_by: str | None = None
-    discounts: dict[int, int] | None = None  # promotion rank → discount (gift: list value of the gifts)
-    reasons: dict[int, Reason] | None = None
-    gifts: tuple[_Gift, ...] = ()
-    cost_amount = 0
-    manual: Fraction | None = None
-    promotions: frozenset[int] = frozenset()
+    __slots__ = ("amount", "attribute_amount", "cost_amount", "discounts", "exclusive_by", "gifts", "groups", "info",
+                 "line", "list_amount", "list_price", "manual", "percent", "plan", "promotions", "qd", "qn",
+                 "reasons", "steps", "valid", "violations")
 
     def __init__(self, line: LineInput) -> None:
         self.line = line
+        self.valid = False
+        self.percent = False  # priced in phase 2 (percent of total)
+        self.info: SkuInfo | None = None
+        self.plan: _Plan | None = None
+        self.qn = 0
+        self.qd = 1
+        self.violations: tuple[Violation, ...] = ()
+        self.list_price = _ZERO
+        self.list_amount = 0
+        self.attribute_amount = 0  # after book and attribute adjustments (the percent-of-total base)
+        self.amount = 0  # after line promotions
+        self.steps = _NO_STEPS
+        self.groups: Mapping[str, str] = _NO_GROUPS  # stacking group → promotion code, in application order
+        self.exclusive_by: str | None = None
+        self.discounts: dict[int, int] | None = None  # promotion rank → discount (gift: list value of the gifts)
+        self.reasons: dict[int, Reason] | None = None
+        self.gifts: tuple[_Gift, ...] = ()
+        self.cost_amount = 0
+        self.manual: Fraction | None = None
+        self.promotions = _NO_RANKS
 
     def copy(self) -> _Line:
         clone = _Line(self.line)
-        clone.__dict__.update(self.__dict__)
+        for name in _Line.__slots__:
+            setattr(clone, name, getattr(self, name))
         return clone
 
 
@@ -376,8 +488,8 @@ class _Plan:
     It depends on the selected books only, so it is memoised on the catalog per selection (requests
     of the same customer class share it) — the compiled rules never change after compile."""
 
-    __slots__ = ("adjustments", "book", "book_code", "entry", "info", "list_entry", "percent", "plain", "ranks",
-                 "tax")
+    __slots__ = ("adjustments", "book", "book_code", "entry", "floor", "floor_text", "info", "list_entry", "percent",
+                 "plain", "ranks", "tax")
 
     def __init__(self, info: SkuInfo, book: CompiledBook, entry: CompiledEntry, list_entry: CompiledEntry) -> None:
         self.info = info
@@ -385,6 +497,8 @@ class _Plan:
         self.book = book
         self.book_code = book.code
         self.entry = entry
+        self.floor = entry.floor
+        self.floor_text = str(entry.floor_price)
         self.list_entry = list_entry
         self.percent = entry.method == "percent_of_total" or list_entry.method == "percent_of_total"
         # a plain price: fixed, no tiers, listed by the book that prices it
@@ -528,7 +642,8 @@ def _method_amount(entry: CompiledEntry, state: _Line, nominal: Fraction, scale:
             pn, pd = reached.price
             fn, fd = reached.fee
             amount = round_half_up((pn * qn * fd + fn * pd * qd) * scale, pd * qd * fd)
-            return amount, _step("tier", entry.book, "pricing.step.tier.volume", amount - plain, reached.params)
+            return amount, _new_tuple(Step, ("tier", entry.book, "pricing.step.tier.volume", amount - plain,
+                                             reached.params))
         # graduated: unit k is priced at the tier that quantity k reaches; the fee of every tier entered
         total_n, total_d = 0, 1
         entered = 0
@@ -551,19 +666,20 @@ def _method_amount(entry: CompiledEntry, state: _Line, nominal: Fraction, scale:
             total_n = total_n * term_d + (units_n * pn * fd + fn * units_d * pd) * total_d
             total_d *= term_d
         amount = round_half_up(total_n * scale, total_d)
-        return amount, _step("tier", entry.book, "pricing.step.tier.graduated", amount - plain,
-                             {"mode": "graduated", "tiers_entered": entered})
+        return amount, _new_tuple(Step, ("tier", entry.book, "pricing.step.tier.graduated", amount - plain,
+                             {"mode": "graduated", "tiers_entered": entered}))
     if method == "block":
         assert entry.block_size is not None
         bn, bd = entry.block_size
         blocks = -((-qn * bd) // (qd * bn))  # ceil(quantity / block size)
         pn, pd = entry.price
         amount = round_half_up(blocks * pn * scale, pd)
-        return amount, _step("block", entry.book, "pricing.step.block", amount - plain,
-                             {**entry.step_params, "blocks": blocks})
+        return amount, _new_tuple(Step, ("block", entry.book, "pricing.step.block", amount - plain,
+                             {**entry.step_params, "blocks": blocks}))
     if method == "cost_plus":
-        return plain, _step("cost_plus", entry.book, "pricing.step.cost_plus", 0, entry.step_params)
-    return plain, _step("percent_of_total", entry.book, "pricing.step.percent_of_total", 0, entry.step_params)
+        return plain, _new_tuple(Step, ("cost_plus", entry.book, "pricing.step.cost_plus", 0, entry.step_params))
+    return plain, _new_tuple(Step, ("percent_of_total", entry.book, "pricing.step.percent_of_total", 0,
+                                    entry.step_params))
 
 
 def _price_body(context: _Context, state: _Line, plan: _Plan, memo: dict[Any, int] | None,
@@ -577,19 +693,27 @@ def _price_body(context: _Context, state: _Line, plan: _Plan, memo: dict[Any, in
         pn, pd = entry.nominal  # type: ignore[misc]
         amount = list_amount = (2 * pn * qn * scale + pd * qd) // (2 * pd * qd)
         state.list_price = entry.list_price  # type: ignore[assignment]
-        steps = [_step("list_price", entry.book, "pricing.step.list_price", list_amount, _NO_PARAMS)]
+        steps = [_new_tuple(Step, ("list_price", entry.book, "pricing.step.list_price", list_amount, _NO_PARAMS))]
     else:
-        nominal = _nominal(entry, state, scale, memo, lines)
-        list_nominal = nominal if list_entry is entry else _nominal(list_entry, state, scale, memo, lines)
+        nominal = entry.nominal
+        if nominal is None:
+            nominal = _nominal(entry, state, scale, memo, lines)
+        if list_entry is entry:
+            list_nominal = nominal
+        else:
+            listed = list_entry.nominal
+            list_nominal = listed if listed is not None else _nominal(list_entry, state, scale, memo, lines)
         state.list_price = list_entry.list_price if list_entry.list_price is not None else quantize4(*list_nominal)
-        list_amount = round_half_up(list_nominal[0] * qn * scale, list_nominal[1] * qd)
-        steps = [_step("list_price", list_entry.book, "pricing.step.list_price", list_amount, _NO_PARAMS)]
+        pn, pd = list_nominal
+        list_amount = (2 * pn * qn * scale + pd * qd) // (2 * pd * qd)  # half-up; prices are never negative
+        steps = [_new_tuple(Step, ("list_price", list_entry.book, "pricing.step.list_price", list_amount, _NO_PARAMS))]
         amount = list_amount
         if list_entry is not entry:
             book = plan.book
-            amount = round_half_up(nominal[0] * qn * scale, nominal[1] * qd)
-            steps.append(_step("price_book", book.code, "pricing.step.price_book", amount - list_amount,
-                               book.step_params))
+            pn, pd = nominal
+            amount = (2 * pn * qn * scale + pd * qd) // (2 * pd * qd)
+            steps.append(_new_tuple(Step, ("price_book", book.code, "pricing.step.price_book", amount - list_amount,
+                               book.step_params)))
         if entry.method != "fixed" or entry.tier_mode != "none":
             amount, method_step = _method_amount(entry, state, nominal, scale)
             if method_step is not None:
@@ -607,29 +731,53 @@ def _price_body(context: _Context, state: _Line, plan: _Plan, memo: dict[Any, in
                 delta = round_half_up(book_amount * adjustment.percent[0], adjustment.percent[1])
             delta = max(delta, -amount)  # never below zero
             amount += delta
-            steps.append(_step("attribute", adjustment.code, "pricing.step.attribute", delta, adjustment.params))
+            steps.append(_new_tuple(Step, ("attribute", adjustment.code, "pricing.step.attribute", delta,
+                                           adjustment.params)))
     state.attribute_amount = amount
     state.steps = steps
-    if plan.ranks:
-        promotions = context.catalog.promotions
+    live = context.live.get(plan.ranks)
+    if live is None:
+        live = context.live_candidates(plan.ranks)
+    if live:
         groups: dict[str, str] = {}
-        blocked = context.blocked
         quantity = state.line.quantity
-        for rank in plan.ranks:
-            if blocked[rank] is not None:
-                continue
-            promotion = promotions[rank]
-            if promotion.min_quantity is not None and quantity < promotion.min_quantity:
-                reason = context.below(promotion)
+        below = context.below_reason
+        for promotion, rank, minimum, group, mode, pn, pd in live:
+            if minimum is not None and quantity < minimum:
+                reason = below[rank]
             elif state.exclusive_by is not None:
                 reason = ("exclusive", {"by": state.exclusive_by})
-            elif promotion.group in groups:
-                reason = ("stacking_group", {"by": groups[promotion.group]})
+            elif group in groups:
+                reason = ("stacking_group", {"by": groups[group]})
             elif promotion.exclusive and groups:
                 reason = ("exclusive", {"by": next(iter(groups.values()))})
-            else:
+            elif mode == 0:
                 amount = _line_promotion(context, state, promotion, amount, steps, groups)
                 continue
+            else:
+                # Kinds 1–6 inline (the same arithmetic as `_line_promotion`); amounts are never negative.
+                if mode == 1:
+                    discount = (2 * amount * pn + pd * 100) // (pd * 200)  # half-up of amount × p %
+                elif mode == 2:
+                    discount = (2 * pn * qn * scale + pd * qd) // (2 * pd * qd)  # per unit, half-up
+                else:
+                    discount = amount - (2 * pn * qn * scale + pd * qd) // (2 * pd * qd)  # to the unit price
+                if discount > 0:
+                    if discount > amount:
+                        discount = amount
+                    if state.discounts is None:
+                        state.discounts = {rank: discount}
+                    else:
+                        state.discounts[rank] = discount
+                    code = promotion.code
+                    groups[group] = code
+                    if promotion.exclusive:
+                        state.exclusive_by = code
+                    steps.append(_new_tuple(Step, ("promotion", code, promotion.message, -discount,
+                                                   promotion.step_params)))
+                    amount -= discount
+                    continue
+                reason = _NO_SAVING
             if state.reasons is None:
                 state.reasons = {rank: reason}
             else:
@@ -661,12 +809,13 @@ def _line_promotion(context: _Context, state: _Line, promotion: CompiledPromotio
         discount = (2 * amount * pn + pd * 100) // (pd * 200)  # half-up of amount × p %; amount ≥ 0
     elif kind == "amount_off":
         an, ad = numbers["amount"]
-        discount = min(amount, round_half_up(an * qn * context.scale, ad * qd))
+        discount = (2 * an * qn * context.scale + ad * qd) // (2 * ad * qd)  # half-up; the amount is positive
     elif kind in ("fixed_price", "flash_price", "group_price"):
         pn, pd = numbers["price"]
-        discount = amount - round_half_up(pn * qn * context.scale, pd * qd)
+        discount = amount - (2 * pn * qn * context.scale + pd * qd) // (2 * pd * qd)  # the price is ≥ 0
     elif kind == "quantity_discount":  # the caller checked `min_quantity`
-        discount = _percent_off(amount, numbers["percent"])
+        pn, pd = numbers["percent"]
+        discount = (2 * amount * pn + pd * 100) // (pd * 200)
     elif kind == "buy_n_get_m":
         assert isinstance(params, BuyNGetMParams)
         free = (qn // qd) // (params.n + params.m) * params.m  # of every n + m whole units, m are free
@@ -688,7 +837,8 @@ def _line_promotion(context: _Context, state: _Line, promotion: CompiledPromotio
     if discount <= 0:
         _reject(state, promotion.rank, ("no_saving", _NO_PARAMS))
         return amount
-    discount = min(discount, amount)
+    if discount > amount:
+        discount = amount
     if state.discounts is None:
         state.discounts = {promotion.rank: discount}
     else:
@@ -697,7 +847,7 @@ def _line_promotion(context: _Context, state: _Line, promotion: CompiledPromotio
     groups[promotion.group] = code
     if promotion.exclusive:
         state.exclusive_by = code
-    steps.append(_step("promotion", code, promotion.message, -discount, promotion.step_params))
+    steps.append(_new_tuple(Step, ("promotion", code, promotion.message, -discount, promotion.step_params)))
     return amount - discount
 
 
@@ -719,8 +869,8 @@ def _gift_promotion(context: _Context, state: _Line, promotion: CompiledPromotio
     groups[promotion.group] = promotion.code
     if promotion.exclusive:
         state.exclusive_by = promotion.code
-    steps.append(_step("promotion", promotion.code, promotion.message, 0,
-                       {**promotion.step_params, "gift_sku": gift.sku, "gift_quantity": str(gift.quantity)}))
+    steps.append(_new_tuple(Step, ("promotion", promotion.code, promotion.message, 0,
+                       {**promotion.step_params, "gift_sku": gift.sku, "gift_quantity": str(gift.quantity)})))
     return amount
 
 
@@ -775,7 +925,7 @@ class _Work:
         self.group_lines: dict[str, set[int]] = {}
         self.promoted: set[int] = set()
         self.held: set[int] = set()
-        self.by_sku: dict[str, list[int]] = {}  # priced lines per SKU, in line order
+        self.by_sku: dict[str, list[int]] = {}  # priced lines per SKU, in line order (of `cross_skus` only)
 
     def first_code(self, index: int) -> str | None:
         state = self.lines[index]
@@ -840,6 +990,7 @@ def _evaluate(context: _Context, states: list[_Line]) -> PricingResult:
     # Phase 2b: line promotions — gather, cap by budget, reject with the best reason.
     taken: dict[int, list[int]] = {}
     best: dict[int, Reason] = {}
+    with_reasons: list[dict[int, Reason]] = []
     valid = work.valid
     group_lines = work.group_lines
     promoted = work.promoted
@@ -847,15 +998,19 @@ def _evaluate(context: _Context, states: list[_Line]) -> PricingResult:
     by_sku = work.by_sku
     late_groups = context.late_groups
     late_exclusive = context.late_exclusive
+    cross_skus = context.cross_skus
     for index, state in enumerate(states):
         if not state.valid:
             continue
         valid.append(index)
-        same_sku = by_sku.get(state.line.sku)
-        if same_sku is None:
-            by_sku[state.line.sku] = [index]
-        else:
-            same_sku.append(index)
+        if cross_skus:
+            sku = state.line.sku
+            if sku in cross_skus:
+                same_sku = by_sku.get(sku)
+                if same_sku is None:
+                    by_sku[sku] = [index]
+                else:
+                    same_sku.append(index)
         if state.groups:
             if late_exclusive:
                 promoted.add(index)
@@ -876,10 +1031,17 @@ def _evaluate(context: _Context, states: list[_Line]) -> PricingResult:
                 else:
                     found.append(index)
         if state.reasons is not None:
-            for rank, reason in state.reasons.items():
-                current = best.get(rank)
-                if current is None or _REASON_RANK[reason[0]] < _REASON_RANK[current[0]]:
-                    best[rank] = reason
+            with_reasons.append(state.reasons)
+    # The best rejection reason, only of the line promotions that no line took (usually none).
+    unsettled = {promotion.rank for promotion in promotions
+                 if promotion.phase == PHASE_LINE and blocked[promotion.rank] is None and promotion.rank not in taken}
+    if unsettled:
+        for reasons in with_reasons:  # in line order: ties go to the first line
+            for rank, reason in reasons.items():
+                if rank in unsettled:
+                    current = best.get(rank)
+                    if current is None or _REASON_RANK[reason[0]] < _REASON_RANK[current[0]]:
+                        best[rank] = reason
     for promotion in promotions:
         if promotion.phase != PHASE_LINE:
             break
@@ -1170,11 +1332,16 @@ def _order_promotion(context: _Context, work: _Work,
                             tuple([states[index].line.key for index in takers]), context.coupon.get(rank), capped)
 
 
-def _margin(net: int, cost: int) -> Decimal | None:
-    """(net − cost) / net in percent, 2 places half-up; None when net is 0."""
-    if net == 0:
-        return None
-    return DECIMAL_CONTEXT.multiply(Decimal(round_half_up((net - cost) * 10_000, net)), _TWO_PLACES)
+_margin = margin_percent
+
+
+def _guard(approvals: list[Approval], violations: list[Violation], blocks: bool, level: int, code: str,
+           line: str | None, params: Mapping[str, Any]) -> None:
+    """A margin-guard finding: a blocking violation, or an approval of `level`."""
+    if blocks:
+        violations.append(_violation(code, line, True, params))
+    else:
+        approvals.append(_approval(level, code, line, params))
 
 
 def _threshold(thresholds: Iterable[tuple[MarginThreshold, Fraction]], net: int, cost: int) -> MarginThreshold | None:
@@ -1192,20 +1359,23 @@ def _finish(context: _Context, work: _Work, rejected: dict[int, RejectedPromotio
     thresholds = context.thresholds
     scale = context.scale
     amounts = work.amounts
+    # Phase 2–3 promotions as (code, line index → part, step kind, message, params), in the order taken.
     records = [(promotion.code, members, "promotion" if promotion.phase == PHASE_CROSS else "order_promotion",
                 promotion.message, promotion.step_params) for promotion, members in work.records]
     overrides = work.overrides
     added = work.added
     results: list[LineResult] = []
+    append_result = results.append
     approvals: list[Approval] = []
     violations: list[Violation] = list(context.violations)
     below_cost_blocks = policy.below_cost == "block"
     below_floor_blocks = policy.below_floor == "block"
     list_total = net_total = gross_total = cost_total = 0
-    step = _step
-    new = object.__new__
-    set_kind, set_rule, set_message, set_amount, set_params = _STEP_SETTERS
-    multiply = DECIMAL_CONTEXT.multiply
+    new_tuple = _new_tuple
+    new_result = LineResult
+    lazy = _LAZY
+    lazy_unit_price = LazyUnitPrice(scale)
+    threshold_texts = {id(item): str(item.min_margin_percent) for item, _ in thresholds}
     top_n, top_d = max(thresholds, key=lambda item: item[0].min_margin_percent)[1] if thresholds else (0, 1)
     top_d *= 100
     for index, state in enumerate(work.lines):
@@ -1215,8 +1385,8 @@ def _finish(context: _Context, work: _Work, rejected: dict[int, RejectedPromotio
         cost = state.cost_amount
         cost_total += cost
         if not state.valid:
-            results.append(LineResult(line.key, line.sku, line.quantity, _ZERO, _ZERO, 0, 0, 0, cost, None, [], None,
-                                      False, line.parent, []))
+            append_result(new_result(line.key, line.sku, line.quantity, _ZERO, _ZERO, 0, 0, 0, cost, None, [], None,
+                                     False, line.parent, []))
             continue
         amount = amounts[index]
         steps = state.steps.copy()
@@ -1224,72 +1394,60 @@ def _finish(context: _Context, work: _Work, rejected: dict[int, RejectedPromotio
         if overrides:
             changed = overrides.get(index)
             if changed is not None:
-                steps = [step(item.kind, item.rule, item.message, changed[item.rule], item.params)
+                steps = [_new_tuple(Step, (item.kind, item.rule, item.message, changed[item.rule], item.params))
                          if item.kind == "promotion" and item.rule in changed else item for item in steps]
                 gifts = [gift for gift in gifts if "\x00gift:" + gift.promotion not in changed]
-        promotions = list(state.groups.values()) if state.groups else []
+        groups = state.groups
+        promotions = list(groups.values()) if groups else []
         for code, members, kind, message, params in records:
             part = members.get(index)
             if part is not None:
                 promotions.append(code)
                 if part:
-                    item = new(Step)
-                    set_kind(item, kind)
-                    set_rule(item, code)
-                    set_message(item, message)
-                    set_amount(item, -part)
-                    set_params(item, params)
-                    steps.append(item)
+                    steps.append(new_tuple(Step, (kind, code, message, -part, params)))
         manual = state.manual
         if manual is not None and amount > 0:
             discount = round_half_up(amount * manual[0], manual[1] * 100)
             if discount:
                 amount -= discount
-                steps.append(step("manual_discount", "", "pricing.step.manual_discount", -discount,
-                                  {"percent": str(line.manual_discount_percent)}))
+                steps.append(new_tuple(Step, ("manual_discount", "", "pricing.step.manual_discount", -discount,
+                                              {"percent": str(line.manual_discount_percent)})))
         plan = state.plan
         assert plan is not None
         rn, rd = plan.tax
         divisor = rd + rn
         net = (2 * amount * rd + divisor) // (2 * divisor)  # half-up of amount / (1 + rate); amount ≥ 0
-        qn, qd = state.qn, state.qd
-        unit_price = multiply(Decimal((2 * amount * qd * 10_000 + qn * scale) // (2 * qn * scale)), _FOUR_PLACES)
-        margin = multiply(Decimal(round_half_up((net - cost) * 10_000, net)), _TWO_PLACES) if net else None
-        results.append(LineResult(line.key, line.sku, line.quantity, state.list_price, unit_price, net, amount - net,
-                                  amount, cost, margin, steps, plan.book_code, False, line.parent, promotions))
+        result = new_result(line.key, line.sku, line.quantity, state.list_price, lazy_unit_price, net, amount - net,
+                            amount, cost, lazy, steps, plan.book_code, False, line.parent, promotions)
+        append_result(result)
         list_total += state.list_amount
         net_total += net
         gross_total += amount
         # Margin guard on the line (gift and free lines are exempt; their cost counts in the quote).
         if net < cost:
-            cost_params = {"net_amount": net, "cost_amount": cost}
-            if below_cost_blocks:
-                violations.append(Violation("below_cost", line.key, True, cost_params))
-            else:
-                approvals.append(Approval(policy.below_cost_level, "below_cost", line.key, cost_params))
-        floor = plan.entry.floor
-        if floor is not None and amount * floor[1] * qd < floor[0] * qn * scale:
-            floor_params = {"floor_price": str(plan.entry.floor_price), "unit_price": str(unit_price)}
-            if below_floor_blocks:
-                violations.append(Violation("below_floor", line.key, True, floor_params))
-            else:
-                approvals.append(Approval(policy.below_floor_level, "below_floor", line.key, floor_params))
+            _guard(approvals, violations, below_cost_blocks, policy.below_cost_level, "below_cost", line.key,
+                   {"net_amount": net, "cost_amount": cost})
+        floor = plan.floor
+        if floor is not None and amount * floor[1] * state.qd < floor[0] * state.qn * scale:
+            _guard(approvals, violations, below_floor_blocks, policy.below_floor_level, "below_floor", line.key,
+                   {"floor_price": plan.floor_text, "unit_price": str(result.unit_price)})
         if net and thresholds and (net - cost) * top_d < top_n * net:  # below the highest threshold
             needed = _threshold(thresholds, net, cost)
             if needed is not None:
-                approvals.append(Approval(needed.level, "margin", line.key, {
-                    "margin_percent": str(margin), "threshold": str(needed.min_margin_percent),
+                approvals.append(_approval(needed.level, "margin", line.key, {
+                    "margin_percent": str(result.margin_percent), "threshold": threshold_texts[id(needed)],
                     "name": needed.name}))
-        if gifts or added:
-            for gift in (*gifts, *added.get(index, ())):
-                gift_steps = [step("list_price", gift.book or "", "pricing.step.list_price", gift.list_amount,
-                                   _NO_PARAMS)]
+        more = added.get(index) if added else None
+        if gifts or more:
+            for gift in (*gifts, *more) if more else gifts:
+                gift_steps = [new_tuple(Step, ("list_price", gift.book or "", "pricing.step.list_price",
+                                               gift.list_amount, _NO_PARAMS))]
                 if gift.list_amount:
-                    gift_steps.append(step("promotion", gift.promotion, "pricing.step.promotion.gift",
-                                           -gift.list_amount, _NO_PARAMS))
-                results.append(LineResult(gift.key, gift.sku, gift.quantity, gift.list_price, _ZERO_PRICE, 0, 0, 0,
-                                          gift.cost_amount, None, gift_steps, gift.book, True, gift.parent,
-                                          [gift.promotion]))
+                    gift_steps.append(new_tuple(Step, ("promotion", gift.promotion, "pricing.step.promotion.gift",
+                                                       -gift.list_amount, _NO_PARAMS)))
+                append_result(new_result(gift.key, gift.sku, gift.quantity, gift.list_price, _ZERO_PRICE, 0, 0, 0,
+                                         gift.cost_amount, None, gift_steps, gift.book, True, gift.parent,
+                                         [gift.promotion]))
                 list_total += gift.list_amount
                 cost_total += gift.cost_amount
     if net_total and thresholds:
@@ -1374,5 +1532,19 @@ class PricingSession:
 
 
 def price(catalog: CompiledCatalog, request: PricingRequest) -> PricingResult:
-    """Price a cart (see the module docstring); equal to a fresh `PricingSession(...).result`."""
-    return PricingSession(catalog, request).result
+    """Price a cart (see the module docstring); equal to a fresh `PricingSession(...).result`.
+
+    The working state (phase-1 lines, context) is dropped before the collector resumes, so the one
+    young-generation pass that follows scans only the result, not the result and the state."""
+    with _pricing_scope():
+        context = _Context(catalog, request)
+        keys: set[str] = set()
+        states: list[_Line] = []
+        for line in request.lines:
+            if line.key in keys:
+                raise ValueError(f"duplicate line key {line.key!r}")
+            keys.add(line.key)
+            states.append(_prepare(context, line))
+        result = _evaluate(context, states)
+        del context, states, keys
+    return result
