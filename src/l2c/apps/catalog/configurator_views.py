@@ -168,8 +168,10 @@ def configurator_product(request: HttpRequest, product_id: int) -> HttpResponse:
         "root_sku": configuration.root_sku, "quantity": data["quantity"],
         "attributes": [{**attribute, "selected": selected_attributes.get(attribute["code"], "")}
                        for attribute in _attribute_choices(compiled, code)],
+        # The pricing preview's body (ADR 0006 API); `unit_cost` (rolled up over included components)
+        # is for a preview that accepts it (the engine's LineInput.unit_cost) and ignored otherwise.
         "price_request": {"currency": "CNY", "lines": [
-            {"sku": line["sku"], "quantity": line["quantity"],
+            {"sku": line["sku"], "quantity": line["quantity"], "unit_cost": line["unit_cost"],
              **({"attributes": selected_attributes} if line["parent"] is None and selected_attributes else {})}
             for line in state["priced_lines"]]},
         "price_url": "/api/v1/pricing/preview",
@@ -288,6 +290,60 @@ def fields_from_definition(kind: str, definition: Any) -> dict[str, str]:
     return fields
 
 
+# (name, label, input type, choices or help)
+_INPUTS: dict[str, list[tuple[str, Any, str, Any]]] = {
+    "requires": [
+        ("if", gettext_lazy("如果选择了"), "text", REF_HELP),
+        ("then", gettext_lazy("则需要"), "textarea", gettext_lazy("每行（或用逗号分隔）一个引用。")),
+        ("mode", gettext_lazy("需要"), "select", [("all", gettext_lazy("全部")), ("any", gettext_lazy("任一"))]),
+    ],
+    "excludes": [
+        ("a", gettext_lazy("选择了"), "text", REF_HELP),
+        ("b", gettext_lazy("就不能选择"), "textarea", gettext_lazy("每行（或用逗号分隔）一个引用。")),
+    ],
+    "auto_add": [
+        ("when", gettext_lazy("当选择了"), "text", REF_HELP),
+        ("add", gettext_lazy("自动添加 SKU"), "text", gettext_lazy("SKU 编码。")),
+        ("formula", gettext_lazy("数量公式"), "select", [
+            ("per", gettext_lazy("每 N 个加 M 个（向上取整）")), ("fixed", gettext_lazy("固定数量")),
+            ("factor", gettext_lazy("按比例（向上取整）"))]),
+        ("per", gettext_lazy("每 N 个"), "text", gettext_lazy("公式为“每 N 个”时填写。")),
+        ("quantity", gettext_lazy("加 M 个 / 固定数量"), "text", gettext_lazy("“每 N 个”默认加 1 个。")),
+        ("factor", gettext_lazy("比例"), "text", gettext_lazy("公式为“按比例”时填写，如 0.5。")),
+        ("priced", gettext_lazy("单独计价"), "checkbox", gettext_lazy("不勾选：只计成本，含在上级价格中。")),
+    ],
+    "attribute_constraint": [
+        ("when_kind", gettext_lazy("条件"), "select", [
+            ("attribute", gettext_lazy("属性等于某值")), ("ref", gettext_lazy("选择了某项"))]),
+        ("when_attribute", gettext_lazy("当属性"), "text", gettext_lazy("属性代码，如 model。")),
+        ("when_value", gettext_lazy("等于"), "text", gettext_lazy("属性值代码，如 X。")),
+        ("when_ref", gettext_lazy("或当选择了"), "text", REF_HELP),
+        ("attribute", gettext_lazy("则属性"), "text", gettext_lazy("属性代码，如 voltage。")),
+        ("allowed", gettext_lazy("只能取"), "text", gettext_lazy("属性值代码，用逗号分隔，如 220, 380。")),
+    ],
+    "quantity_limit": [
+        ("target_kind", gettext_lazy("对象"), "select", [
+            ("ref", gettext_lazy("SKU / 产品 / 分类引用")), ("category", gettext_lazy("分类合计")),
+            ("group", gettext_lazy("选项组合计"))]),
+        ("target", gettext_lazy("引用或代码"), "text", REF_HELP),
+        ("min", gettext_lazy("下限"), "text", ""),
+        ("max", gettext_lazy("上限"), "text", ""),
+        ("multiple_of", gettext_lazy("必须是其倍数"), "text", ""),
+    ],
+}
+
+
+def definition_inputs(kind: str, fields: Mapping[str, str], errors: Mapping[str, list[str]]) -> list[dict[str, Any]]:
+    """The kind-specific inputs with their values and errors, in display order."""
+    inputs = []
+    for name, label, input_type, extra in _INPUTS.get(kind, []):
+        inputs.append({"name": f"d-{name}", "id": f"rule-d-{name}", "label": label, "type": input_type,
+                       "value": fields.get(name, ""), "errors": errors.get(f"d-{name}", []),
+                       "choices": extra if input_type == "select" else [],
+                       "help": extra if input_type != "select" else ""})
+    return inputs
+
+
 def _input_of(kind: str, field: str) -> str | None:
     """The form input showing the error of definition field `field` ("then[1]" → then)."""
     head = re.split(r"\[", field, maxsplit=1)[0].replace(".", "_")
@@ -317,7 +373,8 @@ def rule_list(request: HttpRequest) -> HttpResponse:
     if query:
         rows = rows.filter(Q(code__icontains=query) | Q(name__icontains=query))
     return render(request, "catalog/rule_list.html", {
-        "rules": [{"rule": rule, "summary": json.dumps(rule.definition, ensure_ascii=False)[:160]} for rule in rows[:500]],
+        "rules": [{"rule": rule, "summary": json.dumps(rule.definition, ensure_ascii=False)[:160]}
+                  for rule in rows[:500]],
         "kinds": RuleKind.choices, "kind": kind, "product": product, "query": query,
         "products": Product.objects.filter(bom_items__isnull=False).distinct().order_by("code"),
         "may_create": access.can(user, "product", "create"), "may_edit": access.can(user, "product", "edit"),
@@ -349,7 +406,7 @@ def _test_configuration(post: QueryDict) -> dict[str, Any]:
     "attribute=value" pairs."""
     selections = []
     for line in (post.get("t-selections") or "").splitlines()[:configurator.MAX_SELECTIONS]:
-        parts = [part for part in re.split(r"[\s×x*=,，]+", line.strip()) if part]
+        parts = [part for part in re.split(r"[\s×*=,，]+", line.strip()) if part]
         if parts:
             selections.append({"sku": parts[0], "quantity": parts[1] if len(parts) > 1 else "1"})
     attributes = {}
@@ -398,7 +455,8 @@ def _form_context(request: HttpRequest, rule: ConfigRule | None, header: dict[st
             "kind_help": KIND_HELP.get(kind, ""), "ref_help": REF_HELP,
             "definition_json": json.dumps(definition, ensure_ascii=False, indent=2) if definition is not None else "",
             "use_json": bool(request.POST.get("use_json")) if request.method == "POST" else False,
-            "errors": field_errors, "definition_errors": definition_general, "general_errors": general,
+            "errors": field_errors, "definition_errors": definition_general,
+            "inputs": definition_inputs(kind, fields, field_errors), "general_errors": general,
             "products": Product.objects.order_by("code").only("pk", "code", "name"),
             "configurable": Product.objects.filter(code__in=compiled.configurable).order_by("code").only(
                 "pk", "code", "name"),
@@ -477,7 +535,8 @@ def rule_definition_fields(request: HttpRequest) -> HttpResponse:
         kind = "requires"
     fields = {"mode": "all", "formula": "per", "priced": "1", "when_kind": "attribute", "target_kind": "ref"}
     return render(request, "catalog/rule_definition_fields.html", {
-        "kind": kind, "fields": fields, "errors": {}, "kind_help": KIND_HELP.get(kind, ""), "ref_help": REF_HELP})
+        "kind": kind, "inputs": definition_inputs(kind, fields, {}), "definition_errors": [],
+        "kind_help": KIND_HELP.get(kind, "")})
 
 
 @login_required
