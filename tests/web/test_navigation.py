@@ -30,7 +30,7 @@ def test_pages_are_grouped_into_a_few_menus_and_only_staff_get_admin(org: Any) -
         "营销": ["市场活动", "招投标", "线索", "线索池"],
         "客户": ["客户", "联系人", "公海", "风险预警"],
         "销售": ["商机", "销售预测", "销售漏斗"],
-        "产品与价格": ["产品", "产品配置器", "价目表", "促销", "价格试算"],
+        "产品与价格": ["产品", "产品配置器", "配置规则", "价目表", "促销", "价格试算"],
         "工具": ["导入", "后台任务"],
     }
     admin = _menus(org["admin"])
@@ -39,7 +39,7 @@ def test_pages_are_grouped_into_a_few_menus_and_only_staff_get_admin(org: Any) -
                              "毛利管控", "系统管理"]
     assert "管理" not in _menus(org["marketing"]) and "营销" in _menus(org["marketing"])
     # Marketing runs promotions but has no business with price books (nor the preview built on them).
-    assert _menus(org["marketing"])["产品与价格"] == ["产品", "产品配置器", "促销"]
+    assert _menus(org["marketing"])["产品与价格"] == ["产品", "产品配置器", "配置规则", "促销"]
     # Finance may not view leads or tenders: 营销 keeps only what it may see.
     assert _menus(org["finance"])["营销"] == ["市场活动"]
 

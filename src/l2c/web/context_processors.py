@@ -40,6 +40,7 @@ NAVIGATION: list[tuple[Any, list[NavItem]]] = [
     (pgettext_lazy("navigation group", "产品与价格"), [
         (_("产品"), "catalog:product_list", "/catalog/", "product"),
         (_("产品配置器"), "catalog:configurator", "/catalog/configurator/", "product"),
+        (_("配置规则"), "catalog:rule_list", "/catalog/rules/", "product"),
         (_("价目表"), "pricing:book_list", "/pricing/books/", "price_book"),
         (_("促销"), "pricing:promotion_list", "/pricing/promotions/", "promotion"),
         (_("价格试算"), "pricing:preview", "/pricing/preview/", "price_book"),
