@@ -12,10 +12,12 @@ SKU is not an error but a violation of the answer (the engine reports it).
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Annotated, Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Field, Router, Schema
+from typing_extensions import TypedDict
 
 from l2c.api.problems import errors
 
@@ -24,18 +26,22 @@ from . import context, explain
 router = Router(tags=["pricing"])
 
 PREVIEW_ERRORS = errors(401, 403, 404, 422)
-NUMBER = {"anyOf": [{"type": "number"}, {"type": "string"}]}
+NUMBER: dict[str, Any] = {"anyOf": [{"type": "number"}, {"type": "string"}]}
 
 
 # --- input -----------------------------------------------------------------------------------------
-class PricingPreviewLineIn(Schema):
-    sku: Any = Field(None, description="SKU code", json_schema_extra={"type": "string"})
-    quantity: Any = Field(None, description="> 0; a number or a decimal string", json_schema_extra=NUMBER)
-    attributes: Any = Field(None, description="chosen attribute values {attribute code: value code}; they "
-                            "override the SKU's own values for attribute adjustments",
-                            json_schema_extra={"type": "object", "additionalProperties": {"type": "string"}})
-    manual_discount_percent: Any = Field(None, description="0–100, applied after promotions",
-                                         json_schema_extra=NUMBER)
+# A TypedDict, not a model: ten times faster to validate on 10,000 lines. The values are checked one by one
+# by `pricing.context.parse_input`, which names a wrong one `lines[3].quantity`.
+class PricingPreviewLineIn(TypedDict, total=False):
+    """One cart line: the SKU code, the quantity, chosen attribute values and a manual discount."""
+
+    sku: Annotated[Any, Field(description="SKU code", json_schema_extra={"type": "string"})]
+    quantity: Annotated[Any, Field(description="> 0; a number or a decimal string", json_schema_extra=NUMBER)]
+    attributes: Annotated[Any, Field(
+        description="chosen attribute values {attribute code: value code}; they override the SKU's own values "
+        "for attribute adjustments", json_schema_extra={"type": "object", "additionalProperties": {"type": "string"}})]
+    manual_discount_percent: Annotated[Any, Field(description="0–100, applied after promotions",
+                                                  json_schema_extra=NUMBER)]
 
 
 class PricingPreviewIn(Schema):
@@ -60,13 +66,11 @@ class PricingPreviewSimulateIn(PricingPreviewIn):
 class PricingPreviewStepOut(Schema):
     kind: str = Field(description="list_price, price_book, tier, block, cost_plus, percent_of_total, attribute, "
                       "promotion, order_promotion, manual_discount")
-    kind_label: str
     rule: str = Field(description="code of the source: book, promotion, adjustment (book:attribute=value); "
                       "empty for a manual discount")
     description: str
     amount: str = Field(description="change of the line amount; list_price: the list amount itself")
-    message: str = Field(description="the engine's message key")
-    params: dict[str, Any]
+    message: str = Field(description="the engine's message key of the description")
 
 
 class PricingPreviewLineOut(Schema):
@@ -202,11 +206,18 @@ def _body(payload: PricingPreviewIn) -> dict[str, Any]:
     return payload.model_dump()
 
 
+def _json(body: dict[str, Any]) -> HttpResponse:
+    """The answer as JSON, written directly: it is built field by field to the declared schema (the
+    tests hold the shape), and re-validating thousands of lines and steps through pydantic would cost
+    ten times the pricing itself."""
+    return HttpResponse(json.dumps(body, ensure_ascii=False, separators=(",", ":")), content_type="application/json")
+
+
 @router.post("/preview", response={200: PricingPreviewOut, **PREVIEW_ERRORS}, summary="Price a cart (preview)")
 def pricing_preview(request: HttpRequest, payload: PricingPreviewIn) -> Any:
     """Price the cart as a quote would: needs view on price books; nothing is written."""
     preview = context.preview_price(user=request.user, data=_body(payload))  # type: ignore[arg-type]
-    return explain.answer(preview)
+    return _json(explain.answer(preview))
 
 
 @router.post("/promotions/simulate", response={200: PricingPreviewSimulationOut, **PREVIEW_ERRORS},
@@ -216,4 +227,4 @@ def pricing_promotion_simulate(request: HttpRequest, payload: PricingPreviewSimu
     preview = context.preview_price(user=request.user, data=_body(payload), simulate=True)  # type: ignore[arg-type]
     body = explain.answer(preview)
     body["promotion"] = explain.focus(preview, body)
-    return body
+    return _json(body)

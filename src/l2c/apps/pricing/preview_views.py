@@ -151,7 +151,7 @@ def preview(request: HttpRequest) -> HttpResponse:
         rows = _rows(request.POST)
         try:
             outcome = context.preview_price(user=request.user, data=_body(request.POST, rows))  # type: ignore[arg-type]
-            result = explain.answer(outcome)
+            result = explain.label_steps(explain.answer(outcome))
         except ValidationFailed as error:
             general, by_row = _errors(error, rows)
             for row in state["rows"]:
@@ -183,7 +183,7 @@ def simulate(request: HttpRequest) -> HttpResponse:
         try:
             outcome = context.preview_price(user=request.user, data=_body(request.POST, rows),  # type: ignore[arg-type]
                                             simulate=True)
-            result = explain.answer(outcome)
+            result = explain.label_steps(explain.answer(outcome))
             result["promotion"] = explain.focus(outcome, result)
         except ValidationFailed as error:
             general, _by_row = _errors(error, rows)
