@@ -126,6 +126,18 @@ def test_preview_answers_the_exact_shape_of_a_small_cart(shop, api_client_for):
     assert body["price_books"][0]["description"] == "不在可售范围：客户不符"
 
 
+def test_a_configured_line_brings_its_rolled_up_cost(shop, api_client_for):
+    # The configurator sends the configuration's cost (SKU 60 + included parts 30 = 90 per unit): net 200.00,
+    # cost 2 × 90 = 180.00, margin (200 − 180) / 200 = 10 %. A negative cost is refused naming the field.
+    client = api_client_for("rep1")
+    body = post(client, {"currency": "CNY", "lines": [{"sku": "SRV-A", "quantity": 2, "unit_cost": "90"}]}).json()
+    assert (body["lines"][0]["cost_amount"], body["lines"][0]["margin_percent"]) == ("180.00", "10.00")
+    refused = post(client, {"currency": "CNY", "lines": [{"sku": "SRV-A", "quantity": 1, "unit_cost": "-1"}]})
+    assert refused.status_code == 422
+    assert [(error["field"], error["code"]) for error in refused.json()["errors"]] == [
+        ("lines[0].unit_cost", "invalid_number")]
+
+
 def test_two_lines_of_two_tax_rates_sum_to_the_totals(shop, api_client_for):
     # SVC-1 at 6 %: 3 × 106.00 = 318.00 → net 300.00, tax 18.00; SRV-B by the dealer book: 203.40 → net 180.00.
     response = post(api_client_for("rep1"), {"currency": "cny", "lines": [

@@ -234,10 +234,19 @@ def _lines(raw: Any, errors: list[FieldError]) -> list[LineInput]:
                 errors.append(FieldError(f"{name}.manual_discount_percent", _("折扣必须在 0 到 100 之间。"),
                                          "percent_range"))
                 discount = None
+        # A configured line (the configurator) carries its rolled-up cost: the SKU's own cost plus the
+        # included (non-priced) components, so the margin is the configuration's, not the bare SKU's.
+        unit_cost_raw = item.get("unit_cost")
+        unit_cost: Decimal | None = None
+        if unit_cost_raw not in (None, ""):
+            unit_cost = _number(unit_cost_raw)
+            if unit_cost is None or unit_cost < 0 or unit_cost > MAX_QUANTITY * 1000:
+                errors.append(FieldError(f"{name}.unit_cost", _("单位成本必须是不小于 0 的数字。"), "invalid_number"))
+                unit_cost = None
         if quantity is not None and quantity > 0:
             lines.append(LineInput(str(index + 1), sku.strip(), quantity,
                                    {key.strip(): value.strip() for key, value in attributes.items() if value.strip()}
-                                   if attributes else {}, discount))
+                                   if attributes else {}, discount, unit_cost=unit_cost))
     return lines
 
 

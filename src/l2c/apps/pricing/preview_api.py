@@ -42,6 +42,8 @@ class PricingPreviewLineIn(TypedDict, total=False):
         "for attribute adjustments", json_schema_extra={"type": "object", "additionalProperties": {"type": "string"}})]
     manual_discount_percent: Annotated[Any, Field(description="0–100, applied after promotions",
                                                   json_schema_extra=NUMBER)]
+    unit_cost: Annotated[Any, Field(description="≥ 0, tax-exclusive; overrides the SKU's cost (a configured line's "
+                                    "rolled-up cost from the configurator)", json_schema_extra=NUMBER)]
 
 
 class PricingPreviewIn(Schema):
