@@ -73,8 +73,9 @@ def test_empty_database_is_loaded_with_progress_lines_and_fast(demo):
     assert re.fullmatch(r"  leads: \d+ owned, \d+ captured, \d+ qualified, 6 converted, \d+ disqualified, "
                         r"\d+ events", lines[7])
     assert lines[8] == "  opportunities: 72 open, 87 won, 173 lost"  # seeded: the same every load
-    assert re.fullmatch(r"Demo company loaded in \d+\.\d s\.", lines[9])
-    assert len(lines) == 10
+    assert lines[9] == "  20 products, 3 price books, 15 promotions"
+    assert re.fullmatch(r"Demo company loaded in \d+\.\d s\.", lines[10])
+    assert len(lines) == 11
 
 
 def test_public_pools_hold_quiet_prospects_and_govern_the_rest(demo):
@@ -435,3 +436,40 @@ def test_demo_trains_a_forecast_model_that_beats_the_stage_baseline(demo):
     model = ForecastModel.objects.get(is_active=True)
     assert model.metrics["brier_model"] < model.metrics["brier_baseline"]
     assert not Opportunity.objects.filter(status="open").exclude(probability_source="model").exists()
+
+
+def test_the_demo_catalogue_configures_and_prices(demo):
+    """CPQ (ADR 0006): every demo rule, book and promotion compiles; the configurable server enforces
+    its rules; a key account's cart is priced by the contracted book with the member price."""
+    from django.utils import timezone
+
+    from l2c.apps.catalog.configurator import configuration_validate
+    from l2c.apps.customers.models import Account
+    from l2c.apps.pricing.compiler import compiled_rules
+    from l2c.engines.pricing import engine
+    from l2c.engines.pricing.types import CustomerContext, LineInput, PricingRequest
+
+    rules = compiled_rules()
+    assert rules.facts.skipped == ()
+    _compiled, _configuration, result = configuration_validate(user=_user("manager"), data={
+        "product": "SRV-R740", "quantity": 1,
+        "selections": [{"sku": "CPU-6330", "quantity": 2}, {"sku": "MEM-64G", "quantity": 8},
+                       {"sku": "PSU-800W", "quantity": 2}, {"sku": "HDD-8T", "quantity": 5}]})
+    # 5 × 8 TB need ceil(5 / 4) = 2 cache SSDs, added; 7 disks are not pairs; Gold with 800 W breaks two rules.
+    assert sorted({violation.rule for violation in result.violations if violation.rule}) == [
+        "disks-in-pairs", "gold-excludes-800w", "gold-needs-1100w"]
+    assert [(line.sku, line.quantity, line.rule) for line in result.auto_added] == [
+        ("SSD-960G", 2, "cache-ssd-per-4-hdd")]
+
+    key_account = Account.objects.filter(level="key").order_by("pk").first()
+    assert key_account is not None
+    request = PricingRequest(currency="CNY", as_of=timezone.now(), customer=CustomerContext(
+        account_id=key_account.pk, groups=frozenset({"level:key"})), lines=(
+        LineInput("1", "SRV-R740-2U", 2), LineInput("2", "RAIL-KIT", 2)))
+    priced = engine.price(rules.catalog, request)
+    by_key = {line.key: line for line in priced.lines}
+    assert [(line.key, line.sku, line.price_book, line.is_gift) for line in priced.lines] == [
+        ("1", "SRV-R740-2U", "contract-key", False), ("1+gift:promo-gift", "FAN-6038", "base-cny", True),
+        ("2", "RAIL-KIT", "contract-key", False)]  # two servers earn the gift (买两台送配件)
+    assert "promo-member" in by_key["1"].promotions and priced.violations == ()
+    assert sum(line.total_amount for line in priced.lines) == priced.totals.total_amount

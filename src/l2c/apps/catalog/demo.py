@@ -34,6 +34,7 @@ from .models import (
     CatalogStatus,
     Category,
     ChoiceMode,
+    ConfigRule,
     Product,
     ProductAttribute,
     ProductType,
@@ -126,6 +127,18 @@ BOMS = {  # product code → [(component SKU, quantity, required, priced, min, m
     "SHELF": [("PSU-800W", "2", True, False, None, None, None)],
 }
 
+# code, product, kind, name, definition, message — the configurator shows them at work on the server.
+RULES: list[tuple[str, str | None, str, str, dict[str, Any], str]] = [
+    ("gold-needs-1100w", "SRV-R740", "requires", "金牌处理器需要 1100W 电源",
+     {"if": "sku:CPU-6330", "then": ["sku:PSU-1100W"], "mode": "all"}, "Gold 6330 功耗高，请选择 1100W 电源。"),
+    ("gold-excludes-800w", "SRV-R740", "excludes", "金牌处理器不能配 800W 电源",
+     {"a": "sku:CPU-6330", "b": ["sku:PSU-800W"]}, ""),
+    ("cache-ssd-per-4-hdd", "SRV-R740", "auto_add", "每 4 块 8TB 硬盘配 1 块缓存 SSD",
+     {"when": "sku:HDD-8T", "add": "SSD-960G", "per": 4, "quantity": 1}, "大容量机械盘需要 SSD 缓存。"),
+    ("disks-in-pairs", "SRV-R740", "quantity_limit", "硬盘成对配置",
+     {"target": {"group": "disk"}, "max": 12, "multiple_of": 2}, "硬盘需成对配置以组 RAID 1，最多 12 块。"),
+]
+
 
 def _decimal(value: str | None) -> Decimal | None:
     return None if value is None else Decimal(value)
@@ -171,5 +184,9 @@ def catalog_demo() -> int:
                     min_quantity=_decimal(minimum), max_quantity=_decimal(maximum),
                     option_group=group_of[(product.pk, group)] if group else None, position=position)
             for position, (sku, quantity, required, priced, minimum, maximum, group) in enumerate(items)])
+    ConfigRule.objects.bulk_create([
+        ConfigRule(code=code, name=name, product=products[product] if product else None, kind=kind,
+                   definition=definition, message=message, position=position)
+        for position, (code, product, kind, name, definition, message) in enumerate(RULES)])
     rules_version_bump()
     return len(products)
