@@ -21,8 +21,8 @@ from django.utils import timezone
 from l2c.apps.activity.audit import audit_bulk
 from l2c.apps.activity.custom_fields import clean_custom_values
 from l2c.apps.activity.models import AuditEvent, CustomField, FollowUp, Notification, Todo
-from l2c.apps.customers import duplicates
 from l2c.apps.catalog.demo import catalog_demo
+from l2c.apps.customers import duplicates
 from l2c.apps.customers.models import Account, AccountTeamMember, Contact, Tag
 from l2c.apps.customers.pool_demo import pool_demo
 from l2c.apps.customers.rfm_demo import rfm_demo
