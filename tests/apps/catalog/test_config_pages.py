@@ -41,7 +41,7 @@ def test_configurator_page_shows_one_step_per_group_and_the_cost(org: Org, serve
     assert (context["state"]["unit_cost"], context["step"]) == ("1200", 0)
     assert [attribute["code"] for attribute in context["attributes"]] == ["voltage"]
     body = response.content.decode()
-    assert 'id="live-price"' in body and "configurator-price-request" in body
+    assert 'id="live-price"' in body and 'data-price-request="{&quot;currency&quot;: &quot;CNY&quot;' in body
 
 
 def test_a_step_post_returns_the_updated_state(org: Org, server: Server, client_for: Any) -> None:

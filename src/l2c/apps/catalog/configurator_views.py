@@ -177,6 +177,7 @@ def configurator_product(request: HttpRequest, product_id: int) -> HttpResponse:
         "price_url": "/api/v1/pricing/preview",
         "last_step": len(steps) - 1,
     }
+    context["price_request_json"] = json.dumps(context["price_request"], ensure_ascii=False, default=str)
     template = "catalog/configurator_state.html" if request.htmx else "catalog/configurator.html"  # type: ignore[attr-defined]
     return render(request, template, context)
 

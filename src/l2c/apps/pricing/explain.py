@@ -445,7 +445,9 @@ def violation_text(violation: Violation, preview: Preview, skus: Mapping[str, st
         code = "inactive_coupon"
     text = _format(VIOLATION_TEXTS.get(code, code), params, translations)
     if violation.line is not None:
-        return f"{_line_label(violation.line, preview, skus, translations)}：{text}"
+        gettext = translations.gettext if translations is not None else _
+        return gettext("%(where)s：%(text)s") % {"where": _line_label(violation.line, preview, skus, translations),
+                                                "text": text}
     return text
 
 
@@ -469,13 +471,14 @@ def approval_text(approval: Approval, preview: Preview, skus: Mapping[str, str],
     floor_line = approval.line if approval.code == "below_floor" else None
     params = _amount_params(approval.params, preview.result.currency, floor_line, _line_books(preview, translations))
     if approval.code == "margin":
-        params["rule"] = f"（{params['name']}）" if params.get("name") else ""
+        params["rule"] = translations.gettext("（%(name)s）") % {"name": params["name"]} if params.get("name") else ""
         if params.get("margin_percent") in (None, "None"):
             params["margin_percent"] = "—"
     text = _format(APPROVAL_TEXTS.get(approval.code, approval.code), params, translations)
     level = translations.ngettext("需要 %(level)s 级审批", "需要 %(level)s 级审批", approval.level) % {
         "level": approval.level}
-    return f"{_line_label(approval.line, preview, skus, translations)}：{text}{level}。"
+    return translations.gettext("%(where)s：%(text)s%(level)s。") % {
+        "where": _line_label(approval.line, preview, skus, translations), "text": text, "level": level}
 
 
 def book_reason_text(book: BookConsidered) -> str:

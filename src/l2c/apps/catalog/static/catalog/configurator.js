@@ -41,12 +41,11 @@
 
   function refresh() {
     var box = document.getElementById("live-price");
-    var data = document.getElementById("configurator-price-request");
-    if (!box || !data || !window.fetch) {
+    if (!box || !window.fetch) {
       return;
     }
     var labels = box.dataset;
-    var request = JSON.parse(data.textContent || "{}");
+    var request = JSON.parse(box.getAttribute("data-price-request") || "{}");
     if (!request.lines || !request.lines.length) {
       show(box, [], labels.emptyText || "—");
       return;
