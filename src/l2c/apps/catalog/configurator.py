@@ -44,10 +44,10 @@ from .models import (
     Category,
     ConfigRule,
     Product,
-    RulesVersion,
     Sku,
 )
 from .models import BomItem as BomItemRow
+from .selectors import rules_version_key
 
 MAX_SELECTIONS = 500
 MAX_QUANTITY = Decimal("1000000")
@@ -97,18 +97,10 @@ def configurator_cache_clear() -> None:
         _cache.clear()
 
 
-def _version_key() -> tuple[int, Any]:
-    """The rules version and the time its row was made, in one indexed read: the time guards against
-    a counter that went back (a restored database, a test's rolled-back transaction) and reached the
-    same number again with other rows."""
-    row = RulesVersion.objects.filter(pk=1).values_list("number", "changed_at").first()
-    return (int(row[0]), row[1]) if row is not None else (0, None)
-
-
 def configurator_catalog() -> CompiledConfigurator:
     """The compiled configurator catalogue of the current rules version (1 query when cached; rows
     are read after the version, so a cached catalogue is never older than its number)."""
-    key = _version_key()
+    key = rules_version_key()
     cached = _cache.get(key)
     if cached is not None:
         return cached

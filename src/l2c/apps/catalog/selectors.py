@@ -20,6 +20,14 @@ PRODUCT_SORTS = {"code": "code", "-code": "-code", "name": "name", "-updated_at"
 SKU_SORTS = {"code": "code", "-code": "-code", "-id": "-id"}
 
 
+def rules_version_key() -> tuple[int, Any]:
+    """The rules version and the time its row last moved, in one indexed read: the cache key of the
+    compiled pricing and configurator catalogues. The time guards against a counter that went back (a
+    restored database, a test's rolled-back transaction) and reached the same number with other rows."""
+    row = RulesVersion.objects.filter(pk=1).values_list("number", "changed_at").first()
+    return (int(row[0]), row[1]) if row is not None else (0, None)
+
+
 def rules_version() -> int:
     """The current rules version (one indexed read): compiled pricing/configurator catalogues are
     cached per process under this number and rebuilt when it moves."""

@@ -35,9 +35,9 @@ from l2c.apps.catalog.models import (
     CatalogStatus,
     Category,
     ProductAttribute,
-    RulesVersion,
     Sku,
 )
+from l2c.apps.catalog.selectors import rules_version_key
 from l2c.engines.pricing import types as engine_types
 from l2c.engines.pricing.compile import (
     CompiledCatalog,
@@ -352,19 +352,11 @@ _SIMULATIONS_KEPT = 8
 _simulations: OrderedDict[tuple[int, str], CompiledRules] = OrderedDict()
 
 
-def _version_key() -> tuple[int, Any]:
-    """The rules version (`catalog.selectors.rules_version()`) and the time it last moved, in one
-    indexed read. The time guards against a counter that went back (a restored database, a test's
-    rolled-back transaction) and reached the same number again with other rows."""
-    row = RulesVersion.objects.filter(pk=1).values_list("number", "changed_at").first()
-    return (int(row[0]), row[1]) if row is not None else (0, None)
-
-
 def compiled_rules() -> CompiledRules:
     """The compiled rules of the current rules version: one query when cached, `1 + LOAD_QUERIES`
     when the version moved (the first caller rebuilds; concurrent callers wait for it)."""
     global _cached, _cached_key
-    key = _version_key()
+    key = rules_version_key()
     cached = _cached
     if cached is not None and _cached_key == key:
         return cached
