@@ -39,7 +39,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from _common import SEED, arguments, emit, log, ms
-from l2c.engines.pricing import PricingSession, compile_catalog, price
+from l2c.engines.pricing import NATIVE, PricingSession, compile_catalog, price
 from l2c.engines.pricing.types import (
     AttributeAdjustment,
     Coupon,
@@ -387,6 +387,7 @@ def run(n: int, large: int, runs: int) -> dict[str, Any]:
           and figures["reprice_one_line_ms"] <= TARGET_REPRICE_MS and ratio >= TARGET_RATIO and all(checks.values()))
     return {"figure": figures[f"engine_ms_{n}"], "baseline": figures[f"bare_loop_ms_{n}"], "ratio": ratio,
             "throughput_ratio": ratio, "ok": ok, **figures, "checks": checks,
+            "compiled_engine": NATIVE,  # mypyc build in use (ADR 0007)
             "machine": {"cpus": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2),
                         "python": sys.version.split()[0]}}
 

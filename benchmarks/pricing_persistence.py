@@ -331,6 +331,9 @@ def main() -> int:
     result["database"] = database.vendor
     result.update(run(args.n, args.repeat))
     result["machine"] = machine()
+    from l2c.engines.pricing import NATIVE
+
+    result["compiled_engine"] = NATIVE  # mypyc build in use (ADR 0007)
     emit(result)
     return 0 if result["ok"] else 1
 

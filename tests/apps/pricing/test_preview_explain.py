@@ -77,3 +77,11 @@ def test_numbers_are_written_in_currency_units():
         "113.00", "12.345", "56.6667", "0.00"]
     assert [explain.unit(Decimal(value), "JPY") for value in ("1234.0000", "12.5000")] == ["1234", "12.5"]
     assert [explain.plain(value) for value in ("10.0000", 15, Decimal("12.50"), "x")] == ["10", "15", "12.5", "x"]
+
+
+def test_money_formats_minor_units_at_every_size_and_sign():
+    cases = [(0, "0.00"), (5, "0.05"), (99, "0.99"), (100, "1.00"), (123456, "1234.56"), (-5, "-0.05"),
+             (-100, "-1.00"), (-123456, "-1234.56"), (10**15 + 7, "10000000000000.07")]
+    assert [(minor, explain.money(minor, "CNY")) for minor, _ in cases] == cases
+    assert [explain.money(minor, "JPY") for minor in (0, 1234, -1234)] == ["0", "1234", "-1234"]
+    assert [explain.money(minor, "KWD") for minor in (5, 1234, -1234)] == ["0.005", "1.234", "-1.234"]

@@ -6,8 +6,7 @@ from types import MappingProxyType
 
 import pytest
 
-from l2c.engines.pricing.engine import _approval, _violation
-from l2c.engines.pricing.types import Approval, LazyUnitPrice, LineResult, Step, Violation
+from l2c.engines.pricing.types import LazyUnitPrice, LineResult, Step
 
 from ._build import D, base, catalog, fixed, line, priced, sku
 
@@ -61,8 +60,3 @@ def test_priced_lines_equal_lines_built_with_explicit_values() -> None:
     assert only != LineResult("1", "A", D(3), D("10.0000"), D("10.0001"), 2655, 345, 3000, 1800, D("32.20"),
                               list(only.steps), "BASE", False, None, [])
 
-
-def test_fast_approvals_and_violations_equal_constructed_ones() -> None:
-    assert _approval(2, "below_cost", "7", {"net_amount": 1}) == Approval(2, "below_cost", "7", {"net_amount": 1})
-    assert _violation("below_floor", None, True, {}) == Violation("below_floor", None, True, {})
-    assert repr(_approval(1, "margin", None, {})) == repr(Approval(1, "margin", None, {}))

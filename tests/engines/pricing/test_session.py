@@ -9,6 +9,7 @@ import pytest
 
 from l2c.engines.pricing import PricingSession, price
 from l2c.engines.pricing.engine import _pricing_scope
+from l2c.engines.pricing.types import MarginPolicy, MarginThreshold
 
 from ._build import D, base, catalog, fixed, line, promotion, request, sku
 
@@ -37,6 +38,37 @@ def test_earlier_results_are_not_changed_by_later_edits() -> None:
     lines_before = [(item.total_amount, list(item.steps)) for item in before.lines]
     session.update_line(line("1", "A", 1, manual_discount_percent=D(50)))
     assert [(item.total_amount, list(item.steps)) for item in before.lines] == lines_before
+
+
+# Spend 500 save 20, allocated over the lines in proportion; a line promotion on B; a margin threshold.
+REUSING = catalog([sku("A", cost="60"), sku("B", cost="25"), sku("C", cost="1")],
+                  [base(fixed("A", "100"), fixed("B", "30"), fixed("C", "10"))],
+                  [promotion("O", "spend_save", {"threshold": "500", "amount": "20"}),
+                   promotion("P", "percent_off", {"percent": "10"}, skus=frozenset({"B"}))],
+                  MarginPolicy(thresholds=(MarginThreshold(D(40), 1),)))
+
+
+def test_unchanged_lines_are_reused_and_changed_ones_rebuilt() -> None:
+    session = PricingSession(REUSING, request(line("1", "A"), line("2", "B", 3), line("3", "C", 2),
+                                              line("4", "A", 2)))
+    before = session.result
+    # 100 + 81 + 20 + 200 = 401 < 500: the order promotion is not reached
+    assert [applied.code for applied in before.applied] == ["P"]
+    # Only line 3 changes (no promotion crosses a threshold): the other lines' results are the same objects.
+    edited = session.update_line(line("3", "C", 5))
+    assert edited == price(REUSING, session.request)
+    assert [after is earlier for after, earlier in zip(edited.lines, before.lines, strict=True)] == [
+        True, True, False, True]
+    assert [approval.line for approval in edited.approvals] == [approval.line for approval in before.approvals]
+    # Now the cart passes 500: every line takes a part of the order promotion and is rebuilt.
+    crossed = session.update_line(line("4", "A", 4))
+    assert crossed == price(REUSING, session.request)
+    assert [applied.code for applied in crossed.applied] == ["P", "O"]
+    assert not any(after is earlier for after, earlier in zip(crossed.lines, edited.lines, strict=True))
+    # Back under it: the lines that lose their part are rebuilt again, totals re-summed.
+    under = session.update_line(line("4", "A", 1))
+    assert under == price(REUSING, session.request)
+    assert under.totals == price(REUSING, session.request).totals
 
 
 def test_keys_must_exist_or_be_new() -> None:

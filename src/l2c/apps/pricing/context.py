@@ -201,7 +201,7 @@ def _lines(raw: Any, errors: list[FieldError]) -> list[LineInput]:
     lines: list[LineInput] = []
     for index, item in enumerate(raw):
         name = f"lines[{index}]"
-        if not isinstance(item, Mapping):
+        if type(item) is not dict and not isinstance(item, Mapping):  # a JSON object is a dict: no ABC check
             item = item.dict() if hasattr(item, "dict") else None
             if not isinstance(item, Mapping):
                 errors.append(FieldError(name, _("每一行必须是对象。"), "invalid"))
@@ -218,9 +218,9 @@ def _lines(raw: Any, errors: list[FieldError]) -> list[LineInput]:
         elif quantity > MAX_QUANTITY:
             errors.append(FieldError(f"{name}.quantity", _("数量过大。"), "too_large"))
         attributes = item.get("attributes")
-        if attributes in (None, ""):
+        if attributes is None or attributes == "":
             attributes = {}
-        if not isinstance(attributes, Mapping) or not all(
+        elif (type(attributes) is not dict and not isinstance(attributes, Mapping)) or not all(
                 isinstance(key, str) and isinstance(value, str) for key, value in attributes.items()):
             errors.append(FieldError(f"{name}.attributes", _("属性必须是“属性代码: 属性值代码”的对象。"), "invalid"))
             attributes = {}

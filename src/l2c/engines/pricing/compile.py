@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import decimal
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from typing import Any
 
@@ -624,10 +624,10 @@ def _compile_book(book: PriceBook) -> CompiledBook:
 
 def _numbers(params: TypedParams) -> dict[str, Fraction]:
     numbers: dict[str, Fraction] = {}
-    for name in params.__slots__:
-        value = getattr(params, name)
+    for item in fields(params):
+        value = getattr(params, item.name)
         if isinstance(value, Decimal):
-            numbers[name] = fraction(value)
+            numbers[item.name] = fraction(value)
     return numbers
 
 

@@ -13,16 +13,15 @@ exact and identical on every run and for every order of the inputs.
 
 from __future__ import annotations
 
-import gc
 import heapq
-import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import fields, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal, localcontext
 from types import MappingProxyType
 from typing import Any
 
+from l2c.kernel.gcpause import gc_pause, gc_resume
 from l2c.kernel.money import currency_exponent
 
 from .compile import (
@@ -89,87 +88,29 @@ _Live = tuple[CompiledPromotion, int, Decimal | None, str, int, int, int]
 _new_tuple = tuple.__new__  # _new_tuple(Step, (kind, rule, message, amount, params)): a Step without its Python __new__
 
 
-def _slot_setters(cls: type[Any], names: tuple[str, ...]) -> tuple[Callable[[Any, Any], None], ...]:
-    """The slot setters of a frozen, slotted output dataclass, checked against its fields."""
-    if tuple(item.name for item in fields(cls)) != names:  # pragma: no cover - the contract changed
-        raise TypeError(f"{cls.__name__} fields changed")
-    return tuple(getattr(cls, name).__set__ for name in names)
-
-
-_SET_APPROVAL = _slot_setters(Approval, ("level", "code", "line", "params"))
-_SET_VIOLATION = _slot_setters(Violation, ("code", "line", "blocking", "params"))
-_new_object = object.__new__
-
-
-def _approval(level: int, code: str, line: str | None, params: Mapping[str, Any]) -> Approval:
-    """`Approval(...)` without the frozen dataclass's `__setattr__` per field (one per priced line below
-    a margin threshold can be hundreds): three times cheaper, the object identical."""
-    made: Approval = _new_object(Approval)
-    set_level, set_code, set_line, set_params = _SET_APPROVAL
-    set_level(made, level)
-    set_code(made, code)
-    set_line(made, line)
-    set_params(made, params)
-    return made
-
-
-def _violation(code: str, line: str | None, blocking: bool, params: Mapping[str, Any]) -> Violation:
-    """`Violation(...)`, made as `_approval` makes approvals."""
-    made: Violation = _new_object(Violation)
-    set_code, set_line, set_blocking, set_params = _SET_VIOLATION
-    set_code(made, code)
-    set_line(made, line)
-    set_blocking(made, blocking)
-    set_params(made, params)
-    return made
-
-
-# The cyclic garbage collector is paused while any price runs (see `_PricingScope`). Threads share the
-# one collector: the first price in records whether it was enabled and disables it, the last one out
-# restores that — so two overlapping prices in two threads can never leave it off (or turn it on for
-# a caller who had it off).
-_GC_LOCK = threading.Lock()
-_gc_holders = 0
-_gc_was_enabled = False
-
-
 class _PricingScope:
     """Every Decimal operation of a price runs in the engine's own context, not the caller's; and the
     cyclic garbage collector is paused while a price builds its result. A price makes tens of
     thousands of small objects that all survive and hold no cycles; the collector would only rescan
     them (12–16 % of the time of a 1,000–10,000-line quote). It resumes, as it was, when the last
-    concurrent price leaves."""
+    concurrent pause ends (`l2c.kernel.gcpause`)."""
 
     __slots__ = ("_decimal",)
 
     def __enter__(self) -> None:
-        global _gc_holders, _gc_was_enabled
-        with _GC_LOCK:
-            if _gc_holders == 0:
-                _gc_was_enabled = gc.isenabled()
-                if _gc_was_enabled:
-                    gc.disable()
-            _gc_holders += 1
+        gc_pause()
         try:
             self._decimal = localcontext(DECIMAL_CONTEXT)
             self._decimal.__enter__()
         except BaseException:
-            self._leave()
+            gc_resume()
             raise
 
     def __exit__(self, *exc: object) -> None:
         try:
             self._decimal.__exit__(None, None, None)
         finally:
-            self._leave()
-
-    @staticmethod
-    def _leave() -> None:
-        global _gc_holders
-        with _GC_LOCK:
-            _gc_holders -= 1
-            if _gc_holders == 0 and _gc_was_enabled:
-                gc.enable()
+            gc_resume()
 
 
 _pricing_scope = _PricingScope
@@ -440,14 +381,17 @@ _NO_STEPS: list[Step] = []  # never mutated: a priced line gets its own list
 _NO_RANKS: frozenset[int] = frozenset()
 
 
+_LINE_FIELDS = ("amount", "attribute_amount", "cost_amount", "discounts", "exclusive_by", "gifts", "groups", "info",
+                "line", "list_amount", "list_price", "manual", "percent", "plan", "promotions", "qd", "qn",
+                "reasons", "steps", "valid", "violations")
+
+
 class _Line:
     """A line after phase 1 (cached by the session): everything that depends on the line alone.
     Slotted and set in full by the constructor: a line's state is a couple of hundred bytes, not a
     growing instance dict (most of the memory a 10,000-line price used to touch)."""
 
-    __slots__ = ("amount", "attribute_amount", "cost_amount", "discounts", "exclusive_by", "gifts", "groups", "info",
-                 "line", "list_amount", "list_price", "manual", "percent", "plan", "promotions", "qd", "qn",
-                 "reasons", "steps", "valid", "violations")
+    __slots__ = _LINE_FIELDS
 
     def __init__(self, line: LineInput) -> None:
         self.line = line
@@ -474,7 +418,7 @@ class _Line:
 
     def copy(self) -> _Line:
         clone = _Line(self.line)
-        for name in _Line.__slots__:
+        for name in _LINE_FIELDS:
             setattr(clone, name, getattr(self, name))
         return clone
 
@@ -971,7 +915,8 @@ class _Work:
                 amounts[index] -= part
 
 
-def _evaluate(context: _Context, states: list[_Line]) -> PricingResult:
+def _evaluate(context: _Context, states: list[_Line], previous: Mapping[str, _Finished] | None = None,
+              finished: dict[str, _Finished] | None = None) -> PricingResult:
     promotions = context.catalog.promotions
     blocked = context.blocked
     # Phase 2a: percent-of-total lines, on the amounts after book and attributes of the others.
@@ -1073,7 +1018,7 @@ def _evaluate(context: _Context, states: list[_Line]) -> PricingResult:
             rejected[rank] = outcome
         else:
             work.applied[rank] = outcome
-    return _finish(context, work, rejected)
+    return _finish(context, work, rejected, previous, finished)
 
 
 def _settle_line_promotion(context: _Context, work: _Work, promotion: CompiledPromotion, taken: list[int]) -> None:
@@ -1339,9 +1284,9 @@ def _guard(approvals: list[Approval], violations: list[Violation], blocks: bool,
            line: str | None, params: Mapping[str, Any]) -> None:
     """A margin-guard finding: a blocking violation, or an approval of `level`."""
     if blocks:
-        violations.append(_violation(code, line, True, params))
+        violations.append(Violation(code, line, True, params))
     else:
-        approvals.append(_approval(level, code, line, params))
+        approvals.append(Approval(level, code, line, params))
 
 
 def _threshold(thresholds: Iterable[tuple[MarginThreshold, Fraction]], net: int, cost: int) -> MarginThreshold | None:
@@ -1353,15 +1298,51 @@ def _threshold(thresholds: Iterable[tuple[MarginThreshold, Fraction]], net: int,
     return needed
 
 
-def _finish(context: _Context, work: _Work, rejected: dict[int, RejectedPromotion]) -> PricingResult:
-    """Phase 4: manual discount, tax split, cost, margin guard, line results and totals."""
+class _Finished:
+    """A line's phase-4 output kept by a `PricingSession`, with the inputs it was made from: reused as
+    it is when the next price gives the line the same phase-1 state, amount and promotion parts
+    (after a one-line edit, usually every other line)."""
+
+    __slots__ = ("amount", "approvals", "changed", "contributions", "cost", "gross", "list_amount", "net", "results",
+                 "state", "violations")
+
+    def __init__(self, state: _Line, amount: int, contributions: list[tuple[str, int]] | None,
+                 changed: dict[str, int] | None) -> None:
+        self.state = state
+        self.amount = amount
+        self.contributions = contributions
+        self.changed = changed
+        self.results: tuple[LineResult, ...] = ()  # the line's result, then its gift lines
+        self.approvals: tuple[Approval, ...] = ()
+        self.violations: tuple[Violation, ...] = ()
+        self.list_amount = self.net = self.gross = self.cost = 0
+
+
+def _finish(context: _Context, work: _Work, rejected: dict[int, RejectedPromotion],
+            previous: Mapping[str, _Finished] | None = None,
+            finished: dict[str, _Finished] | None = None) -> PricingResult:
+    """Phase 4: manual discount, tax split, cost, margin guard, line results and totals.
+
+    A session passes the lines it finished last time (`previous`, by key) and a dict to keep this
+    time's (`finished`); a line whose inputs are unchanged reuses its results, findings and sums."""
     policy = context.catalog.policy
     thresholds = context.thresholds
     scale = context.scale
     amounts = work.amounts
-    # Phase 2–3 promotions as (code, line index → part, step kind, message, params), in the order taken.
-    records = [(promotion.code, members, "promotion" if promotion.phase == PHASE_CROSS else "order_promotion",
-                promotion.message, promotion.step_params) for promotion, members in work.records]
+    # Phase 2–3 promotions as (code, step kind, message, params), in the order taken, and per line index
+    # the (record, part) it took from each.
+    records = [(promotion.code, "promotion" if promotion.phase == PHASE_CROSS else "order_promotion",
+                promotion.message, promotion.step_params) for promotion, _members in work.records]
+    parts_of: dict[int, list[tuple[str, int]]] = {}
+    for record, (_promotion, members) in enumerate(work.records):
+        code = records[record][0]
+        for index, part in members.items():
+            taken = parts_of.get(index)
+            if taken is None:
+                parts_of[index] = [(code, part)]
+            else:
+                taken.append((code, part))
+    record_of = {record[0]: record for record in records}
     overrides = work.overrides
     added = work.added
     results: list[LineResult] = []
@@ -1380,30 +1361,50 @@ def _finish(context: _Context, work: _Work, rejected: dict[int, RejectedPromotio
     top_d *= 100
     for index, state in enumerate(work.lines):
         line = state.line
-        if state.violations:
-            violations.extend(state.violations)
         cost = state.cost_amount
-        cost_total += cost
         if not state.valid:
+            if state.violations:
+                violations.extend(state.violations)
+            cost_total += cost
             append_result(new_result(line.key, line.sku, line.quantity, _ZERO, _ZERO, 0, 0, 0, cost, None, [], None,
                                      False, line.parent, []))
             continue
         amount = amounts[index]
+        contributions = parts_of.get(index)
+        changed = overrides.get(index) if overrides else None
+        more = added.get(index) if added else None
+        if previous is not None and more is None:
+            kept = previous.get(line.key)
+            if (kept is not None and kept.state is state and kept.amount == amount
+                    and kept.contributions == contributions and kept.changed == changed):
+                results.extend(kept.results)
+                approvals.extend(kept.approvals)
+                violations.extend(kept.violations)
+                list_total += kept.list_amount
+                net_total += kept.net
+                gross_total += kept.gross
+                cost_total += kept.cost
+                assert finished is not None
+                finished[line.key] = kept
+                continue
+        first_result, first_approval, first_violation = len(results), len(approvals), len(violations)
+        if state.violations:
+            violations.extend(state.violations)
+        line_list = state.list_amount
+        line_cost = cost
         steps = state.steps.copy()
         gifts: Sequence[_Gift] = state.gifts
-        if overrides:
-            changed = overrides.get(index)
-            if changed is not None:
-                steps = [_new_tuple(Step, (item.kind, item.rule, item.message, changed[item.rule], item.params))
-                         if item.kind == "promotion" and item.rule in changed else item for item in steps]
-                gifts = [gift for gift in gifts if "\x00gift:" + gift.promotion not in changed]
+        if changed is not None:
+            steps = [_new_tuple(Step, (item.kind, item.rule, item.message, changed[item.rule], item.params))
+                     if item.kind == "promotion" and item.rule in changed else item for item in steps]
+            gifts = [gift for gift in gifts if "\x00gift:" + gift.promotion not in changed]
         groups = state.groups
         promotions = list(groups.values()) if groups else []
-        for code, members, kind, message, params in records:
-            part = members.get(index)
-            if part is not None:
+        if contributions is not None:
+            for code, part in contributions:
                 promotions.append(code)
                 if part:
+                    _code, kind, message, params = record_of[code]
                     steps.append(new_tuple(Step, (kind, code, message, -part, params)))
         manual = state.manual
         if manual is not None and amount > 0:
@@ -1420,9 +1421,6 @@ def _finish(context: _Context, work: _Work, rejected: dict[int, RejectedPromotio
         result = new_result(line.key, line.sku, line.quantity, state.list_price, lazy_unit_price, net, amount - net,
                             amount, cost, lazy, steps, plan.book_code, False, line.parent, promotions)
         append_result(result)
-        list_total += state.list_amount
-        net_total += net
-        gross_total += amount
         # Margin guard on the line (gift and free lines are exempt; their cost counts in the quote).
         if net < cost:
             _guard(approvals, violations, below_cost_blocks, policy.below_cost_level, "below_cost", line.key,
@@ -1434,10 +1432,9 @@ def _finish(context: _Context, work: _Work, rejected: dict[int, RejectedPromotio
         if net and thresholds and (net - cost) * top_d < top_n * net:  # below the highest threshold
             needed = _threshold(thresholds, net, cost)
             if needed is not None:
-                approvals.append(_approval(needed.level, "margin", line.key, {
+                approvals.append(Approval(needed.level, "margin", line.key, {
                     "margin_percent": str(result.margin_percent), "threshold": threshold_texts[id(needed)],
                     "name": needed.name}))
-        more = added.get(index) if added else None
         if gifts or more:
             for gift in (*gifts, *more) if more else gifts:
                 gift_steps = [new_tuple(Step, ("list_price", gift.book or "", "pricing.step.list_price",
@@ -1448,8 +1445,19 @@ def _finish(context: _Context, work: _Work, rejected: dict[int, RejectedPromotio
                 append_result(new_result(gift.key, gift.sku, gift.quantity, gift.list_price, _ZERO_PRICE, 0, 0, 0,
                                          gift.cost_amount, None, gift_steps, gift.book, True, gift.parent,
                                          [gift.promotion]))
-                list_total += gift.list_amount
-                cost_total += gift.cost_amount
+                line_list += gift.list_amount
+                line_cost += gift.cost_amount
+        list_total += line_list
+        net_total += net
+        gross_total += amount
+        cost_total += line_cost
+        if finished is not None and more is None:
+            kept = _Finished(state, amounts[index], contributions, changed)
+            kept.results = tuple(results[first_result:])
+            kept.approvals = tuple(approvals[first_approval:])
+            kept.violations = tuple(violations[first_violation:])
+            kept.list_amount, kept.net, kept.gross, kept.cost = line_list, net, amount, line_cost
+            finished[line.key] = kept
     if net_total and thresholds:
         needed = _threshold(thresholds, net_total, cost_total)
         if needed is not None:
@@ -1470,14 +1478,17 @@ def _finish(context: _Context, work: _Work, rejected: dict[int, RejectedPromotio
 
 class PricingSession:
     """A priced cart that re-prices fast after a one-line edit: each line's phase-1 work is cached
-    (it depends on the line alone); an edit redoes that line and re-runs phases 2–4 over integers.
-    `result` always equals `price(catalog, session.request)`."""
+    (it depends on the line alone); an edit redoes that line and re-runs phases 2–3 over integers;
+    phase 4 reuses the results of every line whose inputs did not change. `result` always equals
+    `price(catalog, session.request)`; successive results share those unchanged line results, so
+    treat them as read-only."""
 
     def __init__(self, catalog: CompiledCatalog, request: PricingRequest) -> None:
         self.catalog = catalog
         self._request = request
         self._keys: list[str] = []
         self._lines: dict[str, _Line] = {}
+        self._finished: dict[str, _Finished] = {}
         with _pricing_scope():
             self._context = _Context(catalog, request)
             for line in request.lines:
@@ -1498,7 +1509,10 @@ class PricingSession:
 
     def _evaluate(self) -> PricingResult:
         lines = self._lines
-        return _evaluate(self._context, [lines[key] for key in self._keys])
+        finished: dict[str, _Finished] = {}
+        result = _evaluate(self._context, [lines[key] for key in self._keys], self._finished, finished)
+        self._finished = finished
+        return result
 
     def update_line(self, line: LineInput) -> PricingResult:
         """Replace the line with the same key (KeyError if there is none) and re-price."""
