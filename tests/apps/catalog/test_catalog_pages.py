@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from l2c.apps.catalog.models import BomItem, Category, Product, Sku
-from tests.apps.catalog.catalog_fixtures import make_attributes, make_product, server_with_bom
+from tests.apps.catalog.catalog_fixtures import make_attributes, make_product, make_sku, server_with_bom
 from tests.conftest import Org
 
 pytestmark = pytest.mark.django_db
@@ -27,7 +27,7 @@ def test_every_page_renders_for_a_manager(org: Org, client: Any) -> None:
     pages = {
         "/catalog/": ["SRV", "新建产品", "导出 CSV", "导入产品"],
         "/catalog/products/new/": ["产品编码", "税率"],
-        f"/catalog/products/{server.pk}/": ["BOM 结构", "CHS-1", "FAN-1", "4325", "添加组件", "添加 SKU"],
+        f"/catalog/products/{server.pk}/": ["BOM 结构", "CHS-1", "FAN-1", "¥4,325.00", "添加组件", "添加 SKU"],
         f"/catalog/products/{server.pk}/edit/": ["产品 SRV"],
         f"/catalog/products/{built['fan'].pk}/delete/": ["正在使用中", "CHS"],
         f"/catalog/products/{server.pk}/delete/": ["确认删除"],
@@ -145,3 +145,23 @@ def test_categories_and_attributes_pages_write_through_the_services(org: Org, cl
     client.post("/catalog/attributes/new/", {"code": "colour", "name": "颜色", "values": "red=红色, blue=蓝色"})
     page = client.get("/catalog/attributes/").content.decode()
     assert "红色" in page and "蓝色" in page
+
+
+def test_the_product_history_shows_its_skus_and_bom_in_words(org: Org, client: Any) -> None:
+    from l2c.apps.catalog import skus
+
+    manager = org["manager"]
+    built = server_with_bom(manager)
+    server = built["server"]
+    kept = make_sku(manager, server, "SRV-2", "1100")
+    skus.sku_update(actor=manager, product_id=server.pk, sku_id=kept.pk, data={"cost_price": "1150"})
+    gone = make_sku(manager, server, "SRV-3", "900")
+    skus.sku_delete(actor=manager, product_id=server.pk, sku_id=gone.pk)
+    other = make_sku(manager, built["cpu"], "CPU-C", "10")  # another product's SKU stays off this history
+
+    page = _client(client, manager).get(f"/catalog/products/{server.pk}/")
+    timeline = page.content.decode().split('class="timeline', 1)[1]
+    assert "SRV-2" in timeline and "1150" in timeline  # the SKU's own update, named
+    assert "删除 SKU SRV-3" in timeline  # noted on the product although the SKU is gone
+    assert "BOM 组件" in timeline and "bom_items" not in timeline  # the BOM's change keys in words
+    assert other.code not in timeline

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import QuerySet
@@ -21,11 +22,18 @@ def _actor_names(ids: set[int]) -> dict[int, str]:
     return {user.pk: str(user) for user in User.objects.filter(pk__in=ids).only("username", "display_name")}
 
 
-def timeline_for(*, object_type: str, object_id: int, limit: int = 100) -> list[dict[str, Any]]:
-    """Audit events, follow-ups and notes of one record merged newest first. The caller has already
-    checked that the user may see the record."""
+def timeline_for(*, object_type: str, object_id: int, limit: int = 100,
+                 related: Mapping[str, Collection[int]] | None = None) -> list[dict[str, Any]]:
+    """Audit events, follow-ups and notes of one record merged newest first; with `related`
+    (object type → ids: a product's SKUs), those records' audit events too, each entry naming its
+    `object_type` and `object_repr`. The caller has already checked that the user may see the record
+    (and so its parts)."""
     events = list(AuditEvent.objects.filter(object_type=object_type, object_id=object_id)
                   .order_by("-created_at", "-id")[:limit])
+    for related_type, ids in (related or {}).items():
+        if ids:
+            events += AuditEvent.objects.filter(object_type=related_type, object_id__in=list(ids)).order_by(
+                "-created_at", "-id")[:limit]
     followups = list(FollowUp.objects.filter(object_type=object_type, object_id=object_id)
                      .order_by("-occurred_at", "-id")[:limit])
     notes = list(Note.objects.filter(object_type=object_type, object_id=object_id).order_by("-created_at")[:limit])
@@ -35,7 +43,8 @@ def timeline_for(*, object_type: str, object_id: int, limit: int = 100) -> list[
     for event in events:
         entries.append({"kind": "audit", "at": event.created_at, "actor_id": event.actor_id,
                         "actor_name": names.get(event.actor_id or 0, ""), "action": event.action,
-                        "summary": event.summary, "changes": event.changes})
+                        "summary": event.summary, "changes": event.changes, "object_type": event.object_type,
+                        "object_repr": event.object_repr})
     for followup in followups:
         summary = followup.content
         if followup.outcome:

@@ -94,6 +94,8 @@ TAX_RATE_CHOICES = [
 
 class Product(models.Model):
     NAMED_IN_TIMELINE = True
+    # audit change keys that are no field (bom._changed, skus.sku_delete)
+    TIMELINE_LABELS = {"bom_items": _("BOM 组件"), "bom_groups": _("BOM 选项组"), "skus": _("SKU")}
 
     code = models.SlugField(_("产品编码"), max_length=60, unique=True)
     name = models.CharField(_("产品名称"), max_length=200)

@@ -229,6 +229,10 @@ def sku_delete(*, actor: User, product_id: int, sku_id: int) -> None:
         raise Conflict(_("SKU %(code)s 正在使用中，不能删除。") % {"code": sku.code}, errors=errors)
     audit_record(object_type="sku", object_id=sku.pk, action=AuditEvent.Kind.DELETE, actor_id=actor.pk,
                  object_repr=str(sku), changes=diff(snapshot(sku, SKU_AUDITED), {}))
+    # The product's history keeps the deletion: its timeline shows the events of its current SKUs only.
+    audit_record(object_type="product", object_id=product.pk, action=AuditEvent.Kind.UPDATE, actor_id=actor.pk,
+                 object_repr=str(product), summary=_("删除 SKU %(code)s") % {"code": sku.code},
+                 changes={"skus": [sku.code, None]})
     sku.delete()
     _touch(product)
     rules_version_bump()

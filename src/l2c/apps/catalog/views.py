@@ -36,7 +36,7 @@ from l2c.kernel.errors import Conflict, DomainError, PreconditionFailed, Validat
 
 from . import bom, selectors, services, skus
 from .forms import ProductForm, category_choices
-from .models import CatalogStatus, ChoiceMode, Product, ProductType
+from .models import CatalogStatus, ChoiceMode, Product, ProductType, Sku
 
 LIST_SORTS = [("code", gettext_lazy("编码")), ("name", gettext_lazy("名称")), ("-updated_at", gettext_lazy("最近更新")),
               ("-created_at", gettext_lazy("最近创建"))]
@@ -173,6 +173,7 @@ def product_detail(request: HttpRequest, product_id: int) -> HttpResponse:
     axes = skus.product_axes(product)
     attributes = list(selectors.attribute_list())
     axis_codes = list(axes)
+    product_skus = list(selectors.product_skus(product))
     context = {
         **_bom_context(request, product),
         "allowed": allowed, "tax": services.tax_rate_text(product.tax_rate),
@@ -184,12 +185,13 @@ def product_detail(request: HttpRequest, product_id: int) -> HttpResponse:
                                          sorted((sku.attribute_values or {}).items(),
                                                 key=lambda item: axis_codes.index(item[0])
                                                 if item[0] in axis_codes else len(axis_codes))]}
-                 for sku in selectors.product_skus(product)],
+                 for sku in product_skus],
         "statuses": CatalogStatus.choices,
         "default_code_pattern": skus.default_code_pattern(axis_codes),
         "default_name_pattern": skus.default_name_pattern(axis_codes),
         "usage": services.product_usage(product),
-        "timeline": timeline("product", product),
+        # the SKUs' own changes belong to the product's history too (a deleted SKU's is noted on the product)
+        "timeline": timeline("product", product, related={"sku": (Sku, [sku.pk for sku in product_skus])}),
     }
     return render(request, "catalog/product_detail.html", context)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from functools import wraps
 from typing import Any
 
@@ -227,6 +227,9 @@ def field_label(model: type[Model], name: str) -> Any:
              "risk_event_status": _("风险事件状态")}
     if name in extra:
         return extra[name]
+    own: Mapping[str, Any] = getattr(model, "TIMELINE_LABELS", {})  # change keys that are no model field
+    if name in own:
+        return own[name]
     try:
         return model._meta.get_field(name).verbose_name
     except Exception:
@@ -289,9 +292,15 @@ def _named_references(model: type[Model], entries: Sequence[Mapping[str, Any]]) 
     return named
 
 
-def timeline(object_type: str, record: Model) -> list[dict[str, Any]]:
-    """timeline_for entries in the shape web/components/timeline.html expects."""
-    entries = activity_selectors.timeline_for(object_type=object_type, object_id=record.pk)
+def timeline(object_type: str, record: Model,
+             related: Mapping[str, tuple[type[Model], Collection[int]]] | None = None) -> list[dict[str, Any]]:
+    """timeline_for entries in the shape web/components/timeline.html expects. `related`: object type →
+    (model, ids) of parts whose audit events join the record's (a product's SKUs), labelled with
+    the part's name."""
+    entries = activity_selectors.timeline_for(
+        object_type=object_type, object_id=record.pk,
+        related={kind: ids for kind, (_model, ids) in related.items()} if related else None)
+    part_models = {kind: part_model for kind, (part_model, _ids) in (related or {}).items()}
     audit_labels = dict(AuditEvent.Kind.choices)
     followup_labels = dict(FollowUp.Kind.choices)
     user_ids: set[int] = set()
@@ -316,6 +325,11 @@ def timeline(object_type: str, record: Model) -> list[dict[str, Any]]:
             label = _("备注")
         else:
             label = audit_labels.get(entry["action"], entry["action"])
+        entry_model = model
+        part = entry.get("object_type")
+        if part is not None and part != object_type and part in part_models:
+            entry_model = part_models[part]
+            label = f"{label} · {entry_model._meta.verbose_name} {entry.get('object_repr') or ''}".rstrip()
         changes = []
         for name, pair in (entry.get("changes") or {}).items():
             if not isinstance(pair, list | tuple) or len(pair) != 2 or (empty(pair[0]) and empty(pair[1])):
@@ -325,11 +339,11 @@ def timeline(object_type: str, record: Model) -> list[dict[str, Any]]:
             if name == "custom" and all(isinstance(v, dict) or v is None for v in pair):
                 changes.extend(custom_changes(pair[0] or {}, pair[1] or {}, custom_labels))
                 continue
-            if name in named:
+            if name in named and entry_model is model:
                 old, new = (named[name].get(v, f"#{v}") if isinstance(v, int) else display(v) for v in pair)
             else:
-                old, new = (change_value(model, name, v, users, departments) for v in pair)
-            changes.append((field_label(model, name), old, new))
+                old, new = (change_value(entry_model, name, v, users, departments) for v in pair)
+            changes.append((field_label(entry_model, name), old, new))
         event = {"created_at": entry["at"], "actor_name": entry["actor_name"], "action_label": label,
                  "summary": entry["summary"], "changes": changes}
         merge_id = _merge_reference(entry)
