@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db.models import Count, Q, Value
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -38,13 +37,12 @@ from l2c.engines.pricing.types import (
 from l2c.kernel.errors import FieldError, ValidationFailed
 from l2c.kernel.money import CURRENCY_EXPONENTS
 
-from . import compiler
-from .models import Coupon, PriceBook, Promotion, ReservationStatus
+from . import compiler, selectors
+from .models import PriceBook
 
 MAX_LINES = 10_000
 MAX_COUPONS = 20
 MAX_QUANTITY = Decimal(1_000_000_000)
-HELD = (ReservationStatus.RESERVED, ReservationStatus.CONSUMED)
 
 
 # --- input -----------------------------------------------------------------------------------------
@@ -309,36 +307,16 @@ def live_counters(*, rules: compiler.CompiledRules, coupon_codes: Sequence[str],
     and budget of every compiled promotion that has a quota: at most two queries."""
     coupons: list[CouponFacts] = []
     inactive: set[str] = set()
-    if coupon_codes:
-        uses: Any = Value(0)
-        if account_id is not None:
-            uses = Count("reservations", filter=Q(reservations__status__in=HELD, reservations__account_id=account_id))
-        rows = Coupon.objects.filter(code__in=[code.upper() for code in coupon_codes]).annotate(
-            customer_uses=uses).values_list(
-            "code", "promotion__code", "max_uses", "used_count", "reserved_count", "per_customer_limit", "is_active",
-            "customer_uses")
-        for code, promotion, max_uses, used, reserved, per_customer, active, customer_uses in rows:
-            if not active:
-                inactive.add(code.upper())
-                continue
-            remaining = None if max_uses is None else max(max_uses - used - reserved, 0)
-            customer_remaining = None
-            if per_customer is not None and account_id is not None:
-                customer_remaining = max(per_customer - customer_uses, 0)
-            coupons.append(CouponFacts(code.upper(), promotion, remaining, customer_remaining))
-    limited = [info.id for info in rules.facts.promotion_info.values() if info.limited]
+    for code, row in (selectors.coupons_by_codes(coupon_codes, account_id) if coupon_codes else {}).items():
+        if not row["is_active"]:
+            inactive.add(code)
+        else:
+            coupons.append(CouponFacts(code, row["promotion"], row["remaining_uses"], row["customer_remaining"]))
+    limited = [code for code, info in rules.facts.promotion_info.items() if info.limited]
     if rules.simulated_info is not None and rules.simulated_info.limited:
-        limited.append(rules.simulated_info.id)
-    quotas: dict[str, Quota] = {}
-    if limited:
-        for code, max_uses, used, reserved, max_discount, discount_used, discount_reserved in (
-                Promotion.objects.filter(pk__in=limited).values_list(
-                    "code", "max_uses", "used_count", "reserved_count", "max_discount", "discount_used",
-                    "discount_reserved")):
-            quotas[code] = Quota(
-                remaining_uses=None if max_uses is None else max(max_uses - used - reserved, 0),
-                remaining_budget=None if max_discount is None else max(max_discount - discount_used
-                                                                         - discount_reserved, 0))
+        limited.append(rules.simulated_info.code)
+    quotas = {code: Quota(remaining_uses=row["remaining_uses"], remaining_budget=row["remaining_budget"])
+              for code, row in selectors.promotion_quotas(limited).items()}
     return Counters(tuple(sorted(coupons, key=lambda item: item.code)), quotas, frozenset(inactive))
 
 

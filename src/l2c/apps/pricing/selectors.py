@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Value
 
 from l2c.apps.identity import access
 from l2c.apps.identity.models import User
@@ -37,6 +37,7 @@ BOOK_SORTS = {"-priority": "-priority", "priority": "priority", "code": "code", 
               "-id": "-id"}
 PROMOTION_SORTS = {"-priority": "-priority", "code": "code", "-updated_at": "-updated_at", "-id": "-id"}
 ENTRY_SORTS = {"id": "id", "-id": "-id"}
+HELD_STATUSES = (ReservationStatus.RESERVED, ReservationStatus.CONSUMED)  # what counts against a quota
 COUPON_SORTS = {"code": "code", "-id": "-id", "id": "id"}
 
 
@@ -197,30 +198,25 @@ def promotion_quotas(codes: Iterable[str]) -> dict[str, dict[str, int | None]]:
 
 
 def coupons_by_codes(codes: Iterable[str], account_id: int | None = None) -> dict[str, dict[str, Any]]:
-    """The coupons among `codes` (matched case-insensitively; keys upper-case), 1 query, plus 1 when
-    `account_id` is given: {"code", "promotion" (code), "is_active", "max_uses", "used_count",
-    "reserved_count", "remaining_uses" (None = unlimited), "per_customer_limit",
-    "customer_uses" (reserved + consumed by that account), "customer_remaining" (None = unlimited)}.
-    Unknown codes are absent."""
+    """The coupons among `codes` (matched case-insensitively; keys upper-case), 1 query: {"code",
+    "promotion" (code), "is_active", "max_uses", "used_count", "reserved_count", "remaining_uses"
+    (None = unlimited), "per_customer_limit", "customer_uses" (held — reserved or consumed — by
+    `account_id`), "customer_remaining" (None = unlimited or no account)}. Unknown codes are absent."""
     wanted = sorted({str(code).strip().upper() for code in codes if str(code).strip()})
     if not wanted:
         return {}
-    rows = list(Coupon.objects.filter(code__in=wanted).values(
-        "id", "code", "promotion__code", "is_active", "max_uses", "used_count", "reserved_count",
-        "per_customer_limit"))
-    uses: dict[int, int] = {}
-    if account_id is not None and any(row["per_customer_limit"] is not None for row in rows):
-        uses = dict(PromotionReservation.objects.filter(
-            coupon_id__in=[row["id"] for row in rows], account_id=account_id,
-            status__in=[ReservationStatus.RESERVED, ReservationStatus.CONSUMED]).values("coupon_id")
-            .annotate(n=Count("id")).values_list("coupon_id", "n"))
+    uses: Any = Value(0)
+    if account_id is not None:
+        uses = Count("reservations", filter=Q(reservations__status__in=HELD_STATUSES,
+                                               reservations__account_id=account_id))
     result: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        coupon_id = row.pop("id")
+    for row in Coupon.objects.filter(code__in=wanted).annotate(customer_uses=uses).values(
+            "code", "promotion__code", "is_active", "max_uses", "used_count", "reserved_count",
+            "per_customer_limit", "customer_uses"):
+        row["code"] = row["code"].upper()
         row["promotion"] = row.pop("promotion__code")
         row["remaining_uses"] = (None if row["max_uses"] is None
                                  else max(0, row["max_uses"] - row["used_count"] - row["reserved_count"]))
-        row["customer_uses"] = uses.get(coupon_id, 0)
         limit = row["per_customer_limit"]
         row["customer_remaining"] = (None if limit is None or account_id is None
                                      else max(0, limit - row["customer_uses"]))
