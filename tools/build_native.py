@@ -33,10 +33,10 @@ def _extensions(module: str) -> list[Path]:
 
 
 def _remove_builds() -> None:
-    for modules in COMPILED.values():
-        for module in modules:
-            for extension in _extensions(module):
-                extension.unlink()
+    """Every extension under the engines, listed or not: a module dropped from `COMPILED` must not keep
+    an old build that the ordinary import would still find."""
+    for extension in (SRC / "l2c" / "engines").rglob("*.so"):
+        extension.unlink()
     for shared in SRC.glob("*__mypyc.*.so"):
         shared.unlink()
     MANIFEST.unlink(missing_ok=True)
