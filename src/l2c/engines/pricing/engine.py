@@ -915,8 +915,8 @@ class _Work:
                 amounts[index] -= part
 
 
-def _evaluate(context: _Context, states: list[_Line], previous: Mapping[str, _Finished] | None = None,
-              finished: dict[str, _Finished] | None = None) -> PricingResult:
+def _evaluate(context: _Context, states: list[_Line], previous: _FinishMemo | None = None,
+              finish_memo: _FinishMemo | None = None) -> PricingResult:
     promotions = context.catalog.promotions
     blocked = context.blocked
     # Phase 2a: percent-of-total lines, on the amounts after book and attributes of the others.
@@ -1018,7 +1018,7 @@ def _evaluate(context: _Context, states: list[_Line], previous: Mapping[str, _Fi
             rejected[rank] = outcome
         else:
             work.applied[rank] = outcome
-    return _finish(context, work, rejected, previous, finished)
+    return _finish(context, work, rejected, previous, finish_memo)
 
 
 def _settle_line_promotion(context: _Context, work: _Work, promotion: CompiledPromotion, taken: list[int]) -> None:
@@ -1300,17 +1300,17 @@ def _threshold(thresholds: Iterable[tuple[MarginThreshold, Fraction]], net: int,
 
 class _Finished:
     """A line's phase-4 output kept by a `PricingSession`, with the inputs it was made from: reused as
-    it is when the next price gives the line the same phase-1 state, amount and promotion parts
-    (after a one-line edit, usually every other line)."""
+    it is when the next price gives the line (at the same position) the same phase-1 state, amount and
+    overrides, and no cross-line or order promotion changed its part (after a one-line edit, usually
+    every other line)."""
 
-    __slots__ = ("amount", "approvals", "changed", "contributions", "cost", "gross", "list_amount", "net", "results",
+    __slots__ = ("amount", "approvals", "changed", "cost", "gross", "index", "list_amount", "net", "results",
                  "state", "violations")
 
-    def __init__(self, state: _Line, amount: int, contributions: list[tuple[str, int]] | None,
-                 changed: dict[str, int] | None) -> None:
+    def __init__(self, state: _Line, index: int, amount: int, changed: dict[str, int] | None) -> None:
         self.state = state
+        self.index = index
         self.amount = amount
-        self.contributions = contributions
         self.changed = changed
         self.results: tuple[LineResult, ...] = ()  # the line's result, then its gift lines
         self.approvals: tuple[Approval, ...] = ()
@@ -1318,31 +1318,49 @@ class _Finished:
         self.list_amount = self.net = self.gross = self.cost = 0
 
 
+class _FinishMemo:
+    """What a session keeps of one phase 4 for the next: the finished lines by key, and the phase 2–3
+    promotions taken (code, line index → part) in the order taken."""
+
+    __slots__ = ("lines", "records")
+
+    def __init__(self) -> None:
+        self.lines: dict[str, _Finished] = {}
+        self.records: list[tuple[str, dict[int, int]]] = []
+
+
+def _unchanged_parts(previous: _FinishMemo, records: list[tuple[str, dict[int, int]]]) -> set[int] | None:
+    """The line indexes whose phase 2–3 parts differ from last time (None: the promotions taken, or
+    their order, differ — nothing is reused). Member dicts compare in C; only a changed one is walked."""
+    before = previous.records
+    if len(before) != len(records) or any(old[0] != new[0] for old, new in zip(before, records, strict=True)):
+        return None
+    changed: set[int] = set()
+    for (_code, old), (_same, new) in zip(before, records, strict=True):
+        if old != new:
+            changed.update([index for index, part in new.items() if old.get(index) != part])
+            changed.update([index for index in old if index not in new])
+    return changed
+
+
 def _finish(context: _Context, work: _Work, rejected: dict[int, RejectedPromotion],
-            previous: Mapping[str, _Finished] | None = None,
-            finished: dict[str, _Finished] | None = None) -> PricingResult:
+            previous: _FinishMemo | None = None, memo: _FinishMemo | None = None) -> PricingResult:
     """Phase 4: manual discount, tax split, cost, margin guard, line results and totals.
 
-    A session passes the lines it finished last time (`previous`, by key) and a dict to keep this
-    time's (`finished`); a line whose inputs are unchanged reuses its results, findings and sums."""
+    A session passes what it kept of the last phase 4 (`previous`) and a memo to fill for the next; a
+    line whose inputs are unchanged reuses its results, findings and sums."""
     policy = context.catalog.policy
     thresholds = context.thresholds
     scale = context.scale
     amounts = work.amounts
-    # Phase 2–3 promotions as (code, step kind, message, params), in the order taken, and per line index
-    # the (record, part) it took from each.
-    records = [(promotion.code, "promotion" if promotion.phase == PHASE_CROSS else "order_promotion",
-                promotion.message, promotion.step_params) for promotion, _members in work.records]
-    parts_of: dict[int, list[tuple[str, int]]] = {}
-    for record, (_promotion, members) in enumerate(work.records):
-        code = records[record][0]
-        for index, part in members.items():
-            taken = parts_of.get(index)
-            if taken is None:
-                parts_of[index] = [(code, part)]
-            else:
-                taken.append((code, part))
-    record_of = {record[0]: record for record in records}
+    # Phase 2–3 promotions as (code, line index → part, step kind, message, params), in the order taken.
+    records = [(promotion.code, members, "promotion" if promotion.phase == PHASE_CROSS else "order_promotion",
+                promotion.message, promotion.step_params) for promotion, members in work.records]
+    taken = [(code, members) for code, members, _kind, _message, _params in records]
+    if memo is not None:
+        memo.records = taken
+    changed_parts = _unchanged_parts(previous, taken) if previous is not None else None
+    kept_lines = previous.lines if previous is not None else None
     overrides = work.overrides
     added = work.added
     results: list[LineResult] = []
@@ -1370,22 +1388,23 @@ def _finish(context: _Context, work: _Work, rejected: dict[int, RejectedPromotio
                                      False, line.parent, []))
             continue
         amount = amounts[index]
-        contributions = parts_of.get(index)
         changed = overrides.get(index) if overrides else None
         more = added.get(index) if added else None
-        if previous is not None and more is None:
-            kept = previous.get(line.key)
-            if (kept is not None and kept.state is state and kept.amount == amount
-                    and kept.contributions == contributions and kept.changed == changed):
+        if changed_parts is not None and more is None and index not in changed_parts:
+            assert kept_lines is not None and memo is not None
+            kept = kept_lines.get(line.key)
+            if (kept is not None and kept.state is state and kept.index == index and kept.amount == amount
+                    and kept.changed == changed):
                 results.extend(kept.results)
-                approvals.extend(kept.approvals)
-                violations.extend(kept.violations)
+                if kept.approvals:
+                    approvals.extend(kept.approvals)
+                if kept.violations:
+                    violations.extend(kept.violations)
                 list_total += kept.list_amount
                 net_total += kept.net
                 gross_total += kept.gross
                 cost_total += kept.cost
-                assert finished is not None
-                finished[line.key] = kept
+                memo.lines[line.key] = kept
                 continue
         first_result, first_approval, first_violation = len(results), len(approvals), len(violations)
         if state.violations:
@@ -1400,11 +1419,11 @@ def _finish(context: _Context, work: _Work, rejected: dict[int, RejectedPromotio
             gifts = [gift for gift in gifts if "\x00gift:" + gift.promotion not in changed]
         groups = state.groups
         promotions = list(groups.values()) if groups else []
-        if contributions is not None:
-            for code, part in contributions:
+        for code, members, kind, message, params in records:
+            part = members.get(index)
+            if part is not None:
                 promotions.append(code)
                 if part:
-                    _code, kind, message, params = record_of[code]
                     steps.append(new_tuple(Step, (kind, code, message, -part, params)))
         manual = state.manual
         if manual is not None and amount > 0:
@@ -1451,13 +1470,13 @@ def _finish(context: _Context, work: _Work, rejected: dict[int, RejectedPromotio
         net_total += net
         gross_total += amount
         cost_total += line_cost
-        if finished is not None and more is None:
-            kept = _Finished(state, amounts[index], contributions, changed)
+        if memo is not None and more is None:
+            kept = _Finished(state, index, amounts[index], changed)
             kept.results = tuple(results[first_result:])
             kept.approvals = tuple(approvals[first_approval:])
             kept.violations = tuple(violations[first_violation:])
             kept.list_amount, kept.net, kept.gross, kept.cost = line_list, net, amount, line_cost
-            finished[line.key] = kept
+            memo.lines[line.key] = kept
     if net_total and thresholds:
         needed = _threshold(thresholds, net_total, cost_total)
         if needed is not None:
@@ -1488,7 +1507,7 @@ class PricingSession:
         self._request = request
         self._keys: list[str] = []
         self._lines: dict[str, _Line] = {}
-        self._finished: dict[str, _Finished] = {}
+        self._finished: _FinishMemo | None = None
         with _pricing_scope():
             self._context = _Context(catalog, request)
             for line in request.lines:
@@ -1509,9 +1528,9 @@ class PricingSession:
 
     def _evaluate(self) -> PricingResult:
         lines = self._lines
-        finished: dict[str, _Finished] = {}
-        result = _evaluate(self._context, [lines[key] for key in self._keys], self._finished, finished)
-        self._finished = finished
+        memo = _FinishMemo()
+        result = _evaluate(self._context, [lines[key] for key in self._keys], self._finished, memo)
+        self._finished = memo
         return result
 
     def update_line(self, line: LineInput) -> PricingResult:
