@@ -1329,7 +1329,7 @@ class _FinishMemo:
         self.records: list[tuple[str, dict[int, int]]] = []
 
 
-def _unchanged_parts(previous: _FinishMemo, records: list[tuple[str, dict[int, int]]]) -> set[int] | None:
+def _moved_parts(previous: _FinishMemo, records: list[tuple[str, dict[int, int]]]) -> set[int] | None:
     """The line indexes whose phase 2–3 parts differ from last time (None: the promotions taken, or
     their order, differ — nothing is reused). Member dicts compare in C; only a changed one is walked."""
     before = previous.records
@@ -1359,7 +1359,7 @@ def _finish(context: _Context, work: _Work, rejected: dict[int, RejectedPromotio
     taken = [(code, members) for code, members, _kind, _message, _params in records]
     if memo is not None:
         memo.records = taken
-    changed_parts = _unchanged_parts(previous, taken) if previous is not None else None
+    changed_parts = _moved_parts(previous, taken) if previous is not None else None
     kept_lines = previous.lines if previous is not None else None
     overrides = work.overrides
     added = work.added
