@@ -102,6 +102,7 @@ class UnreadOut(Schema):
 class JobRunOut(Schema):
     id: int
     name: str
+    label: str = Field(description="the job's name in the caller's language")
     status: str
     progress: int
     total: int

@@ -11,6 +11,8 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from .job_labels import job_label
+
 
 class AuditEvent(models.Model):
     """One append-only audit entry: who did what to which record, with field-level old → new."""
@@ -169,6 +171,10 @@ class JobRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} #{self.pk} {self.status}"
+
+    @property
+    def label(self) -> str:
+        return job_label(self.name)
 
     @property
     def percent(self) -> int:
