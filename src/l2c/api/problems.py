@@ -125,11 +125,63 @@ def _location(loc: Any) -> str:
     return ".".join(parts) or "body"
 
 
+# The schema layer's (pydantic's) messages in the reader's language, by error type; `ctx` fills the
+# placeholders. A type missing here keeps pydantic's English message.
+SCHEMA_MESSAGES = {
+    "missing": gettext_lazy("此项为必填项。"),
+    "extra_forbidden": gettext_lazy("不认识的字段。"),
+    "string_type": gettext_lazy("必须是文本。"),
+    "string_too_short": gettext_lazy("至少 %(min_length)s 个字符。"),
+    "string_too_long": gettext_lazy("最多 %(max_length)s 个字符。"),
+    "string_pattern_mismatch": gettext_lazy("格式不正确。"),
+    "int_type": gettext_lazy("必须是整数。"),
+    "int_parsing": gettext_lazy("必须是整数。"),
+    "int_from_float": gettext_lazy("必须是整数（不能有小数）。"),
+    "float_type": gettext_lazy("必须是数字。"),
+    "float_parsing": gettext_lazy("必须是数字。"),
+    "decimal_type": gettext_lazy("必须是数字。"),
+    "decimal_parsing": gettext_lazy("必须是数字。"),
+    "decimal_max_digits": gettext_lazy("数字位数过多。"),
+    "decimal_max_places": gettext_lazy("小数位数过多。"),
+    "bool_type": gettext_lazy("必须是 true 或 false。"),
+    "bool_parsing": gettext_lazy("必须是 true 或 false。"),
+    "list_type": gettext_lazy("必须是列表。"),
+    "dict_type": gettext_lazy("必须是对象。"),
+    "model_type": gettext_lazy("必须是对象。"),
+    "model_attributes_type": gettext_lazy("必须是对象。"),
+    "too_short": gettext_lazy("至少 %(min_length)s 项。"),
+    "too_long": gettext_lazy("最多 %(max_length)s 项。"),
+    "literal_error": gettext_lazy("必须是以下之一：%(expected)s。"),
+    "enum": gettext_lazy("必须是以下之一：%(expected)s。"),
+    "greater_than": gettext_lazy("必须大于 %(gt)s。"),
+    "greater_than_equal": gettext_lazy("必须大于或等于 %(ge)s。"),
+    "less_than": gettext_lazy("必须小于 %(lt)s。"),
+    "less_than_equal": gettext_lazy("必须小于或等于 %(le)s。"),
+    "date_type": gettext_lazy("必须是日期（YYYY-MM-DD）。"),
+    "date_parsing": gettext_lazy("必须是日期（YYYY-MM-DD）。"),
+    "date_from_datetime_parsing": gettext_lazy("必须是日期（YYYY-MM-DD）。"),
+    "datetime_type": gettext_lazy("必须是 ISO 8601 日期时间。"),
+    "datetime_parsing": gettext_lazy("必须是 ISO 8601 日期时间。"),
+    "datetime_from_date_parsing": gettext_lazy("必须是 ISO 8601 日期时间。"),
+    "json_invalid": gettext_lazy("请求体不是有效的 JSON。"),
+    "uuid_parsing": gettext_lazy("必须是 UUID。"),
+}
+
+
+def _schema_message(error: dict[str, Any]) -> str:
+    template = SCHEMA_MESSAGES.get(str(error.get("type", "")))
+    if template is None:
+        return str(error.get("msg", "invalid"))
+    context = {key: str(value) for key, value in (error.get("ctx") or {}).items()}
+    try:
+        return str(template) % context if "%(" in str(template) else str(template)
+    except (KeyError, ValueError, TypeError):
+        return str(error.get("msg", "invalid"))
+
+
 def validation_error_response(request: HttpRequest, raw_errors: list[dict[str, Any]]) -> HttpResponse:
-    errors = [
-        FieldError(_location(error.get("loc", ())), str(error.get("msg", "invalid")), str(error.get("type", "invalid")))
-        for error in raw_errors
-    ]
+    errors = [FieldError(_location(error.get("loc", ())), _schema_message(error), str(error.get("type", "invalid")))
+              for error in raw_errors]
     return simple_problem(request, 422, "validation_error", _("请求内容无效。"),
                           "; ".join(f"{error.field}: {error.message}" for error in errors[:5]), errors)
 

@@ -116,7 +116,7 @@ def test_preview_answers_the_exact_shape_of_a_small_cart(shop, api_client_for):
     }]
     assert body["totals"] == {"list_amount": "226.00", "net_amount": "200.00", "tax_amount": "26.00",
                               "total_amount": "226.00", "cost_amount": "120.00", "margin_percent": "40.00",
-                              "discount_amount": "0.00"}
+                              "discount_amount": "0.00", "surcharge_amount": "0.00"}
     assert (body["promotions"], body["approvals"], body["violations"]) == ([], [], [])
     assert (body["currency"], body["as_of"], body["account"], body["skipped_rules"]) == (
         "CNY", "2026-11-28T10:00:00+08:00", None, [])
@@ -185,6 +185,19 @@ def test_a_forced_book_prices_what_it_holds_and_the_base_book_the_rest(shop, api
     assert [(book["code"], book["reason"], book["description"]) for book in body["price_books"]] == [
         ("contract", "not_forced", "已指定其他价目表"), ("dealer", "forced", "已指定使用"),
         ("base-cny", "applicable", "适用")]
+
+
+def test_a_forced_book_outside_its_scope_is_a_blocking_violation_saying_why(shop, api_client_for):
+    # The contract book belongs to another customer here (no account given): it cannot be forced.
+    response = post(api_client_for("rep1"), {"currency": "CNY", "price_book_id": shop.books["contract"].pk,
+                                             "lines": [{"sku": "SRV-A", "quantity": 1}]})
+
+    body = response.json()
+    assert (body["lines"][0]["price_book"], body["lines"][0]["total_amount"]) == ("base-cny", "113.00")
+    assert body["violations"] == [{
+        "code": "price_book_not_applicable", "line": None, "sku": None, "blocking": True,
+        "description": "指定的价目表 contract 不适用于本次报价（不在可售范围：客户不符），已按自动选择的价目表定价。",
+        "params": {"price_book": "contract", "reason": "scope_account"}}]
 
 
 def test_an_account_the_user_cannot_see_is_404(shop, api_client_for):
@@ -288,6 +301,17 @@ def test_an_unknown_sku_is_a_violation_not_an_error(shop, api_client_for):
     ({"currency": "CNY", "lines": [{"sku": "SRV-A", "quantity": True}]}, "lines[0].quantity", "invalid_number"),
     ({"currency": "CNY", "lines": [{"sku": "SRV-A", "quantity": -2}]}, "lines[0].quantity", "positive"),
     ({"currency": "CNY", "lines": [{"sku": "", "quantity": 1}]}, "lines[0].sku", "required"),
+    ({"currency": "CNY", "lines": [{"sku": 123, "quantity": 1}]}, "lines[0].sku", "invalid"),
+    ({"currency": "CNY", "lines": [{"sku": "SRV-A", "quantity": "0.00001"}]}, "lines[0].quantity", "too_precise"),
+    ({"currency": "CNY", "lines": [{"sku": "SRV-A", "quantity": 1, "attributes": {"size": "xl"}}]},
+     "lines[0].attributes.size", "unknown_attribute"),
+    ({"currency": "CNY", "lines": [{"sku": "SRV-A", "quantity": 1, "attributes": {"colour": "pink"}}]},
+     "lines[0].attributes.colour", "unknown_value"),
+    ({"currency": "CNY", "lines": [{"sku": "SRV-A", "quantity": 1, "attributes": {"colour": "red"}}]},
+     "lines[0].attributes.colour", "conflicts_with_sku"),
+    ({"currency": "CNY", "lines": "SRV-A"}, "lines", "list_type"),
+    ({"currency": "CNY", "account_id": "x", "lines": [{"sku": "SRV-A", "quantity": 1}]}, "account_id",
+     "int_parsing"),
     ({"currency": "CNY", "lines": [{"sku": "SRV-A", "quantity": 1, "manual_discount_percent": 120}]},
      "lines[0].manual_discount_percent", "percent_range"),
     ({"currency": "XYZ", "lines": [{"sku": "SRV-A", "quantity": 1}]}, "currency", "unknown_currency"),
@@ -305,6 +329,30 @@ def test_bad_input_is_a_422_naming_the_field(shop, api_client_for, body, field, 
     problem = response.json()
     assert problem["code"] == "validation_error"
     assert [(item["field"], item["code"]) for item in problem["errors"]] == [(field, code)]
+
+
+def test_a_chosen_attribute_that_the_sku_does_not_fix_is_accepted(shop, api_client_for):
+    # colour is no axis of the installation service, but a configuration may choose it; SRV-A is black.
+    response = post(api_client_for("rep1"), {"currency": "CNY", "lines": [
+        {"sku": "SVC-1", "quantity": 1, "attributes": {"colour": "red"}},
+        {"sku": "SRV-A", "quantity": 1, "attributes": {"colour": "black"}}]})
+    assert response.status_code == 200
+    assert [line["total_amount"] for line in response.json()["lines"]] == ["106.00", "113.00"]
+
+
+def test_field_errors_read_in_the_callers_language(shop, api_client_for):
+    client = api_client_for("rep1")
+    body = {"currency": "CNY", "account_id": "x",
+            "lines": [{"sku": "SRV-A", "quantity": "1.00000", "attributes": {"colour": "red"}}]}
+    problem = post(client, body).json()
+    assert [(item["field"], item["message"]) for item in problem["errors"]] == [("account_id", "必须是整数。")]
+    problem = post(client, {**body, "account_id": None}, ).json()
+    assert [(item["field"], item["message"]) for item in problem["errors"]] == [
+        ("lines[0].attributes.colour", "SKU SRV-A 的 colour 固定为 black；要 red 请选对应的 SKU。")]
+    client.cookies["django_language"] = "en"
+    problem = post(client, body, ).json()
+    assert [(item["field"], item["message"]) for item in problem["errors"]] == [
+        ("account_id", "Must be a whole number.")]
 
 
 def test_an_inactive_forced_book_is_a_422(shop, api_client_for):

@@ -178,6 +178,19 @@ def test_forced_book_then_base() -> None:
     assert (reasons["KEY"], reasons["CONTRACT-42"], reasons["BASE"]) == ("forced", "not_forced", "applicable")
 
 
+@pytest.mark.parametrize(("forced", "reason"), [("CHANNEL", "scope_department"), ("USD", "other_currency"),
+                                               ("LATER", "not_yet_valid"), ("OLD", "expired")])
+def test_forced_book_that_does_not_apply_is_a_blocking_violation_and_the_contract_still_wins(
+        forced: str, reason: str) -> None:
+    customer = CustomerContext(account_id=42, groups=frozenset({"level:key"}))
+    result = priced(_scoped_catalog(), line("1", "A"), customer=customer, price_book=forced)
+    assert (result.lines[0].price_book, result.lines[0].total_amount) == ("CONTRACT-42", 9000)
+    assert result.violations == (Violation("price_book_not_applicable", None, True,
+                                           {"price_book": forced, "reason": reason}),)
+    reasons = {item.code: item.reason for item in result.books}
+    assert (reasons[forced], reasons["CONTRACT-42"]) == (reason, "applicable")
+
+
 def test_unknown_forced_book_falls_back_with_a_violation() -> None:
     result = priced(_scoped_catalog(), line("1", "A"), price_book="NOPE")
     assert result.lines[0].price_book == "BASE"

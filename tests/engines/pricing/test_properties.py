@@ -126,7 +126,12 @@ def test_lines_sum_to_totals_and_waterfalls_to_lines(request: PricingRequest) ->
     assert sum(item.tax_amount for item in lines) == totals.tax_amount
     assert sum(item.cost_amount for item in lines) == totals.cost_amount
     assert totals.net_amount + totals.tax_amount == totals.total_amount
-    assert totals.discount_amount == totals.list_amount - totals.total_amount
+    # Reductions and increases are reported apart and never net out against each other.
+    assert totals.discount_amount == -sum(step.amount for item in lines for step in item.steps
+                                          if step.kind != "list_price" and step.amount < 0)
+    assert totals.surcharge_amount == sum(step.amount for item in lines for step in item.steps
+                                          if step.kind != "list_price" and step.amount > 0)
+    assert totals.list_amount + totals.surcharge_amount - totals.discount_amount == totals.total_amount
     for item in lines:
         assert item.total_amount >= 0 and item.net_amount + item.tax_amount == item.total_amount
         if item.steps:

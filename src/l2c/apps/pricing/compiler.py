@@ -121,6 +121,9 @@ class RuleFacts:
     promotion_info: Mapping[str, PromotionInfo]  # by code (active promotions)
     unsellable: Mapping[str, str]  # SKU code → status of the SKU or its product, when not both active
     product_attributes: Mapping[str, tuple[AttributeChoice, ...]]  # product code → its axes
+    # attribute code → its value codes (every attribute: a configuration may choose one that is no
+    # SKU axis, e.g. the voltage of a configured server)
+    attribute_values: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     skipped: tuple[SkippedRule, ...] = ()
 
 
@@ -240,9 +243,11 @@ def load_rules(version: int) -> RuleFacts:
             attributes=attributes))
 
     labels: dict[int, list[tuple[str, str]]] = {}
-    for attribute_id, value_code, label in AttributeValue.objects.values_list(
-            "attribute_id", "code", "label").order_by("attribute_id", "position", "code"):
+    attribute_values: dict[str, list[str]] = {}
+    for attribute_id, attribute_code, value_code, label in AttributeValue.objects.values_list(
+            "attribute_id", "attribute__code", "code", "label").order_by("attribute_id", "position", "code"):
         labels.setdefault(attribute_id, []).append((value_code, label))
+        attribute_values.setdefault(attribute_code, []).append(value_code)
     product_attributes: dict[str, list[AttributeChoice]] = {}
     for product_code, attribute_id, attribute_code, attribute_name in ProductAttribute.objects.values_list(
             "product__code", "attribute_id", "attribute__code", "attribute__name").order_by(
@@ -318,7 +323,8 @@ def load_rules(version: int) -> RuleFacts:
         version=version, skus=tuple(skus), books=tuple(books), promotions=tuple(promotions), policy=policy,
         book_info=book_info, book_by_id={info.id: info.code for info in book_info.values()},
         promotion_info=promotion_info, unsellable=unsellable,
-        product_attributes={code: tuple(axes) for code, axes in product_attributes.items()}, skipped=tuple(skipped))
+        product_attributes={code: tuple(axes) for code, axes in product_attributes.items()},
+        attribute_values={code: tuple(values) for code, values in attribute_values.items()}, skipped=tuple(skipped))
 
 
 def _policy() -> engine_types.MarginPolicy:

@@ -43,6 +43,16 @@ from .models import PriceBook
 MAX_LINES = 10_000
 MAX_COUPONS = 20
 MAX_QUANTITY = Decimal(1_000_000_000)
+QUANTITY_PLACES = 4  # as many as a unit price has: 0.00001 GB would price below a cent per line
+
+
+def _places(number: Decimal) -> int:
+    """Decimal places that carry a digit (1.50000 → 1)."""
+    exponent = number.as_tuple().exponent
+    if not isinstance(exponent, int) or exponent >= -QUANTITY_PLACES:
+        return max(0, -exponent) if isinstance(exponent, int) else 0
+    exponent = number.normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
 
 
 # --- input -----------------------------------------------------------------------------------------
@@ -154,6 +164,7 @@ def parse_input(data: Mapping[str, Any], *, rules: compiler.CompiledRules) -> Pr
                 errors.append(FieldError("price_book_id", _("价目表 %(id)s 未生效，不能用于试算。") % {"id": book_id},
                                          "inactive_price_book"))
     lines = _lines(data.get("lines"), errors)
+    _check_attributes(lines, rules, errors)
     codes: list[str] = []
     raw_codes = data.get("coupon_codes")
     if raw_codes not in (None, ""):
@@ -205,7 +216,10 @@ def _lines(raw: Any, errors: list[FieldError]) -> list[LineInput]:
                 errors.append(FieldError(name, _("每一行必须是对象。"), "invalid"))
                 continue
         sku = item.get("sku")
-        if not isinstance(sku, str) or not sku.strip():
+        if sku is not None and not isinstance(sku, str):
+            errors.append(FieldError(f"{name}.sku", _("SKU 编码必须是文本。"), "invalid"))
+            sku = ""
+        elif not isinstance(sku, str) or not sku.strip():
             errors.append(FieldError(f"{name}.sku", _("请填写 SKU 编码。"), "required"))
             sku = ""
         quantity = _number(item.get("quantity"))
@@ -215,6 +229,10 @@ def _lines(raw: Any, errors: list[FieldError]) -> list[LineInput]:
             errors.append(FieldError(f"{name}.quantity", _("数量必须大于 0。"), "positive"))
         elif quantity > MAX_QUANTITY:
             errors.append(FieldError(f"{name}.quantity", _("数量过大。"), "too_large"))
+        elif _places(quantity) > QUANTITY_PLACES:
+            errors.append(FieldError(f"{name}.quantity", _("数量最多 %(places)s 位小数。") % {"places": QUANTITY_PLACES},
+                                     "too_precise"))
+            quantity = None
         attributes = item.get("attributes")
         if attributes is None or attributes == "":
             attributes = {}
@@ -246,6 +264,35 @@ def _lines(raw: Any, errors: list[FieldError]) -> list[LineInput]:
                                    {key.strip(): value.strip() for key, value in attributes.items() if value.strip()}
                                    if attributes else {}, discount, unit_cost=unit_cost))
     return lines
+
+
+def _check_attributes(lines: list[LineInput], rules: compiler.CompiledRules, errors: list[FieldError]) -> None:
+    """A line's attribute values must name a defined attribute, take one of its values, and agree
+    with what the SKU itself fixes (HDD-8T is capacity 8T: asking it for 4T would price a surcharge
+    the goods do not have — the 4T SKU is the answer). Attributes that are no axis of the SKU's
+    product are allowed: a configuration chooses them (the voltage of a server) and attribute
+    adjustments price them. Lines of unknown SKUs are left to the engine's violations."""
+    skus = rules.catalog.skus
+    defined = rules.facts.attribute_values
+    for line in lines:
+        if not line.attributes:
+            continue
+        facts = skus.get(line.sku)
+        if facts is None:
+            continue
+        for code, value in line.attributes.items():
+            name = f"lines[{int(line.key) - 1}].attributes.{code}"
+            values = defined.get(code)
+            if values is None:
+                errors.append(FieldError(name, _("没有代码为 %(code)s 的属性。") % {"code": code}, "unknown_attribute"))
+            elif value not in values:
+                errors.append(FieldError(name, _("%(value)s 不是属性 %(code)s 的可选值（可选：%(choices)s）。")
+                                         % {"value": value, "code": code, "choices": "、".join(values) or "—"},
+                                         "unknown_value"))
+            elif facts.attributes.get(code) not in (None, "", value):
+                errors.append(FieldError(name, _("SKU %(sku)s 的 %(code)s 固定为 %(own)s；要 %(value)s 请选对应的 SKU。")
+                                         % {"sku": line.sku, "code": code, "own": facts.attributes[code],
+                                            "value": value}, "conflicts_with_sku"))
 
 
 # --- customer context ------------------------------------------------------------------------------

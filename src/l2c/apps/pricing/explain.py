@@ -327,6 +327,8 @@ VIOLATION_TEXTS: dict[str, Any] = {
     "invalid_quantity": gettext_lazy("数量 %(quantity)s 无效。"),
     "invalid_discount": gettext_lazy("手工折扣 %(percent)s%% 无效（应在 0 到 100 之间）。"),
     "unknown_price_book": gettext_lazy("指定的价目表 %(price_book)s 未生效，已按其他价目表定价。"),
+    "price_book_not_applicable": gettext_lazy(
+        "指定的价目表 %(price_book)s 不适用于本次报价（%(reason)s），已按自动选择的价目表定价。"),
     "unknown_coupon": gettext_lazy("券码 %(code)s 不存在。"),
     "inactive_coupon": gettext_lazy("券码 %(code)s 已停用。"),
     "coupon_invalid": gettext_lazy("券码 %(code)s 对应的促销未生效。"),
@@ -425,6 +427,9 @@ def violation_text(violation: Violation, preview: Preview, skus: Mapping[str, st
         params["status"] = _status_label(preview.rules.facts.unsellable[params["sku"]])
     if code == "unknown_coupon" and str(params.get("code", "")).upper() in preview.counters.inactive_coupons:
         code = "inactive_coupon"
+    if code == "price_book_not_applicable":
+        reason = BOOK_REASON_TEXTS.get(str(params.get("reason")), params.get("reason"))
+        params["reason"] = translations.lazy(reason) if translations is not None else str(reason)
     text = _format(VIOLATION_TEXTS.get(code, code), params, translations)
     if violation.line is not None:
         gettext = translations.gettext if translations is not None else _
@@ -509,6 +514,7 @@ def _answer(preview: Preview) -> dict[str, Any]:
             "tax_amount": money(totals.tax_amount, currency), "total_amount": money(totals.total_amount, currency),
             "cost_amount": money(totals.cost_amount, currency), "margin_percent": percent(totals.margin_percent),
             "discount_amount": money(totals.discount_amount, currency),
+            "surcharge_amount": money(totals.surcharge_amount, currency),
         },
         "promotions": promotions,
         "approvals": [{"level": item.level, "code": item.code, "line": item.line, "sku": skus.get(item.line or ""),

@@ -101,7 +101,10 @@ class PricingPreviewTotalsOut(Schema):
     total_amount: str
     cost_amount: str
     margin_percent: str | None
-    discount_amount: str = Field(description="list amount − total amount (gifts at list price)")
+    discount_amount: str = Field(description="every reduction of the list amounts: price books below list, "
+                                 "promotions, gifts at list price, manual discounts (never negative)")
+    surcharge_amount: str = Field(description="every increase of the list amounts: attribute surcharges, tier fees, "
+                                  "books above list; list + surcharge − discount = total")
 
 
 class PricingPreviewPromotionOut(Schema):

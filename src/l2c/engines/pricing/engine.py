@@ -243,6 +243,16 @@ class _Context:
         if forced is not None and forced not in catalog.book_by_code:
             self.violations.append(Violation("unknown_price_book", None, False, {"price_book": forced}))
             forced = None
+        if forced is not None:
+            # A book asked for by name must apply to this request itself (currency, dates, sellable
+            # scope): otherwise the cart is priced as if none was named, so a contracted book still
+            # wins, and the answer says why the named one could not be used — blocking, since a
+            # quote on another book than the one asked for must not go out unnoticed.
+            reason = _book_reason(catalog.book_by_code[forced], currency, day, request.customer)
+            if reason != "applicable":
+                self.violations.append(Violation("price_book_not_applicable", None, True,
+                                                 {"price_book": forced, "reason": reason}))
+                forced = None
         base = catalog.base_by_currency.get(currency)
         considered: list[BookConsidered] = []
         usable: list[CompiledBook] = []
@@ -1483,8 +1493,18 @@ def _finish(context: _Context, work: _Work, rejected: dict[int, RejectedPromotio
             approvals.append(Approval(needed.level, "margin", None, {
                 "margin_percent": str(_margin(net_total, cost_total)), "threshold": str(needed.min_margin_percent),
                 "name": needed.name}))
-    totals = Totals(list_total, net_total, gross_total - net_total, gross_total, cost_total, list_total - gross_total,
-                    _margin(net_total, cost_total))
+    # Reductions and surcharges are summed apart: a fee or an attribute surcharge on one line must not
+    # hide a promotion on another (list + surcharges − discounts = total, line by line).
+    discount_total = surcharge_total = 0
+    for result in results:
+        for step in result.steps:
+            if step.kind != "list_price":
+                if step.amount < 0:
+                    discount_total -= step.amount
+                else:
+                    surcharge_total += step.amount
+    totals = Totals(list_total, net_total, gross_total - net_total, gross_total, cost_total, discount_total,
+                    _margin(net_total, cost_total), surcharge_total)
     return PricingResult(
         currency=context.request.currency, lines=tuple(results), totals=totals,
         applied=tuple(work.applied[rank] for rank in sorted(work.applied)),

@@ -390,8 +390,9 @@ class Totals:
     tax_amount: int
     total_amount: int
     cost_amount: int
-    discount_amount: int
+    discount_amount: int  # every reduction of the lines' list amounts (price books, promotions, gifts, manual)
     margin_percent: Decimal | None
+    surcharge_amount: int = 0  # every increase (attribute surcharges, tier fees, books above list)
 
 
 @dataclass(frozen=True, slots=True)
