@@ -45,7 +45,7 @@ def test_export_shape(source):
 
     assert headers[:9] == ["SKU 编码", "计价方式", "单价", "每块数量", "加成 %", "百分比 %", "百分比基数",
                            "阶梯方式", "底价"]
-    assert len(headers) == 9 + 3 * importers.TIER_COLUMNS
+    assert len(headers) == 9 + 3 * importers.EXPORT_TIER_COLUMNS
     by_sku = {row[0]: row for row in rows}
     assert by_sku["SRV-1"][:15] == ["SRV-1", "fixed", "0", "", "", "", "", "graduated", "80", "1", "100", "0", "10",
                                     "90", "5"]
@@ -63,6 +63,23 @@ def test_round_trip_into_another_book(org, source):
     assert count == 3
     assert snapshot(target) == snapshot(source)
     assert PriceBook.objects.get(pk=target.pk).version == 2
+
+
+def test_an_entry_with_more_tiers_than_the_usual_columns_round_trips_whole(org, source):
+    tiers = [{"min_quantity": 1 + 10 * index, "unit_price": str(100 - index), "flat_fee": str(index)}
+             for index in range(services.MAX_TIERS)]
+    services.price_entry_upsert(actor=org["manager"], book_id=source.pk, sku_code="SRV-1",
+                                data={"method": "fixed", "tier_mode": "volume", "tiers": tiers})
+    headers, rows = importers.book_entries_table(source)
+    assert len(headers) == 9 + 3 * services.MAX_TIERS
+    assert headers[-3:] == ["第20档起始数量", "第20档单价", "第20档固定费用"]
+    target = services.price_book_create(actor=org["manager"], data={"code": "copy", "name": "副本"})
+
+    importers.price_book_entries_import(actor=org["manager"], book_id=target.pk, file_name="entries.csv",
+                                        content=csv_bytes(headers, rows))
+
+    assert snapshot(target) == snapshot(source)
+    assert len(snapshot(target)[[entry[0] for entry in snapshot(target)].index("SRV-1")][-1]) == services.MAX_TIERS
 
 
 def test_a_bad_row_refuses_the_whole_file(org, source):

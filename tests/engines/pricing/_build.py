@@ -30,9 +30,10 @@ D = Decimal
 
 
 def sku(code: str, *, product: str | None = None, path: tuple[str, ...] = ("hw",), kind: str = "goods",
-        rate: str = "0.13", cost: str = "0", attributes: Mapping[str, str] | None = None) -> SkuFacts:
+        rate: str = "0.13", cost: str = "0", attributes: Mapping[str, str] | None = None,
+        cost_currency: str = "CNY") -> SkuFacts:
     return SkuFacts(code, product or f"P-{code}", path, kind, D(rate), D(cost), name=code,
-                    attributes=dict(attributes or {}))
+                    attributes=dict(attributes or {}), cost_currency=cost_currency)
 
 
 def fixed(code: str, unit_price: str, **kwargs: Any) -> PriceEntry:

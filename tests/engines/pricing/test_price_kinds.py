@@ -228,3 +228,11 @@ def test_no_price_unknown_sku_and_bad_quantity_are_blocking_and_priced_zero() ->
     assert [item.total_amount for item in result.lines] == [10000, 0, 0, 0, 0]
     assert result.totals.total_amount == 10000
     assert result.totals.cost_amount == 500 + 600
+
+
+def test_a_cost_in_another_currency_blocks_the_line_unless_the_line_brings_its_cost() -> None:
+    compiled = catalog([sku("A", cost="10", cost_currency="USD"), sku("B", cost="10")],
+                       [base(fixed("A", "100"), fixed("B", "100"))])
+    result = priced(compiled, line("1", "A"), line("2", "B"), line("3", "A", unit_cost=D(70)))
+    assert result.violations == (Violation("cost_currency", "1", True,
+                                           {"sku": "A", "cost_currency": "USD", "currency": "CNY"}),)

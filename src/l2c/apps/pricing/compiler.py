@@ -229,10 +229,10 @@ def load_rules(version: int) -> RuleFacts:
     paths = _category_paths(Category.objects.values_list("id", "code", "parent_id"))
     skus: list[engine_types.SkuFacts] = []
     unsellable: dict[str, str] = {}
-    for (code, name, values, cost, status, product_code, product_type, tax_rate, category_id,
+    for (code, name, values, cost, cost_currency, status, product_code, product_type, tax_rate, category_id,
          product_status) in Sku.objects.values_list(
-            "code", "name", "attribute_values", "cost_price", "status", "product__code", "product__type",
-            "product__tax_rate", "product__category_id", "product__status").order_by("code"):
+            "code", "name", "attribute_values", "cost_price", "cost_currency", "status", "product__code",
+            "product__type", "product__tax_rate", "product__category_id", "product__status").order_by("code"):
         if status != CatalogStatus.ACTIVE or product_status != CatalogStatus.ACTIVE:
             unsellable[code] = status if status != CatalogStatus.ACTIVE else product_status
             continue
@@ -240,7 +240,7 @@ def load_rules(version: int) -> RuleFacts:
         skus.append(engine_types.SkuFacts(
             code=code, product_code=product_code, category_path=paths.get(category_id, ()) if category_id else (),
             product_type=product_type, tax_rate=Decimal(tax_rate), unit_cost=Decimal(cost), name=name,
-            attributes=attributes))
+            attributes=attributes, cost_currency=(cost_currency or "CNY").upper()))
 
     labels: dict[int, list[tuple[str, str]]] = {}
     attribute_values: dict[str, list[str]] = {}

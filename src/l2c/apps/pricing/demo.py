@@ -48,9 +48,12 @@ def _price(cost: Decimal, factor: Decimal, step: Decimal = Decimal(10)) -> Decim
     return ((raw / step).quantize(Decimal(1), rounding=ROUND_HALF_UP) * step).quantize(Decimal("0.01"))
 
 
+ADJUSTED_ATTRIBUTES = frozenset({"colour"})
+
+
 def _skus() -> list[dict[str, Any]]:
     return list(Sku.objects.filter(status="active", product__status="active").order_by("code").values(
-        "pk", "code", "cost_price", "product__code", "product__type", "product__name",
+        "pk", "code", "cost_price", "attribute_values", "product__code", "product__type", "product__name",
         "product__category__code", "product__category__parent__code"))
 
 
@@ -66,9 +69,16 @@ def _base_book(skus: list[dict[str, Any]], valid_from: dt.date) -> PriceBook:
     entries: list[PriceBookEntry] = []
     tiers: list[tuple[int, list[tuple[str, str, str]]]] = []
     maintenance_done = False
+    # Variants that differ only in an adjusted attribute (colour) share the first variant's price: the
+    # attribute adjustment makes the difference, so a variant is never charged for its colour twice.
+    shared: dict[str, Decimal] = {}
+    for sku in skus:
+        values = sku["attribute_values"] or {}
+        if values and set(values) <= ADJUSTED_ATTRIBUTES:
+            shared.setdefault(sku["product__code"], _price(Decimal(sku["cost_price"]), MARKUP[sku["product__type"]]))
     for sku in skus:
         kind, cost = sku["product__type"], Decimal(sku["cost_price"])
-        price = _price(cost, MARKUP[kind])
+        price = shared.get(sku["product__code"]) or _price(cost, MARKUP[kind])
         entry = PriceBookEntry(book=book, sku_id=sku["pk"], unit_price=price)
         if kind == "goods":
             entry.floor_price = _price(cost, Decimal("1.08"), Decimal(1))
@@ -97,9 +107,10 @@ def _base_book(skus: list[dict[str, Any]], valid_from: dt.date) -> PriceBook:
         PriceTier(entry=entries[index], min_quantity=Decimal(minimum),
                   unit_price=Decimal(price).quantize(Decimal("0.01")), flat_fee=Decimal(fee))
         for index, rows in tiers for minimum, price, fee in rows])
-    # Attribute adjustments: the second and later values of each axis cost a little more.
+    # Attribute adjustments: the second and later colours cost a little more (the other axes — model,
+    # capacity, voltage — are separate SKUs with their own prices).
     adjustments = []
-    for attribute in Attribute.objects.prefetch_related("values").order_by("code"):
+    for attribute in Attribute.objects.filter(code__in=ADJUSTED_ATTRIBUTES).prefetch_related("values").order_by("code"):
         for position, value in enumerate(attribute.values.all()):
             if position == 0:
                 continue

@@ -334,6 +334,8 @@ VIOLATION_TEXTS: dict[str, Any] = {
     "coupon_invalid": gettext_lazy("券码 %(code)s 对应的促销未生效。"),
     "below_cost": gettext_lazy("价格倒挂：不含税金额 %(net_amount)s 低于成本 %(cost_amount)s，禁止报价。"),
     "below_floor": gettext_lazy("单价 %(unit_price)s 低于价目表 %(book)s 的底价 %(floor_price)s，禁止报价。"),
+    "cost_currency": gettext_lazy("SKU %(sku)s 的成本以 %(cost_currency)s 记，无法核算 %(currency)s 报价的毛利；"
+                                  "请用 %(cost_currency)s 报价，或在该行给出以 %(currency)s 计的单位成本。"),
 }
 APPROVAL_TEXTS: dict[str, Any] = {
     "below_cost": gettext_lazy("价格倒挂：不含税金额 %(net_amount)s 低于成本 %(cost_amount)s。"),
@@ -519,11 +521,12 @@ def _answer(preview: Preview) -> dict[str, Any]:
         "promotions": promotions,
         "approvals": [{"level": item.level, "code": item.code, "line": item.line, "sku": skus.get(item.line or ""),
                        "description": approval_text(item, preview, skus, translations),
-                       "params": _jsonable(item.params)} for item in result.approvals],
+                       "params": _money_params(item.params, currency, MINOR_UNIT_PARAMS)} for item in result.approvals],
         "violations": [{"code": item.code, "line": item.line, "sku": skus.get(item.line or "") or
                         (item.params.get("sku") if isinstance(item.params.get("sku"), str) else None),
                         "blocking": item.blocking, "description": violation_text(item, preview, skus, translations),
-                        "params": _jsonable(item.params)} for item in result.violations],
+                        "params": _money_params(item.params, currency, MINOR_UNIT_PARAMS)}
+                       for item in result.violations],
         "price_books": [{"code": book.code, "name": _book_name(preview, book.code), "priority": book.priority,
                          "applicable": book.applicable, "reason": book.reason, "description": book_reason_text(book),
                          "used": book.code in used_books} for book in result.books],
@@ -570,7 +573,9 @@ def _applied(item: AppliedPromotion, preview: Preview) -> dict[str, Any]:
 def _rejected(item: RejectedPromotion, preview: Preview) -> dict[str, Any]:
     head = _promotion_head(item.code, item.kind, preview)
     return {**head, "status": "rejected", "discount": money(0, preview.result.currency), "lines": [],
-            "coupon": None, "capped": False, "reason": item.reason, "params": _jsonable(item.params),
+            "coupon": None, "capped": False, "reason": item.reason,
+            "params": _money_params(item.params, preview.result.currency, THRESHOLD_MINOR_UNIT_PARAMS)
+            if item.reason == "below_threshold" else _jsonable(item.params),
             "description": rejection_text(item, preview.result.currency)}
 
 
@@ -597,6 +602,21 @@ def focus(preview: Preview, body: Mapping[str, Any]) -> dict[str, Any]:
         "reason": entry["reason"] if entry else None,
         "description": entry["description"] if entry else _("这个促销没有参与计算。"),
     }
+
+
+# The engine's params carry amounts in minor units (int fen); the answer gives every amount as a
+# decimal string, like the lines and totals.
+MINOR_UNIT_PARAMS = frozenset({"net_amount", "cost_amount"})
+THRESHOLD_MINOR_UNIT_PARAMS = frozenset({"threshold", "amount"})
+
+
+def _money_params(params: Mapping[str, Any], currency: str, names: frozenset[str]) -> dict[str, Any]:
+    out = _jsonable(params)
+    for name in names:
+        value = params.get(name)
+        if isinstance(value, int) and not isinstance(value, bool):
+            out[name] = money(value, currency)
+    return out
 
 
 def _jsonable(params: Mapping[str, Any]) -> dict[str, Any]:

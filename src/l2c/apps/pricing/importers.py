@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db.models import Count, F, Max, QuerySet
 from django.utils import translation
 from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
@@ -40,7 +40,8 @@ from l2c.kernel.tabular import TabularError, file_format, open_table
 from . import services
 from .models import PriceBook, PriceBookEntry, PriceMethod, TierMode
 
-TIER_COLUMNS = 5
+TIER_COLUMNS = services.MAX_TIERS  # an import reads every tier an entry may hold
+EXPORT_TIER_COLUMNS = 5  # an export writes this many tier columns, more when an entry has more
 MAX_ROWS = 50_000
 LABELS: dict[str, Any] = {
     "sku": gettext_lazy("SKU 编码"), "method": gettext_lazy("计价方式"), "unit_price": gettext_lazy("单价"),
@@ -57,9 +58,15 @@ EXAMPLE = {"sku": "SRV-1", "method": "fixed", "unit_price": "12800.00", "tier_mo
            "tier1_price": "12800", "tier2_min": "10", "tier2_price": "12000"}
 
 
-def header_labels() -> list[str]:
+def _keys(tiers: int = EXPORT_TIER_COLUMNS) -> list[str]:
+    """The columns of a file with `tiers` tier column groups."""
+    return [key for key in KEYS if not key.startswith("tier") or key == "tier_mode"
+            or int(key[4:].split("_")[0]) <= tiers]
+
+
+def header_labels(tiers: int = EXPORT_TIER_COLUMNS) -> list[str]:
     with translation.override(SOURCE_LANGUAGE):
-        return [str(LABELS[key]) for key in KEYS]
+        return [str(LABELS[key]) for key in _keys(tiers)]
 
 
 def _choice_lookup(choices: list[tuple[str, Any]]) -> dict[str, str]:
@@ -181,7 +188,7 @@ def _entry_cells(entry: PriceBookEntry) -> dict[str, str]:
              "block_size": _number_text(entry.block_size), "markup_percent": _number_text(entry.markup_percent),
              "percent": _number_text(entry.percent), "percent_of": ";".join(entry.percent_of or []),
              "tier_mode": entry.tier_mode, "floor_price": _number_text(entry.floor_price)}
-    for index, tier in enumerate(list(entry.tiers.all())[:TIER_COLUMNS], 1):
+    for index, tier in enumerate(entry.tiers.all(), 1):
         cells[f"tier{index}_min"] = _number_text(tier.min_quantity)
         cells[f"tier{index}_price"] = _number_text(tier.unit_price)
         cells[f"tier{index}_fee"] = _number_text(tier.flat_fee)
@@ -192,13 +199,16 @@ def book_entries_table(book: PriceBook) -> tuple[list[str], Iterator[list[str]]]
     """Headers and rows of a book's entries in the import's shape (SKU code order)."""
     entries = PriceBookEntry.objects.filter(book=book).select_related("sku").prefetch_related("tiers").order_by(
         "sku__code")
+    # Every tier goes out (the import replaces an entry's tiers: a cut column would lose them).
+    most = entries.annotate(count=Count("tiers")).aggregate(most=Max("count"))["most"] or 0
+    keys = _keys(max(EXPORT_TIER_COLUMNS, most))
 
     def rows() -> Iterator[list[str]]:
         for entry in entries.iterator(chunk_size=1000):
             cells = _entry_cells(entry)
-            yield [cells.get(key, "") for key in KEYS]
+            yield [cells.get(key, "") for key in keys]
 
-    return header_labels(), rows()
+    return header_labels(max(EXPORT_TIER_COLUMNS, most)), rows()
 
 
 # --- the generic import/export pages ---------------------------------------------------------------------

@@ -525,12 +525,17 @@ def _prepare(context: _Context, line: LineInput) -> _Line:
     unit_cost = line.unit_cost
     cost_n, cost_d = info.cost if unit_cost is None else unit_cost.as_integer_ratio()
     state.cost_amount = (2 * cost_n * qn * scale + cost_d * qd) // (2 * cost_d * qd)
+    if unit_cost is None and info.facts.cost_currency != context.request.currency:
+        # No exchange rates here: a CNY cost against a USD price would fake the margin and the
+        # below-cost check, so such a line blocks until a cost in the quote's currency is given.
+        state.violations = (Violation("cost_currency", line.key, True, {
+            "sku": sku, "cost_currency": info.facts.cost_currency, "currency": context.request.currency}),)
     manual = line.manual_discount_percent
     if manual is not None:
         if manual.is_finite() and 0 <= manual <= 100:
             state.manual = manual.as_integer_ratio()
         else:
-            state.violations = (Violation("invalid_discount", line.key, True, {"percent": str(manual)}),)
+            state.violations += (Violation("invalid_discount", line.key, True, {"percent": str(manual)}),)
     if plan is None:
         state.violations += (Violation("no_price", line.key, True, {"sku": sku}),)
         return state

@@ -68,6 +68,7 @@ class SkuFacts:
     unit_cost: Decimal  # tax-exclusive cost per unit; a configured BOM passes its rolled-up cost per line
     name: str = ""
     attributes: Mapping[str, str] = field(default_factory=dict)  # the SKU's own attribute values
+    cost_currency: str = "CNY"  # the currency of unit_cost: a quote in another one cannot guard its margin
 
 
 # --- Price books -----------------------------------------------------------------------------------
