@@ -230,8 +230,8 @@ def _lines(raw: Any, errors: list[FieldError]) -> list[LineInput]:
         elif quantity > MAX_QUANTITY:
             errors.append(FieldError(f"{name}.quantity", _("数量过大。"), "too_large"))
         elif _places(quantity) > QUANTITY_PLACES:
-            errors.append(FieldError(f"{name}.quantity", _("数量最多 %(places)s 位小数。") % {"places": QUANTITY_PLACES},
-                                     "too_precise"))
+            errors.append(FieldError(f"{name}.quantity",
+                                     _("数量最多 %(places)s 位小数。") % {"places": QUANTITY_PLACES}, "too_precise"))
             quantity = None
         attributes = item.get("attributes")
         if attributes is None or attributes == "":
@@ -290,9 +290,9 @@ def _check_attributes(lines: list[LineInput], rules: compiler.CompiledRules, err
                                          % {"value": value, "code": code, "choices": "、".join(values) or "—"},
                                          "unknown_value"))
             elif facts.attributes.get(code) not in (None, "", value):
-                errors.append(FieldError(name, _("SKU %(sku)s 的 %(code)s 固定为 %(own)s；要 %(value)s 请选对应的 SKU。")
-                                         % {"sku": line.sku, "code": code, "own": facts.attributes[code],
-                                            "value": value}, "conflicts_with_sku"))
+                message = _("SKU %(sku)s 的 %(code)s 固定为 %(own)s；要 %(value)s 请选对应的 SKU。") % {
+                    "sku": line.sku, "code": code, "own": facts.attributes[code], "value": value}
+                errors.append(FieldError(name, message, "conflicts_with_sku"))
 
 
 # --- customer context ------------------------------------------------------------------------------
