@@ -110,6 +110,27 @@ def test_status_transitions(org, catalogue):
     assert Promotion.objects.get(pk=created.pk).status == "ended"
 
 
+def test_every_promotion_write_leaves_an_audit_event_with_what_changed(org, catalogue):
+    from l2c.apps.activity.models import AuditEvent
+
+    actor = org["marketing"]
+    created = promotion(org)
+    services.promotion_update(actor=actor, promotion_id=created.pk, data={"priority": 7})
+    services.promotion_activate(actor=actor, promotion_id=created.pk)
+    services.promotion_pause(actor=actor, promotion_id=created.pk)
+    fresh = promotion(org, code="fresh")
+    services.promotion_delete(actor=actor, promotion_id=fresh.pk)
+
+    events = list(AuditEvent.objects.filter(object_type="promotion").order_by("id").values_list(
+        "object_id", "action", "actor_id", "changes"))
+    assert [(object_id, action, actor_id) for object_id, action, actor_id, _changes in events] == [
+        (created.pk, "create", actor.pk), (created.pk, "update", actor.pk), (created.pk, "status", actor.pk),
+        (created.pk, "status", actor.pk), (fresh.pk, "create", actor.pk), (fresh.pk, "delete", actor.pk)]
+    assert events[1][3]["priority"] == [created.priority, 7]
+    assert (events[2][3], events[3][3]) == ({"status": ["draft", "active"]}, {"status": ["active", "paused"]})
+    assert events[5][3] == {"code": ["fresh", None]}
+
+
 @pytest.mark.parametrize("username", ["rep1", "finance", "presales"])
 def test_readers_cannot_create_promotions(org, username):
     with pytest.raises(PermissionDenied):
