@@ -198,6 +198,13 @@ def test_a_forced_book_outside_its_scope_is_a_blocking_violation_saying_why(shop
         "code": "price_book_not_applicable", "line": None, "sku": None, "blocking": True,
         "description": "指定的价目表 contract 不适用于本次报价（不在可售范围：客户不符），已按自动选择的价目表定价。",
         "params": {"price_book": "contract", "reason": "scope_account"}}]
+    english = api_client_for("rep1")
+    english.cookies["django_language"] = "en"
+    body = post(english, {"currency": "CNY", "price_book_id": shop.books["contract"].pk,
+                          "lines": [{"sku": "SRV-A", "quantity": 1}]}).json()
+    assert body["violations"][0]["description"] == (
+        "The price book contract does not apply to this quote (Outside the sellable scope: account does not "
+        "match); the cart was priced with the book chosen automatically.")
 
 
 def test_an_account_the_user_cannot_see_is_404(shop, api_client_for):

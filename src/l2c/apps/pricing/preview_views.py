@@ -113,8 +113,11 @@ def _choices(rules: compiler.CompiledRules, sku_code: str, chosen: dict[str, str
         return []
     selects = []
     for axis in rules.facts.product_attributes.get(sku.product_code, ()):
-        selected = chosen.get(axis.code) or sku.attributes.get(axis.code, "")
-        selects.append({"code": axis.code, "name": axis.name, "values": axis.values, "selected": selected})
+        own = sku.attributes.get(axis.code, "")
+        # A value the SKU fixes is the only one it can be priced with (another is another SKU).
+        values = tuple(item for item in axis.values if item[0] == own) if own else axis.values
+        selected = own or chosen.get(axis.code) or ""
+        selects.append({"code": axis.code, "name": axis.name, "values": values, "selected": selected})
     return selects
 
 
