@@ -205,9 +205,10 @@ def cart(world: dict[str, Any], size: int) -> dict[str, Any]:
     codes = world["skus"]
     lines = []
     for index in range(size):
-        line: dict[str, Any] = {"sku": codes[rng.randrange(len(codes))], "quantity": rng.choice((1, 2, 3, 5, 12, 60))}
-        if index % 5 == 0:
-            line["attributes"] = {"colour": "red"}
+        code = codes[rng.randrange(len(codes))]
+        line: dict[str, Any] = {"sku": code, "quantity": rng.choice((1, 2, 3, 5, 12, 60))}
+        if index % 5 == 0:  # the chosen colour, as a configurator sends it (the SKU's own: another is a 422)
+            line["attributes"] = {"colour": code.split("-")[1]}
         if index % 17 == 0:
             line["manual_discount_percent"] = "3"
         lines.append(line)
