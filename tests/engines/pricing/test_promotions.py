@@ -327,3 +327,16 @@ def test_line_eligibility_by_product_and_category() -> None:
 def test_unknown_coupon_never_blocks() -> None:
     result = priced(COUPON_CATALOG, line("1", "A"), coupon_codes=("x1",))
     assert Violation("unknown_coupon", None, False, {"code": "X1"}) in result.violations
+
+
+@pytest.mark.parametrize(("kind", "params"), [("gift", {"min_quantity": 1, "gift_sku": "B"}),
+                                              ("free_accessory", {"accessory_sku": "B"})])
+def test_a_gift_whose_cost_is_kept_in_another_currency_is_not_given(kind: str, params: dict[str, Any]) -> None:
+    skus = [sku("A", cost="40"), sku("B", cost="20", cost_currency="USD")]
+    compiled = catalog(skus, [base(fixed("A", "100"), fixed("B", "30"))],
+                       [promotion("G", kind, params, skus=frozenset({"A"}))])
+    result = priced(compiled, line("1", "A", 2))
+    assert [(item.sku, item.is_gift) for item in result.lines] == [("A", False)]
+    assert [(item.code, item.reason, dict(item.params)) for item in result.rejected] == [
+        ("G", "cost_currency", {"sku": "B", "cost_currency": "USD", "currency": "CNY"})]
+    assert result.totals.cost_amount == 8000

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from typing import Any
 
 from django.utils import timezone
@@ -44,15 +44,20 @@ MAX_LINES = 10_000
 MAX_COUPONS = 20
 MAX_QUANTITY = Decimal(1_000_000_000)
 QUANTITY_PLACES = 4  # as many as a unit price has: 0.00001 GB would price below a cent per line
+_PLACES_STEP = Decimal(1).scaleb(-QUANTITY_PLACES)
+_PLACES_CONTEXT = Context(prec=60, traps=[InvalidOperation])
 
 
-def _places(number: Decimal) -> int:
-    """Decimal places that carry a digit (1.50000 → 1)."""
+def _too_precise(number: Decimal) -> bool:
+    """More than QUANTITY_PLACES places that carry a digit (1.50000 is fine). Numbers here are
+    bounded (≤ 10⁹) and finite; an absurd exponent (1E-999999999) is too precise, and caught before
+    the engine turns it into an integer ratio with a billion digits."""
     exponent = number.as_tuple().exponent
     if not isinstance(exponent, int) or exponent >= -QUANTITY_PLACES:
-        return max(0, -exponent) if isinstance(exponent, int) else 0
-    exponent = number.normalize().as_tuple().exponent
-    return max(0, -exponent) if isinstance(exponent, int) else 0
+        return False
+    if exponent < -40:
+        return number != 0
+    return number.quantize(_PLACES_STEP, context=_PLACES_CONTEXT) != number
 
 
 # --- input -----------------------------------------------------------------------------------------
@@ -229,7 +234,7 @@ def _lines(raw: Any, errors: list[FieldError]) -> list[LineInput]:
             errors.append(FieldError(f"{name}.quantity", _("数量必须大于 0。"), "positive"))
         elif quantity > MAX_QUANTITY:
             errors.append(FieldError(f"{name}.quantity", _("数量过大。"), "too_large"))
-        elif _places(quantity) > QUANTITY_PLACES:
+        elif _too_precise(quantity):
             errors.append(FieldError(f"{name}.quantity",
                                      _("数量最多 %(places)s 位小数。") % {"places": QUANTITY_PLACES}, "too_precise"))
             quantity = None
@@ -250,6 +255,10 @@ def _lines(raw: Any, errors: list[FieldError]) -> list[LineInput]:
                 errors.append(FieldError(f"{name}.manual_discount_percent", _("折扣必须在 0 到 100 之间。"),
                                          "percent_range"))
                 discount = None
+            elif _too_precise(discount):
+                errors.append(FieldError(f"{name}.manual_discount_percent", _("最多 %(places)s 位小数。")
+                                         % {"places": QUANTITY_PLACES}, "too_precise"))
+                discount = None
         # A configured line (the configurator) carries its rolled-up cost: the SKU's own cost plus the
         # included (non-priced) components, so the margin is the configuration's, not the bare SKU's.
         unit_cost_raw = item.get("unit_cost")
@@ -258,6 +267,10 @@ def _lines(raw: Any, errors: list[FieldError]) -> list[LineInput]:
             unit_cost = _number(unit_cost_raw)
             if unit_cost is None or unit_cost < 0 or unit_cost > MAX_QUANTITY * 1000:
                 errors.append(FieldError(f"{name}.unit_cost", _("单位成本必须是不小于 0 的数字。"), "invalid_number"))
+                unit_cost = None
+            elif _too_precise(unit_cost):
+                errors.append(FieldError(f"{name}.unit_cost", _("最多 %(places)s 位小数。")
+                                         % {"places": QUANTITY_PLACES}, "too_precise"))
                 unit_cost = None
         if quantity is not None and quantity > 0:
             lines.append(LineInput(str(index + 1), sku.strip(), quantity,

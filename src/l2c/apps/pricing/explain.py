@@ -301,6 +301,8 @@ def _signed(value: Any) -> str:
 
 REJECTION_TEXTS: dict[str, Any] = {
     "not_eligible": gettext_lazy("购物车中没有适用这个促销的商品。"),
+    "cost_currency": gettext_lazy(
+        "赠品 %(sku)s 的成本以 %(cost_currency)s 记，不能在 %(currency)s 报价中赠送（无法核算毛利）。"),
     "customer": gettext_lazy("客户不在促销的适用范围内（%(dimension)s）。"),
     "outside_validity": gettext_lazy("不在促销的有效期内（%(valid_from)s 至 %(valid_to)s）。"),
     "coupon_required": gettext_lazy("需要输入这个促销的优惠券码。"),

@@ -817,6 +817,10 @@ def _gift_promotion(context: _Context, state: _Line, promotion: CompiledPromotio
         _reject(state, promotion.rank, context.below(promotion))
         return amount
     sets = int(quantity // params.min_quantity) if params.repeat else 1
+    foreign = _foreign_cost(context, params.gift_sku)
+    if foreign is not None:
+        _reject(state, promotion.rank, foreign)
+        return amount
     gift = _gift_line(context, params.gift_sku, params.gift_quantity * sets, state.line.key, promotion.code)
     if gift is None:
         _reject(state, promotion.rank, ("not_eligible", {"missing_sku": params.gift_sku}))
@@ -831,6 +835,16 @@ def _gift_promotion(context: _Context, state: _Line, promotion: CompiledPromotio
     steps.append(_new_tuple(Step, ("promotion", promotion.code, promotion.message, 0,
                        {**promotion.step_params, "gift_sku": gift.sku, "gift_quantity": str(gift.quantity)})))
     return amount
+
+
+def _foreign_cost(context: _Context, sku: str) -> Reason | None:
+    """The rejection of a gift whose cost is kept in another currency than the request's: given away
+    in this quote, its cost could not be judged against the margin (no exchange rates)."""
+    info = context.catalog.sku_info(sku)
+    if info is None or info.facts.cost_currency == context.request.currency:
+        return None
+    return ("cost_currency", {"sku": sku, "cost_currency": info.facts.cost_currency,
+                              "currency": context.request.currency})
 
 
 def _gift_line(context: _Context, sku: str, quantity: Decimal, parent: str, promotion: str) -> _Gift | None:
@@ -1114,6 +1128,9 @@ def _free_accessory(context: _Context, work: _Work,
             if available[index] <= 0:
                 cursor += 1
         if need > 0:
+            foreign = _foreign_cost(context, accessory)
+            if foreign is not None:
+                return _rejected(promotion, foreign)
             gift = _gift_line(context, accessory, need, states[trigger].line.key, promotion.code)
             if gift is None:
                 return _rejected(promotion, ("not_eligible", {"missing_sku": accessory}))

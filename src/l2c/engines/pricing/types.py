@@ -368,7 +368,8 @@ class Approval:
 @dataclass(frozen=True, slots=True)
 class Violation:
     code: str  # no_price, unknown_sku, below_cost, below_floor, invalid_quantity, unknown_coupon, …
-    #            (also: invalid_discount, coupon_invalid, unknown_price_book)
+    #            (also: invalid_discount, coupon_invalid, unknown_price_book, price_book_not_applicable,
+    #            cost_currency)
     line: str | None
     blocking: bool
     params: Mapping[str, Any] = field(default_factory=dict)
