@@ -17,7 +17,10 @@ from pypinyin import lazy_pinyin
 
 from .regions import CITIES, PROVINCE_FULL_NAMES, PROVINCES, REGION_SUFFIXES
 
-NORMALIZATION_VERSION = 1  # bump when a change alters keys: the stored blocking index is rebuilt
+# Bump when a change alters keys. Nothing reads it at run time: the same change must ship a
+# migration that re-keys the stored records (`customers.duplicates.keys_rebuild`, as customers/0006
+# did for the first index), or old keys and new probes stop meeting.
+NORMALIZATION_VERSION = 1
 
 # --- traditional → simplified -----------------------------------------------------------------------
 

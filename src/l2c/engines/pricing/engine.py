@@ -1336,8 +1336,8 @@ class _Finished:
     overrides, and no cross-line or order promotion changed its part (after a one-line edit, usually
     every other line)."""
 
-    __slots__ = ("amount", "approvals", "changed", "cost", "gross", "index", "list_amount", "net", "results",
-                 "state", "violations")
+    __slots__ = ("amount", "approvals", "changed", "cost", "discount", "gross", "index", "list_amount", "net",
+                 "results", "state", "surcharge", "violations")
 
     def __init__(self, state: _Line, index: int, amount: int, changed: dict[str, int] | None) -> None:
         self.state = state
@@ -1347,7 +1347,7 @@ class _Finished:
         self.results: tuple[LineResult, ...] = ()  # the line's result, then its gift lines
         self.approvals: tuple[Approval, ...] = ()
         self.violations: tuple[Violation, ...] = ()
-        self.list_amount = self.net = self.gross = self.cost = 0
+        self.list_amount = self.net = self.gross = self.cost = self.discount = self.surcharge = 0
 
 
 class _FinishMemo:
@@ -1401,7 +1401,7 @@ def _finish(context: _Context, work: _Work, rejected: dict[int, RejectedPromotio
     violations: list[Violation] = list(context.violations)
     below_cost_blocks = policy.below_cost == "block"
     below_floor_blocks = policy.below_floor == "block"
-    list_total = net_total = gross_total = cost_total = 0
+    list_total = net_total = gross_total = cost_total = discount_total = surcharge_total = 0
     new_tuple = _new_tuple
     new_result = LineResult
     lazy = _LAZY
@@ -1436,6 +1436,8 @@ def _finish(context: _Context, work: _Work, rejected: dict[int, RejectedPromotio
                 net_total += kept.net
                 gross_total += kept.gross
                 cost_total += kept.cost
+                discount_total += kept.discount
+                surcharge_total += kept.surcharge
                 memo.lines[line.key] = kept
                 continue
         first_result, first_approval, first_violation = len(results), len(approvals), len(violations)
@@ -1502,12 +1504,25 @@ def _finish(context: _Context, work: _Work, rejected: dict[int, RejectedPromotio
         net_total += net
         gross_total += amount
         cost_total += line_cost
+        # Reductions and increases are summed apart: a surcharge on one line must not hide a promotion
+        # on another (list + surcharges − discounts = total, line by line).
+        line_discount = line_surcharge = 0
+        for position in range(first_result, len(results)):
+            for step in results[position].steps:
+                if step.kind != "list_price":
+                    if step.amount < 0:
+                        line_discount -= step.amount
+                    else:
+                        line_surcharge += step.amount
+        discount_total += line_discount
+        surcharge_total += line_surcharge
         if memo is not None and more is None:
             kept = _Finished(state, index, amounts[index], changed)
             kept.results = tuple(results[first_result:])
             kept.approvals = tuple(approvals[first_approval:])
             kept.violations = tuple(violations[first_violation:])
             kept.list_amount, kept.net, kept.gross, kept.cost = line_list, net, amount, line_cost
+            kept.discount, kept.surcharge = line_discount, line_surcharge
             memo.lines[line.key] = kept
     if net_total and thresholds:
         needed = _threshold(thresholds, net_total, cost_total)
@@ -1515,16 +1530,6 @@ def _finish(context: _Context, work: _Work, rejected: dict[int, RejectedPromotio
             approvals.append(Approval(needed.level, "margin", None, {
                 "margin_percent": str(_margin(net_total, cost_total)), "threshold": str(needed.min_margin_percent),
                 "name": needed.name}))
-    # Reductions and surcharges are summed apart: a fee or an attribute surcharge on one line must not
-    # hide a promotion on another (list + surcharges − discounts = total, line by line).
-    discount_total = surcharge_total = 0
-    for result in results:
-        for step in result.steps:
-            if step.kind != "list_price":
-                if step.amount < 0:
-                    discount_total -= step.amount
-                else:
-                    surcharge_total += step.amount
     totals = Totals(list_total, net_total, gross_total - net_total, gross_total, cost_total, discount_total,
                     _margin(net_total, cost_total), surcharge_total)
     return PricingResult(
