@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Context, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.utils import timezone
@@ -44,20 +44,17 @@ MAX_LINES = 10_000
 MAX_COUPONS = 20
 MAX_QUANTITY = Decimal(1_000_000_000)
 QUANTITY_PLACES = 4  # as many as a unit price has: 0.00001 GB would price below a cent per line
-_PLACES_STEP = Decimal(1).scaleb(-QUANTITY_PLACES)
-_PLACES_CONTEXT = Context(prec=60, traps=[InvalidOperation])
 
 
 def _too_precise(number: Decimal) -> bool:
-    """More than QUANTITY_PLACES places that carry a digit (1.50000 is fine). Numbers here are
-    bounded (≤ 10⁹) and finite; an absurd exponent (1E-999999999) is too precise, and caught before
-    the engine turns it into an integer ratio with a billion digits."""
-    exponent = number.as_tuple().exponent
-    if not isinstance(exponent, int) or exponent >= -QUANTITY_PLACES:
+    """More than QUANTITY_PLACES places that carry a digit (1.50000 is fine), counted on the digits
+    as written, so no arithmetic runs: an absurd exponent (1E-999999999) is too precise, and caught
+    before the engine turns it into an integer ratio with a billion digits."""
+    _sign, digits, exponent = number.as_tuple()
+    if not isinstance(exponent, int) or exponent >= -QUANTITY_PLACES or not any(digits):
         return False
-    if exponent < -40:
-        return number != 0
-    return number.quantize(_PLACES_STEP, context=_PLACES_CONTEXT) != number
+    trailing_zeros = len(digits) - len("".join(map(str, digits)).rstrip("0"))
+    return -exponent - trailing_zeros > QUANTITY_PLACES
 
 
 # --- input -----------------------------------------------------------------------------------------

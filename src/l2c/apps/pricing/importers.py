@@ -201,14 +201,15 @@ def book_entries_table(book: PriceBook) -> tuple[list[str], Iterator[list[str]]]
         "sku__code")
     # Every tier goes out (the import replaces an entry's tiers: a cut column would lose them).
     most = entries.annotate(count=Count("tiers")).aggregate(most=Max("count"))["most"] or 0
-    keys = _keys(max(EXPORT_TIER_COLUMNS, most))
+    tiers = max(EXPORT_TIER_COLUMNS, most)
+    keys = _keys(tiers)
 
     def rows() -> Iterator[list[str]]:
         for entry in entries.iterator(chunk_size=1000):
             cells = _entry_cells(entry)
             yield [cells.get(key, "") for key in keys]
 
-    return header_labels(max(EXPORT_TIER_COLUMNS, most)), rows()
+    return header_labels(tiers), rows()
 
 
 # --- the generic import/export pages ---------------------------------------------------------------------

@@ -108,7 +108,7 @@ def _form_state(request: HttpRequest, rules: compiler.CompiledRules, rows: list[
 def _choices(rules: compiler.CompiledRules, sku_code: str, chosen: dict[str, str]) -> list[dict[str, Any]]:
     """The attribute selects of a line: the SKU's product axes, preselected with the chosen value or
     the SKU's own."""
-    sku = next((item for item in rules.facts.skus if item.code == sku_code), None) if sku_code else None
+    sku = rules.catalog.skus.get(sku_code) if sku_code else None
     if sku is None:
         return []
     selects = []

@@ -525,11 +525,12 @@ def _prepare(context: _Context, line: LineInput) -> _Line:
     unit_cost = line.unit_cost
     cost_n, cost_d = info.cost if unit_cost is None else unit_cost.as_integer_ratio()
     state.cost_amount = (2 * cost_n * qn * scale + cost_d * qd) // (2 * cost_d * qd)
-    if unit_cost is None and info.facts.cost_currency != context.request.currency:
+    if unit_cost is None:
         # No exchange rates here: a CNY cost against a USD price would fake the margin and the
         # below-cost check, so such a line blocks until a cost in the quote's currency is given.
-        state.violations = (Violation("cost_currency", line.key, True, {
-            "sku": sku, "cost_currency": info.facts.cost_currency, "currency": context.request.currency}),)
+        foreign = _foreign_cost(context, info)
+        if foreign is not None:
+            state.violations = (Violation(foreign[0], line.key, True, foreign[1]),)
     manual = line.manual_discount_percent
     if manual is not None:
         if manual.is_finite() and 0 <= manual <= 100:
@@ -817,7 +818,7 @@ def _gift_promotion(context: _Context, state: _Line, promotion: CompiledPromotio
         _reject(state, promotion.rank, context.below(promotion))
         return amount
     sets = int(quantity // params.min_quantity) if params.repeat else 1
-    foreign = _foreign_cost(context, params.gift_sku)
+    foreign = _foreign_cost(context, context.catalog.sku_info(params.gift_sku))
     if foreign is not None:
         _reject(state, promotion.rank, foreign)
         return amount
@@ -837,13 +838,13 @@ def _gift_promotion(context: _Context, state: _Line, promotion: CompiledPromotio
     return amount
 
 
-def _foreign_cost(context: _Context, sku: str) -> Reason | None:
-    """The rejection of a gift whose cost is kept in another currency than the request's: given away
-    in this quote, its cost could not be judged against the margin (no exchange rates)."""
-    info = context.catalog.sku_info(sku)
+def _foreign_cost(context: _Context, info: SkuInfo | None) -> Reason | None:
+    """("cost_currency", params) when the SKU's cost is kept in another currency than the request's:
+    its cost could not be judged against the margin (no exchange rates), so its line blocks and it
+    is not given as a gift. None otherwise."""
     if info is None or info.facts.cost_currency == context.request.currency:
         return None
-    return ("cost_currency", {"sku": sku, "cost_currency": info.facts.cost_currency,
+    return ("cost_currency", {"sku": info.facts.code, "cost_currency": info.facts.cost_currency,
                               "currency": context.request.currency})
 
 
@@ -1128,7 +1129,7 @@ def _free_accessory(context: _Context, work: _Work,
             if available[index] <= 0:
                 cursor += 1
         if need > 0:
-            foreign = _foreign_cost(context, accessory)
+            foreign = _foreign_cost(context, context.catalog.sku_info(accessory))
             if foreign is not None:
                 return _rejected(promotion, foreign)
             gift = _gift_line(context, accessory, need, states[trigger].line.key, promotion.code)
