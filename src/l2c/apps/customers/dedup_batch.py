@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import time
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +39,7 @@ from l2c.apps.identity import access
 from l2c.apps.identity.models import User
 from l2c.engines import dedup
 from l2c.kernel.errors import Conflict, NotFound, PermissionDenied
+from l2c.kernel.gcpause import gc_paused
 
 from . import duplicates
 from .models import DuplicateCandidate, DuplicateGroup, DuplicateGroupStatus, DuplicateKey
@@ -274,6 +275,15 @@ def duplicates_batch_run(*, object_type: str = "account", run: JobRun | None = N
         if run is not None:
             job_log(run.pk, line)
 
+    # The cyclic collector is paused while the pairs and the groups are found: the job builds a
+    # million acyclic lists and profiles that all live to its end, and each full collection would
+    # rescan them all (its cost grows with the base, so the job would grow faster than its data).
+    with gc_paused():
+        return _batch_run(object_type, rules, run, log, key_cap)
+
+
+def _batch_run(object_type: str, rules: Sequence[dedup.Rule], run: JobRun | None, log: Callable[[str], None],
+               key_cap: int) -> BatchResult:
     started = time.perf_counter()
     seconds: dict[str, float] = {}
     left, right = candidate_pairs(object_type, rules, key_cap=key_cap)

@@ -267,6 +267,26 @@ def _tokens(value: str) -> list[str]:
     return _TOKEN_RE.findall(unicodedata.normalize("NFKC", value).lower())
 
 
+@lru_cache(maxsize=65536)
+def _part_tokens(part: str) -> tuple[tuple[str, ...], str, tuple[str, ...], str, str, tuple[str, ...]] | None:
+    """What `search_text` takes from one part, computed once per distinct part (names and company
+    names repeat across a file): its tokens, their folded form (" a b "), its pairs of neighbouring
+    Chinese characters, the pinyin and initials of its Chinese characters and the initials'
+    suffixes. None when the part has no token."""
+    tokens = _tokens(part)
+    if not tokens:
+        return None
+    if _PHONE_PART_RE.match(part):
+        tokens = ["".join(tokens)]
+    han_tokens = [_HAN_RE.match(token) is not None for token in tokens]  # a Chinese token is one character
+    pairs = [tokens[index] + tokens[index + 1] for index in range(len(tokens) - 1)
+             if han_tokens[index] and han_tokens[index + 1]]
+    han = "".join(token for token, is_han in zip(tokens, han_tokens, strict=True) if is_han)
+    full, initials = _pinyin(han) if han else ("", "")
+    suffixes = [initials[start:] for start in range(1, min(len(initials) - 1, INITIALS_SUFFIXES))]
+    return tuple(tokens), f" {' '.join(tokens)} ", tuple(pairs), full, initials, tuple(suffixes)
+
+
 def search_text(*parts: str) -> str:
     """The indexed search text of a record's name-like parts (name, short name; a contact's name,
     mobile and e-mail), space-separated tokens in order of importance:
@@ -294,27 +314,23 @@ def search_text(*parts: str) -> str:
             target.append(token)
 
     for part in parts:
-        tokens = _tokens(part or "")
-        if not tokens:
+        part = part or ""
+        # Mobiles and e-mails are mostly unique: computed directly, they do not crowd the cache.
+        analysis = _part_tokens.__wrapped__(part) if part.isascii() else _part_tokens(part)
+        if analysis is None:
             continue
-        if _PHONE_PART_RE.match(part):
-            tokens = ["".join(tokens)]
-        folded = f" {' '.join(tokens)} "
-        han_tokens = [_HAN_RE.match(token) is not None for token in tokens]  # a Chinese token is one character
+        tokens, folded, part_pairs, full, initials, part_suffixes = analysis
         if not any(folded in earlier for earlier in folded_parts):  # whole tokens, in order
             words.extend(tokens)
-            pairs.extend(tokens[index] + tokens[index + 1] for index in range(len(tokens) - 1)
-                         if han_tokens[index] and han_tokens[index + 1])
+            pairs.extend(part_pairs)
         folded_parts.append(folded)
-        han = "".join(token for token, is_han in zip(tokens, han_tokens, strict=True) if is_han)
-        if not han:
+        if not full and not initials:
             continue
-        full, initials = _pinyin(han)
         once(words, full)
         if len(initials) > 1:
             once(spelled, initials)
-        for start in range(1, min(len(initials) - 1, INITIALS_SUFFIXES)):
-            once(suffixes, initials[start:])
+        for suffix in part_suffixes:
+            once(suffixes, suffix)
     everything = words + pairs + spelled + suffixes
     text = " ".join(everything)
     if len(text) <= SEARCH_TEXT_MAX_LENGTH:

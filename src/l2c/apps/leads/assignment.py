@@ -34,11 +34,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from l2c.apps.activity.audit import audit_bulk, audit_record
+from l2c.apps.activity.imports import audit_insert, transfers_insert
 from l2c.apps.activity.models import AuditEvent
 from l2c.apps.activity.services import notification_send
 from l2c.apps.customers.models import CompanySize, Industry
 from l2c.apps.identity import access
-from l2c.apps.identity.models import OwnershipTransfer
 from l2c.engines import routing
 from l2c.engines.routing import FieldSpec
 from l2c.kernel.errors import FieldError, NotFound, PermissionDenied, ValidationFailed
@@ -248,19 +248,18 @@ def leads_assign(*, lead_ids: Sequence[int], actor: User | None, via: str) -> di
     now = timezone.now()
     owners = {user.pk: user for user in UserModel.objects.filter(
         pk__in={uid for active in rules if active.rule.pk in by_rule for uid in active.candidates if uid})}
-    history: list[OwnershipTransfer] = []
-    events: list[dict[str, Any]] = []
+    history: list[tuple[str, int, int | None, int | None, str, str]] = []
+    events: dict[str, list[tuple[str, int, str, str, dict[str, Any]]]] = defaultdict(list)  # by summary
     per_owner: Counter[int] = Counter()
     room = _lock_capped(rules, set(by_rule), owners)
+    transfer = str(AuditEvent.Kind.TRANSFER.value)
 
     def into_pool(rule: AssignmentRule, pool: LeadPool, lead_group: list[int], summary: str) -> None:
         done = _write(lead_group, owner=None, pool=pool, now=now)
         for lead_id in lead_group:
             if lead_id in done:
                 outcomes[lead_id] = AssignmentOutcome("pooled", rule.pk, None, pool.pk)
-                events.append({"object_type": "lead", "object_id": lead_id, "object_repr": names[lead_id],
-                               "action": AuditEvent.Kind.TRANSFER, "summary": summary,
-                               "changes": {"pool_id": [None, pool.pk]}})
+                events[summary].append(("lead", lead_id, names[lead_id], transfer, {"pool_id": [None, pool.pk]}))
             else:
                 outcomes[lead_id] = AssignmentOutcome("skipped")
 
@@ -296,13 +295,13 @@ def leads_assign(*, lead_ids: Sequence[int], actor: User | None, via: str) -> di
                 outcomes[lead_id] = AssignmentOutcome("assigned", rule.pk, owner_id,
                                                       hold_pool.pk if hold_pool else None)
                 per_owner[owner_id] += 1
-                history.append(OwnershipTransfer(object_type="lead", object_id=lead_id, to_user_id=owner_id,
-                                                 via="assign_rule", reason=summary[:255], actor=actor))
-                events.append({"object_type": "lead", "object_id": lead_id, "object_repr": names[lead_id],
-                               "action": AuditEvent.Kind.TRANSFER, "summary": summary,
-                               "changes": {"owner_id": [None, owner_id]}})
-    OwnershipTransfer.objects.bulk_create(history, batch_size=2000)
-    audit_bulk(actor_id=actor.pk if actor else None, events=events)
+                history.append(("lead", lead_id, None, owner_id, "assign_rule", summary))
+                events[summary].append(("lead", lead_id, names[lead_id], transfer, {"owner_id": [None, owner_id]}))
+    # Raw multi-row inserts (COPY on PostgreSQL): an import routes up to a chunk of leads per call.
+    actor_id = actor.pk if actor else None
+    transfers_insert(actor_id=actor_id, transfers=history)
+    for summary, summary_events in events.items():
+        audit_insert(actor_id=actor_id, events=summary_events, summary=summary)
     for owner_id, count in sorted(per_owner.items()):
         owner = owners[owner_id]
         if actor is not None and owner_id == actor.pk:

@@ -203,8 +203,10 @@ def _strip_english_legal(words: list[str]) -> list[str]:
     return words
 
 
+@lru_cache(maxsize=65536)
 def company_name(name: str) -> NameKey:
-    """The comparable forms of a company name (see `NameKey`)."""
+    """The comparable forms of a company name (see `NameKey`). Cached: a file or a batch names the
+    same companies again and again, and the result is immutable."""
     folded = _fold(name or "")
 
     # Brackets: a region (北京) or a branch marker goes, anything else stays as plain text.
