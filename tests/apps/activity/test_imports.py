@@ -305,6 +305,43 @@ def test_a_failure_rolls_back_the_chunks_of_its_transaction_only(org, django_cap
     assert AuditEvent.objects.filter(object_type="account", action="import").count() == 7
 
 
+def test_the_collector_is_paused_per_chunk_and_restored_even_when_a_chunk_fails(
+        org, django_capture_on_commit_callbacks, monkeypatch):
+    import gc
+
+    monkeypatch.setattr(imports, "CHUNK_ROWS", 2)
+    manager = org["manager"]
+    job = upload(manager, csv_bytes([["客户名称"], *[[f"公司{i}"] for i in range(5)]]))
+    spec = imports.spec_for("account")
+    seen: list[tuple[str, bool]] = []
+
+    validate_chunk = imports._validate_chunk
+
+    def validate_chunk_spied(*args, **kwargs):
+        seen.append(("validate", gc.isenabled()))
+        return validate_chunk(*args, **kwargs)
+
+    def commit_rows(actor, rows):
+        seen.append(("commit", gc.isenabled()))
+        if len(seen) > 4:  # validate, commit, validate, commit, validate, then this third commit
+            raise RuntimeError("database went away")
+        return spec.commit_rows(actor, rows)
+
+    monkeypatch.setattr(imports, "_validate_chunk", validate_chunk_spied)
+    monkeypatch.setitem(imports._REGISTRY, "account", dataclasses.replace(spec, commit_rows=commit_rows))
+    assert gc.isenabled()
+    imports.import_validate(actor=manager, import_id=job.pk)
+    assert gc.isenabled()
+    assert seen == [("validate", False)] * 3  # chunks of 2, 2 and 1 rows
+    seen.clear()
+    job = commit(manager, job, django_capture_on_commit_callbacks)
+
+    assert job.status == "failed"
+    assert gc.isenabled()
+    assert {enabled for _step, enabled in seen} == {False}
+    assert [step for step, _enabled in seen].count("commit") == 3
+
+
 def test_set_based_inserts_raise_djangos_errors_and_are_logged(org):
     tag = Tag.objects.create(name="重点")
     columns = ["id", "name"]
