@@ -28,7 +28,8 @@ from .models import AccountLevel, AccountSource, AccountStatus, BusinessStatus, 
 
 Cleaner = Callable[[Any], Any]
 EMAIL_RE = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
-PHONE_RE = re.compile(r"^[0-9+()\-\s#转]{5,40}$")
+PHONE_RE = re.compile(r"^[0-9+()\-\s#转]+$")
+PHONE_LENGTH = (5, 40)  # characters as written, separators included
 
 
 class CleanError(ValueError):
@@ -107,8 +108,17 @@ def _uscc_reason(value: str, english_reason: str) -> str:
 
 def phone(raw: Any) -> str:
     value = "" if raw is None else str(raw).strip()
-    if value and not PHONE_RE.match(value):
+    if not value:
+        return value
+    if not PHONE_RE.match(value):
         raise CleanError(_("不是有效的电话号码（只能包含数字、空格、+ - ( ) 和分机号）。"))
+    shortest, longest = PHONE_LENGTH
+    if len(value) < shortest:
+        raise CleanError(_("电话号码太短：至少 %(min)s 个字符（现有 %(count)s 个）。")
+                         % {"min": shortest, "count": len(value)})
+    if len(value) > longest:
+        raise CleanError(_("电话号码太长：最多 %(max)s 个字符（现有 %(count)s 个）。")
+                         % {"max": longest, "count": len(value)})
     return value
 
 
